@@ -1,0 +1,88 @@
+# superd - an inetd-style superserver with Lua services.
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
+
+PKGS = lua5.3 libconfig
+DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
+TEST_DEBS =
+
+CC ?= gcc
+OPT ?= -O2
+CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
+	-DSUPERD_VERSION='"$(VERSION)"' -DSUPERD_CONFIG='"$(CONFIG)"' \
+	$(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
+LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm
+CMOCKA = $(shell pkg-config --cflags --libs cmocka)
+
+PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c
+LUAMODS = modules/service.c modules/task.c modules/conn.c \
+	modules/lsocket.c modules/lsuperd.c modules/sandbox.c
+SRCS = superd.c $(PLAIN) $(LUAMODS)
+HDRS = $(wildcard modules/*.h)
+
+UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
+INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
+
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+
+.PHONY: all deps run test check sanitize clean format bench
+
+all: superd
+
+superd: $(SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+
+superd-asan: $(SRCS) $(HDRS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) $(LDLIBS)
+
+# Installs what is missing when root; otherwise says the one line to run.
+deps:
+	@missing=; \
+	for p in $(DEBS) $(TEST_DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		    grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+		else \
+			echo "missing packages; run: sudo apt-get install -y$$missing"; \
+			exit 1; \
+		fi; \
+	fi
+
+run: deps
+	$(MAKE) superd
+	./superd -c conf/superd.conf
+
+t/bin/%: t/unit/%.c $(PLAIN) $(HDRS)
+	@mkdir -p t/bin
+	$(CC) $(CFLAGS) -Imodules -o $@ $< $(PLAIN) $(LDLIBS) $(CMOCKA)
+
+t/bin/%: t/integration/%.c t/client.c t/client.h
+	@mkdir -p t/bin
+	$(CC) $(CFLAGS) -It -o $@ $< t/client.c $(CMOCKA)
+
+test: deps
+	$(MAKE) check
+
+check: superd $(UNIT) $(INTEG)
+	@sh t/run.sh ./superd $(UNIT) $(INTEG)
+
+# The integration tests again, against a server built with ASan and UBSan.
+sanitize: deps
+	$(MAKE) superd-asan $(INTEG)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    sh t/run.sh ./superd-asan $(INTEG)
+
+format:
+	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
+
+clean:
+	rm -rf superd superd-asan t/bin

@@ -1,0 +1,505 @@
+/* conf.c - the libconfig file as plain structs, with FILE:LINE errors. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+struct ctx {
+	struct conf *c;
+	char *err;
+	size_t len;
+};
+
+/* A long setting of a service, its bounds and its default. */
+struct num_spec {
+	const char *name;
+	size_t off;
+	long min, max, def;
+};
+
+#define SVC_OFF(f) offsetof(struct svc_conf, f)
+
+static const struct num_spec svc_nums[] = {
+	{"max_connections", SVC_OFF(max_connections), 1, INT_MAX, 1000},
+	{"per_source", SVC_OFF(per_source), 0, INT_MAX, 0},
+	{"rate", SVC_OFF(rate), 0, INT_MAX, 0},
+	{"idle_timeout", SVC_OFF(idle_timeout), 0, INT_MAX, 300},
+	{"max_line", SVC_OFF(max_line), 16, 1L << 30, 65536},
+	{"output_limit", SVC_OFF(output_limit), 1024, 1L << 40, 1048576},
+	{"memory_limit", SVC_OFF(memory_limit), 1, 1L << 20, 64},
+	{"cpu_limit", SVC_OFF(cpu_limit), 1000, LONG_MAX, 10000000},
+	{NULL, 0, 0, 0, 0},
+};
+
+static const char *const svc_names[] = {
+	"name", "port", "address", "protocol", "script", "exec", "options",
+	"user", "group", "timeout", "only_from", "no_access", NULL,
+};
+
+static const char *const global_names[] = {
+	"log", "log_level", "script_dir", "lua_path", "user", "group",
+	"pidfile", "max_connections", "shutdown_timeout", "services", NULL,
+};
+
+static int
+fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[CONF_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(x->err, x->len, "%s:%d: %s", x->c->path,
+	    s ? config_setting_source_line(s) : 0, msg);
+	return -1;
+}
+
+char *
+conf_resolve(const char *dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || dir == NULL)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+static int
+known(const char *name, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(name, *names) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+check_known(struct ctx *x, const config_setting_t *g, const char *const *names,
+    const struct num_spec *nums)
+{
+	const config_setting_t *s;
+	const struct num_spec *n;
+	int i, ok;
+
+	for (i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
+		ok = known(config_setting_name(s), names);
+		for (n = nums; n && n->name && !ok; n++)
+			ok = strcmp(n->name, config_setting_name(s)) == 0;
+		if (!ok)
+			return fail(x, s, "unknown setting \"%s\"",
+			    config_setting_name(s));
+	}
+	return 0;
+}
+
+static int
+get_str(struct ctx *x, const config_setting_t *g, const char *name,
+    char **out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, "\"%s\" must be a string", name);
+	free(*out);
+	*out = strdup(config_setting_get_string(s));
+	return 0;
+}
+
+static int
+get_long(struct ctx *x, const config_setting_t *g, const char *name,
+    long min, long max, long *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return fail(x, s, "\"%s\" must be an integer", name);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(x, s, "\"%s\" must be between %ld and %ld", name,
+		    min, max);
+	*out = (long)v;
+	return 0;
+}
+
+static int
+get_seconds(struct ctx *x, const config_setting_t *g, const char *name,
+    double *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	int t;
+
+	if (s == NULL)
+		return 0;
+	t = config_setting_type(s);
+	if (t == CONFIG_TYPE_FLOAT)
+		*out = config_setting_get_float(s);
+	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		*out = (double)config_setting_get_int64(s);
+	else
+		return fail(x, s, "\"%s\" must be a number of seconds", name);
+	if (*out < 0)
+		return fail(x, s, "\"%s\" must not be negative", name);
+	return 0;
+}
+
+/* A string or a list of strings, as a NULL-terminated array. */
+static int
+get_strv(struct ctx *x, const config_setting_t *g, const char *name,
+    char ***out, int *n)
+{
+	const config_setting_t *s = config_setting_get_member(g, name), *e;
+	int i, count;
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		*out = calloc(2, sizeof(char *));
+		(*out)[0] = strdup(config_setting_get_string(s));
+		*n = 1;
+		return 0;
+	}
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+		return fail(x, s, "\"%s\" must be a string or a list", name);
+	count = config_setting_length(s);
+	*out = calloc(count + 1, sizeof(char *));
+	for (i = 0; i < count; i++) {
+		e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(x, e, "\"%s\" must hold strings", name);
+		(*out)[i] = strdup(config_setting_get_string(e));
+	}
+	*n = count;
+	return 0;
+}
+
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static int
+valid_name(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+			*s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+svc_protocols(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	char **p = NULL;
+	int i, n = 0;
+
+	v->protos = CONF_TCP;
+	if (get_strv(x, g, "protocol", &p, &n) < 0)
+		return -1;
+	if (p != NULL)
+		v->protos = 0;
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i], "tcp") == 0)
+			v->protos |= CONF_TCP;
+		else if (strcmp(p[i], "udp") == 0)
+			v->protos |= CONF_UDP;
+		else
+			break;
+	}
+	strv_free(p);
+	if (i < n || (n == 0 && v->protos == 0))
+		return fail(x, config_setting_get_member(g, "protocol"),
+		    "\"protocol\" must be \"tcp\", \"udp\" or both");
+	return 0;
+}
+
+static int
+svc_numbers(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const struct num_spec *n;
+	long *field;
+
+	for (n = svc_nums; n->name; n++) {
+		field = (long *)((char *)v + n->off);
+		*field = n->def;
+		if (get_long(x, g, n->name, n->min, n->max, field) < 0)
+			return -1;
+	}
+	v->memory_limit <<= 20;
+	return get_seconds(x, g, "timeout", &v->timeout);
+}
+
+static int
+svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "script");
+	char *script = NULL, *dir = x->c->script_dir;
+	int n;
+
+	if (get_str(x, g, "script", &script) < 0 ||
+	    get_strv(x, g, "exec", &v->exec, &n) < 0)
+		return -1;
+	if ((script == NULL) == (v->exec == NULL))
+		return fail(x, g, "service \"%s\" needs exactly one of "
+				  "\"script\" and \"exec\"", v->name);
+	if (script == NULL)
+		return v->exec[0][0] == '/' ? 0
+		    : fail(x, config_setting_get_member(g, "exec"),
+			  "\"exec\" must start with an absolute path");
+	v->script = conf_resolve(dir, script);
+	free(script);
+	if (access(v->script, R_OK) < 0)
+		return fail(x, s, "script \"%s\": %s", v->script,
+		    strerror(errno));
+	return 0;
+}
+
+static int
+svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
+    const struct svc_conf *b)
+{
+	int i, j;
+
+	if (strcmp(a->name, b->name) == 0)
+		return fail(x, g, "duplicate service name \"%s\"", a->name);
+	if (a->port != b->port || (a->protos & b->protos) == 0)
+		return 0;
+	for (i = 0; i < a->naddrs; i++)
+		for (j = 0; j < b->naddrs; j++)
+			if (strcmp(a->addrs[i], b->addrs[j]) == 0)
+				return fail(x, g,
+				    "service \"%s\": port %d on %s is "
+				    "already used by service \"%s\"",
+				    a->name, a->port, a->addrs[i], b->name);
+	return 0;
+}
+
+static int
+svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s;
+	long port = 0;
+
+	v->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g))
+		return fail(x, g, "each service must be a group { ... }");
+	if (check_known(x, g, svc_names, svc_nums) < 0 ||
+	    get_str(x, g, "name", &v->name) < 0)
+		return -1;
+	if (v->name == NULL || !valid_name(v->name))
+		return fail(x, config_setting_get_member(g, "name") ?: g,
+		    "service needs a \"name\" of [a-z0-9_-]+");
+	if (config_setting_get_member(g, "port") == NULL)
+		return fail(x, g, "service \"%s\" needs a \"port\"", v->name);
+	if (get_long(x, g, "port", 1, 65535, &port) < 0)
+		return -1;
+	v->port = (int)port;
+	if (get_strv(x, g, "address", &v->addrs, &v->naddrs) < 0 ||
+	    svc_protocols(x, g, v) < 0 || svc_numbers(x, g, v) < 0 ||
+	    svc_program(x, g, v) < 0 || get_str(x, g, "user", &v->user) < 0 ||
+	    get_str(x, g, "group", &v->group) < 0 ||
+	    get_strv(x, g, "only_from", &v->only_from, &v->nonly_from) < 0 ||
+	    get_strv(x, g, "no_access", &v->no_access, &v->nno_access) < 0)
+		return -1;
+	if (v->addrs == NULL) {
+		v->addrs = calloc(2, sizeof(char *));
+		v->addrs[0] = strdup("::");
+		v->naddrs = 1;
+	}
+	s = config_setting_get_member(g, "options");
+	if (s != NULL && !config_setting_is_group(s))
+		return fail(x, s, "\"options\" must be a group { ... }");
+	v->options = s;
+	return 0;
+}
+
+static int
+load_services(struct ctx *x, const config_setting_t *list)
+{
+	struct conf *c = x->c;
+	const config_setting_t *g;
+	int i, j;
+
+	if (list == NULL)
+		return 0;
+	if (!config_setting_is_list(list) && !config_setting_is_array(list))
+		return fail(x, list, "\"services\" must be a list ( ... )");
+	c->nsvcs = config_setting_length(list);
+	c->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof(*c->svcs));
+	for (i = 0; i < c->nsvcs; i++) {
+		g = config_setting_get_elem(list, i);
+		if (svc_load(x, g, &c->svcs[i]) < 0)
+			return -1;
+		for (j = 0; j < i; j++)
+			if (svc_clash(x, g, &c->svcs[i], &c->svcs[j]) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int
+load_log(struct ctx *x, const config_setting_t *root)
+{
+	char *where = NULL, *level = NULL;
+	int rc = 0;
+
+	if (get_str(x, root, "log", &where) < 0 ||
+	    get_str(x, root, "log_level", &level) < 0)
+		rc = -1;
+	else if (where && strcmp(where, "syslog") == 0)
+		x->c->log_where = LOG_TO_SYSLOG;
+	else if (where && strcmp(where, "stderr") != 0)
+		rc = fail(x, config_setting_get_member(root, "log"),
+		    "\"log\" must be \"stderr\" or \"syslog\"");
+	if (rc == 0 && level && (x->c->log_level = log_level_parse(level)) < 0)
+		rc = fail(x, config_setting_get_member(root, "log_level"),
+		    "unknown log_level \"%s\"", level);
+	free(where);
+	free(level);
+	return rc;
+}
+
+static int
+load_globals(struct ctx *x, const config_setting_t *root)
+{
+	struct conf *c = x->c;
+	char *dir = NULL, *lpath = NULL;
+
+	if (check_known(x, root, global_names, NULL) < 0 ||
+	    load_log(x, root) < 0 || get_str(x, root, "script_dir", &dir) < 0 ||
+	    get_str(x, root, "lua_path", &lpath) < 0 ||
+	    get_str(x, root, "user", &c->user) < 0 ||
+	    get_str(x, root, "group", &c->group) < 0 ||
+	    get_str(x, root, "pidfile", &c->pidfile) < 0 ||
+	    get_long(x, root, "max_connections", 1, INT_MAX,
+		&c->max_connections) < 0 ||
+	    get_seconds(x, root, "shutdown_timeout", &c->shutdown_timeout) < 0)
+		goto fail;
+	c->script_dir = conf_resolve(c->dir, dir ? dir : ".");
+	if (lpath == NULL && asprintf(&lpath, "%s/lib/?.lua", c->script_dir) < 0)
+		goto fail;
+	c->lua_path = lpath[0] == '/' ? strdup(lpath) : conf_resolve(c->dir, lpath);
+	if (c->pidfile) {
+		free(dir);
+		dir = c->pidfile;
+		c->pidfile = conf_resolve(c->dir, dir);
+	}
+	free(dir);
+	free(lpath);
+	return 0;
+fail:
+	free(dir);
+	free(lpath);
+	return -1;
+}
+
+static int
+conf_read(struct ctx *x)
+{
+	struct conf *c = x->c;
+
+	if (access(c->path, R_OK) < 0) {
+		snprintf(x->err, x->len, "%s:0: cannot read: %s", c->path,
+		    strerror(errno));
+		return -1;
+	}
+	if (config_read_file(&c->cfg, c->path) == CONFIG_TRUE)
+		return 0;
+	snprintf(x->err, x->len, "%s:%d: %s",
+	    config_error_file(&c->cfg) ? config_error_file(&c->cfg) : c->path,
+	    config_error_line(&c->cfg), config_error_text(&c->cfg));
+	return -1;
+}
+
+static char *
+dir_of(const char *path)
+{
+	char *abs = realpath(path, NULL), *slash;
+
+	if (abs == NULL)
+		abs = strdup(path);
+	slash = strrchr(abs, '/');
+	if (slash == NULL) {
+		free(abs);
+		return strdup(".");
+	}
+	*(slash == abs ? slash + 1 : slash) = '\0';
+	return abs;
+}
+
+struct conf *
+conf_load(const char *path, char *err, size_t len)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	struct ctx x = {c, err, len};
+
+	config_init(&c->cfg);
+	c->path = strdup(path);
+	c->dir = dir_of(path);
+	c->log_level = LOG_INFO;
+	c->max_connections = 10000;
+	c->shutdown_timeout = 5;
+	if (conf_read(&x) < 0 ||
+	    load_globals(&x, config_root_setting(&c->cfg)) < 0 ||
+	    load_services(&x, config_lookup(&c->cfg, "services")) < 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+svc_free(struct svc_conf *v)
+{
+	free(v->name);
+	strv_free(v->addrs);
+	free(v->script);
+	strv_free(v->exec);
+	free(v->user);
+	free(v->group);
+	strv_free(v->only_from);
+	strv_free(v->no_access);
+}
+
+void
+conf_free(struct conf *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nsvcs; i++)
+		svc_free(&c->svcs[i]);
+	free(c->svcs);
+	config_destroy(&c->cfg);
+	free(c->path);
+	free(c->dir);
+	free(c->script_dir);
+	free(c->lua_path);
+	free(c->user);
+	free(c->group);
+	free(c->pidfile);
+	free(c);
+}

@@ -1,0 +1,55 @@
+/* conf.h - the libconfig file as plain structs, with FILE:LINE errors. */
+#ifndef SUPERD_CONF_H
+#define SUPERD_CONF_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+#define CONF_TCP 0x1
+#define CONF_UDP 0x2
+#define CONF_ERRLEN 512
+
+struct svc_conf {
+	char *name;
+	int line; /* where the service's group starts */
+	int port;
+	char **addrs;
+	int naddrs;
+	int protos;
+	char *script; /* resolved path, or NULL for an exec service */
+	char **exec;  /* NULL-terminated argv, or NULL */
+	char *user, *group;
+	const config_setting_t *options; /* NULL when absent */
+	long max_connections;
+	long per_source;
+	long rate;
+	long idle_timeout;
+	double timeout;
+	long max_line;
+	long output_limit;
+	long memory_limit; /* bytes */
+	long cpu_limit;
+	char **only_from, **no_access;
+	int nonly_from, nno_access;
+};
+
+struct conf {
+	config_t cfg; /* kept alive: services' options point into it */
+	char *path;
+	char *dir;
+	int log_where;
+	int log_level;
+	char *script_dir;
+	char *lua_path;
+	char *user, *group, *pidfile;
+	long max_connections;
+	double shutdown_timeout;
+	struct svc_conf *svcs;
+	int nsvcs;
+};
+
+struct conf *conf_load(const char *path, char *err, size_t len);
+void conf_free(struct conf *c);
+char *conf_resolve(const char *dir, const char *path);
+
+#endif

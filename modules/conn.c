@@ -1,0 +1,296 @@
+/* conn.c - a TCP connection: buffers, flushing, one teardown path. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "lsocket.h"
+#include "service.h"
+#include "task.h"
+
+long conn_max_total = 10000;
+
+static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
+static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
+static long nconns;
+
+static const char *const why_text[] = {
+	"open", "closed by peer", "closed by script", "script error",
+	"timeout", "slow consumer", "shutdown", "reset by peer",
+};
+
+const char *
+conn_why_text(enum conn_why why)
+{
+	return why_text[why];
+}
+
+long
+conn_count(void)
+{
+	return nconns;
+}
+
+void
+conn_want_flush(struct conn *c)
+{
+	if (c->flushq_on)
+		return;
+	c->flushq_on = 1;
+	TAILQ_INSERT_TAIL(&flushq, c, flushq);
+}
+
+static void
+flushq_remove(struct conn *c)
+{
+	if (!c->flushq_on)
+		return;
+	c->flushq_on = 0;
+	TAILQ_REMOVE(&flushq, c, flushq);
+}
+
+/* Sends what is queued until the kernel says EAGAIN; -1 when it broke. */
+int
+conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	while (buf_used(&c->out) > 0) {
+		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			c->bytes_out += n;
+			c->svc->stats.bytes_out += n;
+			buf_consume(&c->out, n);
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return 0;
+		} else {
+			c->broken = 1;
+			buf_consume(&c->out, buf_used(&c->out));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+conn_log(struct conn *c)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	if (!log_enabled(LOG_INFO))
+		return;
+	net_ntop(&c->peer, addr, &port);
+	log_msg(LOG_INFO,
+	    "%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
+	    c->svc->name, addr, port, loop_now() - c->started,
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    conn_why_text(c->why));
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct service *s = c->svc;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	loop_del(&c->io);
+	close(c->io.fd);
+	c->io.fd = -1;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	flushq_remove(c);
+	LIST_REMOVE(c, all);
+	nconns--;
+	s->nconns--;
+	conn_log(c);
+	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
+	c->ref = LUA_NOREF;
+}
+
+/* Output gone, or a writer parked on it: the loop's part of a write. */
+static void
+conn_drained(struct conn *c)
+{
+	if (c->waiter && c->waiter->wait == TASK_WRITE &&
+	    buf_used(&c->out) <= CONN_HIGH_WATER)
+		task_wake(c->waiter);
+	if (c->state == CONN_DRAINING && (buf_used(&c->out) == 0 || c->broken))
+		conn_close(c);
+}
+
+int
+conn_flush_queue(void)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
+		flushq_remove(c);
+		conn_flush(c);
+		conn_drained(c);
+	}
+	return 0;
+}
+
+static void
+conn_io(struct loop_io *io, int events)
+{
+	struct conn *c = (struct conn *)io;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if ((events & LOOP_WRITE) && buf_used(&c->out) > 0)
+		conn_flush(c);
+	if (c->waiter && c->waiter->wait == TASK_READ && (events & LOOP_READ))
+		task_wake(c->waiter);
+	if ((events & LOOP_ERROR) && c->state == CONN_DRAINING)
+		c->broken = 1;
+	conn_drained(c);
+}
+
+static int
+fini_p(lua_State *L)
+{
+	struct conn *c = lua_touserdata(L, 1);
+
+	if (lua_getglobal(L, "fini") != LUA_TFUNCTION)
+		return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+	task_spawn(L, c->svc, NULL, 1);
+	return 0;
+}
+
+/*
+ * The one way a connection ends, whatever ended it: main is stopped if
+ * it still runs, fini is queued, and the descriptor closes once what
+ * main wrote has left (at once when the end is an error).  Never called
+ * from the connection's own main coroutine while it runs.
+ */
+void
+conn_end(struct conn *c, enum conn_why why)
+{
+	int hard = why != WHY_SCRIPT && why != WHY_PEER;
+
+	if (c->state != CONN_OPEN) {
+		if (hard && c->state == CONN_DRAINING)
+			conn_close(c);
+		return;
+	}
+	if (why == WHY_SCRIPT && c->eof)
+		why = WHY_PEER;
+	c->why = why;
+	c->state = CONN_DRAINING;
+	if (c->task)
+		task_kill(c->task);
+	if (c->waiter)
+		task_wake(c->waiter);
+	service_pcall(c->svc, fini_p, c);
+	if (hard)
+		buf_consume(&c->out, buf_used(&c->out));
+	if (buf_used(&c->out) == 0 || c->broken)
+		conn_close(c);
+	else
+		conn_want_flush(c);
+}
+
+void
+conn_end_all(enum conn_why why)
+{
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, all);
+		conn_end(c, why);
+	}
+}
+
+void
+conn_init(struct conn *c, struct service *s, int fd,
+    const union net_addr *peer)
+{
+	c->io.fd = fd;
+	c->svc = s;
+	c->peer = *peer;
+	c->state = CONN_OPEN;
+	c->timeout = s->conf->timeout;
+	c->started = loop_now();
+}
+
+struct accept_args {
+	struct service *s;
+	int fd;
+	const union net_addr *peer;
+	struct conn *c;
+};
+
+/* Every allocation of an accept, under one protected call. */
+static int
+accept_p(lua_State *L)
+{
+	struct accept_args *a = lua_touserdata(L, 1);
+	struct conn *c;
+
+	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
+		return luaL_error(L, "the script defines no main()");
+	c = lsocket_new(L);
+	lua_pushvalue(L, -1);
+	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	a->c = c;
+	c->task = task_spawn(L, a->s, c, 1);
+	conn_init(c, a->s, a->fd, a->peer);
+	return 0;
+}
+
+static int
+refuse(struct service *s, int fd, const union net_addr *peer, const char *why)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	close(fd);
+	s->stats.refused++;
+	net_ntop(peer, addr, &port);
+	log_msg(LOG_NOTICE, "%s: tcp %s:%d: refused: %s", s->name, addr, port,
+	    why);
+	return -1;
+}
+
+int
+conn_accept(struct service *s, int fd, const union net_addr *peer)
+{
+	struct accept_args a = {s, fd, peer, NULL};
+
+	if (nconns >= conn_max_total)
+		return refuse(s, fd, peer, "global max_connections");
+	if (s->nconns >= s->conf->max_connections)
+		return refuse(s, fd, peer, "max_connections");
+	if (service_pcall(s, accept_p, &a) != LUA_OK) {
+		if (a.c) {
+			if (a.c->task)
+				task_kill(a.c->task);
+			luaL_unref(s->L, LUA_REGISTRYINDEX, a.c->ref);
+			a.c->state = CONN_CLOSED;
+			a.c->io.fd = -1;
+		}
+		return refuse(s, fd, peer, "script cannot start");
+	}
+	net_nodelay(fd);
+	LIST_INSERT_HEAD(&conns, a.c, all);
+	nconns++;
+	s->nconns++;
+	s->stats.accepted++;
+	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
+		conn_io) < 0) {
+		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
+		conn_end(a.c, WHY_ERROR);
+	}
+	return 0;
+}

@@ -1,0 +1,66 @@
+/* conn.h - a TCP connection: buffers, flushing, one teardown path. */
+#ifndef SUPERD_CONN_H
+#define SUPERD_CONN_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "net.h"
+
+struct service;
+struct task;
+
+#define CONN_OPEN 0     /* Lua may use it */
+#define CONN_DRAINING 1 /* main has ended; output still leaving */
+#define CONN_CLOSED 2   /* descriptor closed */
+
+/* Why a connection ended, for the log line. */
+enum conn_why {
+	WHY_NONE,
+	WHY_PEER,
+	WHY_SCRIPT,
+	WHY_ERROR,
+	WHY_TIMEOUT,
+	WHY_SLOW,
+	WHY_SHUTDOWN,
+	WHY_RESET,
+};
+
+#define CONN_REPORTED_R 0x1
+#define CONN_REPORTED_W 0x2
+
+/* Lives inside the socket userdata, so Lua may keep it after the close. */
+struct conn {
+	struct loop_io io;
+	struct service *svc;
+	struct task *task;   /* running main, NULL once it ended */
+	struct task *waiter; /* the one task parked on this socket */
+	struct buf in, out;
+	union net_addr peer;
+	int ref; /* anchors the userdata while the descriptor is open */
+	uint8_t state, reported, why, eof, broken, skipping, flushq_on;
+	double timeout;
+	double started;
+	uint64_t bytes_in, bytes_out;
+	TAILQ_ENTRY(conn) flushq;
+	LIST_ENTRY(conn) all;
+};
+
+#define CONN_HIGH_WATER 65536
+
+extern long conn_max_total;
+
+int conn_accept(struct service *s, int fd, const union net_addr *peer);
+void conn_init(struct conn *c, struct service *s, int fd,
+    const union net_addr *peer);
+void conn_end(struct conn *c, enum conn_why why);
+int conn_flush(struct conn *c);
+void conn_want_flush(struct conn *c);
+int conn_flush_queue(void);
+long conn_count(void);
+void conn_end_all(enum conn_why why);
+const char *conn_why_text(enum conn_why why);
+
+#endif

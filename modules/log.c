@@ -1,0 +1,74 @@
+/* log.c - one line per event, to stderr or syslog. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static int log_where = LOG_TO_STDERR;
+static int log_max = LOG_INFO;
+
+static const char *const level_names[] = {
+	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
+};
+
+void
+log_open(int where, int level)
+{
+	if (log_where == LOG_TO_SYSLOG && where != LOG_TO_SYSLOG)
+		closelog();
+	if (where == LOG_TO_SYSLOG && log_where != LOG_TO_SYSLOG)
+		openlog("superd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_where = where;
+	log_max = level;
+}
+
+/* Returns the syslog priority for a level name, or -1. */
+int
+log_level_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+log_enabled(int level)
+{
+	return level <= log_max;
+}
+
+static void
+log_stderr(int level, const char *fmt, va_list ap)
+{
+	char when[32];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld superd[%s]: ", when, ts.tv_nsec / 1000000,
+	    level_names[level]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	if (log_where == LOG_TO_SYSLOG)
+		vsyslog(level, fmt, ap);
+	else
+		log_stderr(level, fmt, ap);
+	va_end(ap);
+}

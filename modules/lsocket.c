@@ -1,0 +1,442 @@
+/* lsocket.c - the Lua socket object: read, write and friends. */
+#include <errno.h>
+#include <lauxlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "lsocket.h"
+#include "service.h"
+#include "task.h"
+
+#define READ_LINE 0
+#define READ_LINE_KEEP 1
+#define READ_ALL 2
+#define READ_COUNT 3
+#define READ_KIND(ctx) ((int)((ctx)&3))
+#define READ_N(ctx) ((size_t)((ctx) >> 2))
+#define READ_CHUNK 16384
+
+#define toconn(L) ((struct conn *)luaL_checkudata(L, 1, SOCKET_MT))
+
+/* Reads land here first, so an idle connection holds no input buffer. */
+static char scratch[65536];
+
+struct conn *
+lsocket_new(lua_State *L)
+{
+	struct conn *c = lua_newuserdata(L, sizeof(*c));
+
+	memset(c, 0, sizeof(*c));
+	c->io.fd = -1;
+	c->ref = LUA_NOREF;
+	c->state = CONN_CLOSED;
+	luaL_setmetatable(L, SOCKET_MT);
+	return c;
+}
+
+static int
+is_own(lua_State *L, struct conn *c)
+{
+	struct task *t = task_current(L);
+
+	return t != NULL && t->conn == c;
+}
+
+/*
+ * nil, "closed" the first time; after that the connection's own
+ * coroutine gets an error, so a loop that ignores nil cannot spin.
+ * Other coroutines (a chat's fan-out) keep getting nil, "closed".
+ */
+static int
+closed(lua_State *L, struct conn *c, int dir)
+{
+	if (c->state != CONN_OPEN)
+		dir = CONN_REPORTED_R | CONN_REPORTED_W;
+	if ((c->reported & dir) && is_own(L, c))
+		return luaL_error(L, "attempt to use a closed socket");
+	c->reported |= dir;
+	lua_pushnil(L);
+	lua_pushliteral(L, "closed");
+	return 2;
+}
+
+static int
+fail(lua_State *L, const char *err)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, err);
+	return 2;
+}
+
+/* Moves unread bytes off the shared scratch before anyone else reads. */
+static int
+keep_input(struct conn *c)
+{
+	struct buf tmp = c->in;
+
+	if (!c->in.borrowed)
+		return 0;
+	memset(&c->in, 0, sizeof(c->in));
+	return buf_append(&c->in, buf_head(&tmp), buf_used(&tmp));
+}
+
+/* 1: bytes arrived; 0: end of input; -1: nothing yet. */
+static int
+fill(struct conn *c)
+{
+	size_t room;
+	ssize_t n;
+	char *p;
+
+	if (buf_used(&c->in) == 0) {
+		buf_free(&c->in);
+		buf_view(&c->in, scratch, 0, sizeof(scratch));
+		p = scratch;
+		room = sizeof(scratch);
+	} else if (keep_input(c) < 0 ||
+	    (p = buf_reserve(&c->in, READ_CHUNK, &room)) == NULL) {
+		return 0;
+	}
+	do
+		n = recv(c->io.fd, p, room, 0);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		buf_commit(&c->in, n);
+		c->bytes_in += n;
+		c->svc->stats.bytes_in += n;
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -1;
+	if (n < 0)
+		c->why = WHY_RESET;
+	return 0;
+}
+
+static void
+push_consume(lua_State *L, struct conn *c, size_t n, size_t keep)
+{
+	lua_pushlstring(L, buf_head(&c->in), keep);
+	buf_consume(&c->in, n);
+}
+
+static int
+take_line(lua_State *L, struct conn *c, int kind)
+{
+	size_t n, len;
+
+	if (c->skipping) {
+		if (!buf_skip_line(&c->in))
+			return 0;
+		c->skipping = 0;
+	}
+	n = buf_line(&c->in, (size_t)c->svc->conf->max_line + 1);
+	if (n == BUF_LINE_NONE)
+		return 0;
+	if (n == BUF_LINE_TOOLONG) {
+		c->skipping = 1;
+		buf_consume(&c->in, buf_used(&c->in));
+		fail(L, "line too long");
+		return -1;
+	}
+	len = n;
+	if (kind == READ_LINE) {
+		len--;
+		if (len > 0 && buf_head(&c->in)[len - 1] == '\r')
+			len--;
+	}
+	push_consume(L, c, n, len);
+	return 1;
+}
+
+/* 1: pushed a value; 0: needs more input; -1: pushed nil, err. */
+static int
+take(lua_State *L, struct conn *c, lua_KContext ctx)
+{
+	size_t n = buf_used(&c->in);
+
+	switch (READ_KIND(ctx)) {
+	case READ_LINE:
+	case READ_LINE_KEEP:
+		return take_line(L, c, READ_KIND(ctx));
+	case READ_COUNT:
+		if (n == 0)
+			return 0;
+		n = n < READ_N(ctx) ? n : READ_N(ctx);
+		push_consume(L, c, n, n);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
+{
+	size_t n = buf_used(&c->in);
+
+	if (c->skipping)
+		n = 0;
+	if (READ_KIND(ctx) == READ_ALL ||
+	    (n > 0 && READ_KIND(ctx) != READ_COUNT)) {
+		push_consume(L, c, buf_used(&c->in), n);
+		return 1;
+	}
+	closed(L, c, CONN_REPORTED_R);
+	return -1;
+}
+
+static int
+read_try(lua_State *L, struct conn *c, lua_KContext ctx)
+{
+	int r;
+
+	for (;;) {
+		if ((r = take(L, c, ctx)) != 0)
+			break;
+		if (c->eof) {
+			r = take_eof(L, c, ctx);
+			break;
+		}
+		if ((r = fill(c)) < 0) {
+			r = 0;
+			break;
+		}
+		if (r == 0)
+			c->eof = 1;
+	}
+	if (keep_input(c) < 0)
+		return luaL_error(L, "not enough memory");
+	return r;
+}
+
+static int
+read_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
+	int r;
+
+	(void)status;
+	if (c->state != CONN_OPEN)
+		return closed(L, c, CONN_REPORTED_R);
+	if ((r = read_try(L, c, ctx)) != 0)
+		return r > 0 ? 1 : 2;
+	if (task_take_timeout(t))
+		return fail(L, "timeout");
+	return task_park(L, t, TASK_READ, c, t ? t->deadline : 0, ctx,
+	    read_k);
+}
+
+static lua_KContext
+read_format(lua_State *L, int arg)
+{
+	lua_Integer n;
+	const char *f;
+
+	if (lua_type(L, arg) == LUA_TNUMBER) {
+		n = luaL_checkinteger(L, arg);
+		luaL_argcheck(L, n >= 1, arg, "count must be positive");
+		if (n > (1 << 30))
+			n = 1 << 30;
+		return READ_COUNT | ((lua_KContext)n << 2);
+	}
+	f = luaL_optstring(L, arg, "l");
+	if (*f == '*')
+		f++;
+	switch (*f) {
+	case 'l':
+		return READ_LINE;
+	case 'L':
+		return READ_LINE_KEEP;
+	case 'a':
+		return READ_ALL;
+	}
+	return luaL_argerror(L, arg, "invalid format");
+}
+
+static int
+lsocket_read(lua_State *L)
+{
+	struct conn *c = toconn(L);
+	lua_KContext ctx = read_format(L, 2);
+
+	lua_settop(L, 1);
+	task_deadline(task_current(L), c->timeout);
+	return read_k(L, LUA_OK, ctx);
+}
+
+static int
+lines_iter(lua_State *L)
+{
+	lua_settop(L, 0);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_pushvalue(L, lua_upvalueindex(2));
+	return lsocket_read(L);
+}
+
+static int
+lsocket_lines(lua_State *L)
+{
+	toconn(L);
+	lua_settop(L, 2);
+	lua_pushcclosure(L, lines_iter, 2);
+	return 1;
+}
+
+static int
+write_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
+
+	(void)status;
+	if (c->state != CONN_OPEN || conn_flush(c) < 0)
+		return closed(L, c, CONN_REPORTED_W);
+	if (buf_used(&c->out) <= CONN_HIGH_WATER)
+		return 1;
+	if (task_take_timeout(t))
+		return fail(L, "timeout");
+	return task_park(L, t, TASK_WRITE, c, t->deadline, ctx, write_k);
+}
+
+static int
+append_args(lua_State *L, struct conn *c)
+{
+	int i, n = lua_gettop(L);
+	const char *s;
+	size_t len;
+
+	for (i = 2; i <= n; i++) {
+		s = luaL_checklstring(L, i, &len);
+		if (buf_append(&c->out, s, len) < 0)
+			return luaL_error(L, "not enough memory");
+	}
+	lua_settop(L, 1);
+	return 0;
+}
+
+/*
+ * Queues output.  The connection's own coroutine waits while more than
+ * CONN_HIGH_WATER is queued; any other coroutine never waits, and a
+ * target whose queue passes output_limit is dropped as a slow consumer.
+ */
+static int
+lsocket_write(lua_State *L)
+{
+	struct conn *c = toconn(L);
+
+	if (c->state != CONN_OPEN || c->broken)
+		return closed(L, c, CONN_REPORTED_W);
+	append_args(L, c);
+	conn_want_flush(c);
+	if (!is_own(L, c)) {
+		if (buf_used(&c->out) <= (size_t)c->svc->conf->output_limit)
+			return 1;
+		conn_end(c, WHY_SLOW);
+		return closed(L, c, CONN_REPORTED_W);
+	}
+	if (buf_used(&c->out) <= CONN_HIGH_WATER)
+		return 1;
+	task_deadline(task_current(L), c->timeout);
+	return write_k(L, LUA_OK, 0);
+}
+
+/* Ends the connection: queued output is still sent, then fini runs. */
+static int
+lsocket_close(lua_State *L)
+{
+	struct conn *c = toconn(L);
+
+	if (c->state != CONN_OPEN)
+		return 0;
+	if (is_own(L, c))
+		c->task = NULL;
+	conn_end(c, WHY_SCRIPT);
+	return 0;
+}
+
+static int
+lsocket_settimeout(lua_State *L)
+{
+	struct conn *c = toconn(L);
+
+	c->timeout = luaL_optnumber(L, 2, 0);
+	if (c->timeout < 0)
+		c->timeout = 0;
+	lua_settop(L, 1);
+	return 1;
+}
+
+static int
+push_addr(lua_State *L, const union net_addr *a)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	if (net_ntop(a, addr, &port) == NULL)
+		return fail(L, "closed");
+	lua_pushstring(L, addr);
+	lua_pushinteger(L, port);
+	return 2;
+}
+
+static int
+lsocket_getpeername(lua_State *L)
+{
+	return push_addr(L, &toconn(L)->peer);
+}
+
+static int
+lsocket_getsockname(lua_State *L)
+{
+	struct conn *c = toconn(L);
+	union net_addr a;
+
+	if (c->state == CONN_CLOSED || net_local(c->io.fd, &a) < 0)
+		return fail(L, "closed");
+	return push_addr(L, &a);
+}
+
+static int
+lsocket__tostring(lua_State *L)
+{
+	struct conn *c = toconn(L);
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	net_ntop(&c->peer, addr, &port);
+	if (c->state == CONN_CLOSED)
+		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
+	else
+		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->io.fd);
+	return 1;
+}
+
+static const luaL_Reg methods[] = {
+	{"read", lsocket_read},
+	{"lines", lsocket_lines},
+	{"write", lsocket_write},
+	{"close", lsocket_close},
+	{"settimeout", lsocket_settimeout},
+	{"getpeername", lsocket_getpeername},
+	{"getsockname", lsocket_getsockname},
+	{NULL, NULL},
+};
+
+static const luaL_Reg metamethods[] = {
+	{"__tostring", lsocket__tostring},
+	{NULL, NULL},
+};
+
+void
+lsocket_open(lua_State *L)
+{
+	luaL_newmetatable(L, SOCKET_MT);
+	luaL_setfuncs(L, metamethods, 0);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pushliteral(L, "socket");
+	lua_setfield(L, -2, "__name");
+	lua_pop(L, 1);
+}

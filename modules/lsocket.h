@@ -1,0 +1,17 @@
+/* lsocket.h - the Lua socket object. */
+#ifndef SUPERD_LSOCKET_H
+#define SUPERD_LSOCKET_H
+
+#include <lua.h>
+
+#include "net.h"
+
+#define SOCKET_MT "superd.socket"
+
+struct conn;
+struct service;
+
+struct conn *lsocket_new(lua_State *L);
+void lsocket_open(lua_State *L);
+
+#endif

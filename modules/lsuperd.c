@@ -1,0 +1,142 @@
+/* lsuperd.c - the `superd` table and the globals every service sees. */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "log.h"
+#include "lsuperd.h"
+#include "service.h"
+#include "task.h"
+
+#define SERVICE_KEY "superd.service"
+
+static struct service *
+this_service(lua_State *L)
+{
+	struct service *s;
+
+	lua_getfield(L, LUA_REGISTRYINDEX, SERVICE_KEY);
+	s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return s;
+}
+
+static int
+sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)L;
+	(void)status;
+	(void)ctx;
+	return 0;
+}
+
+static int
+lsuperd_sleep(lua_State *L)
+{
+	lua_Number secs = luaL_checknumber(L, 1);
+
+	if (secs < 0)
+		secs = 0;
+	return task_park(L, task_current(L), TASK_SLEEP, NULL,
+	    loop_now() + secs, 0, sleep_k);
+}
+
+static int
+lsuperd_spawn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	task_spawn(L, this_service(L), NULL, lua_gettop(L) - 1);
+	return 0;
+}
+
+static int
+lsuperd_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* superd.log(level, fmt, ...): string.format'd, tagged with the service. */
+static int
+lsuperd_log(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	int level = log_level_parse(name);
+
+	luaL_argcheck(L, level >= 0, 1, "unknown log level");
+	if (!log_enabled(level))
+		return 0;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_replace(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	log_msg(level, "%s: %s", this_service(L)->name, lua_tostring(L, -1));
+	return 0;
+}
+
+static int
+lsuperd_path(lua_State *L)
+{
+	const char *p = luaL_checkstring(L, 1);
+
+	if (p[0] == '/') {
+		lua_settop(L, 1);
+		return 1;
+	}
+	lua_pushstring(L, lua_tostring(L, lua_upvalueindex(1)));
+	lua_pushliteral(L, "/");
+	lua_pushvalue(L, 1);
+	lua_concat(L, 3);
+	return 1;
+}
+
+/* print(...) logs at info level, as the service. */
+static int
+lsuperd_print(lua_State *L)
+{
+	int i, n = lua_gettop(L);
+	luaL_Buffer b;
+
+	luaL_buffinit(L, &b);
+	for (i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	log_msg(LOG_INFO, "%s: %s", this_service(L)->name, lua_tostring(L, -1));
+	return 0;
+}
+
+static const luaL_Reg funcs[] = {
+	{"sleep", lsuperd_sleep},
+	{"spawn", lsuperd_spawn},
+	{"now", lsuperd_now},
+	{NULL, NULL},
+};
+
+void
+lsuperd_open(lua_State *L, struct service *s, const char *confdir)
+{
+	lua_pushlightuserdata(L, s);
+	lua_setfield(L, LUA_REGISTRYINDEX, SERVICE_KEY);
+	luaL_newlib(L, funcs);
+	lua_getglobal(L, "string");
+	lua_getfield(L, -1, "format");
+	lua_remove(L, -2);
+	lua_pushcclosure(L, lsuperd_log, 1);
+	lua_setfield(L, -2, "log");
+	lua_pushstring(L, confdir);
+	lua_pushcclosure(L, lsuperd_path, 1);
+	lua_setfield(L, -2, "path");
+	lua_pushstring(L, s->name);
+	lua_setfield(L, -2, "service");
+	lua_setglobal(L, "superd");
+	lua_pushcfunction(L, lsuperd_print);
+	lua_setglobal(L, "print");
+}

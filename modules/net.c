@@ -1,0 +1,118 @@
+/* net.c - socket helpers: -1 with errno set, or an error text in err. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+
+static int
+net_resolve(const char *host, int port, int type, union net_addr *a,
+    socklen_t *alen, char *err, size_t len)
+{
+	struct addrinfo hints = {0}, *res;
+	char serv[16];
+	int rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%d", port);
+	rc = getaddrinfo(host, serv, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, len, "bad address \"%s\": %s", host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	memcpy(a, res->ai_addr, res->ai_addrlen);
+	*alen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int
+net_bind(int fd, const union net_addr *a, socklen_t alen, int type)
+{
+	int on = 1, off = 0;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		return -1;
+	/* "::" is one dual-stack socket, whatever the sysctl default says. */
+	if (a->sa.sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
+		return -1;
+	if (bind(fd, &a->sa, alen) < 0)
+		return -1;
+	if (type == SOCK_STREAM && listen(fd, 511) < 0)
+		return -1;
+	return 0;
+}
+
+int
+net_listen(const char *host, int port, int type, char *err, size_t len)
+{
+	union net_addr a;
+	socklen_t alen;
+	int fd;
+
+	if (net_resolve(host, port, type, &a, &alen, err, len) < 0)
+		return -1;
+	fd = socket(a.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || net_bind(fd, &a, alen, type) < 0) {
+		snprintf(err, len, "cannot listen on %s port %d/%s: %s", host,
+		    port, type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+net_accept(int fd, union net_addr *peer)
+{
+	socklen_t len = sizeof(*peer);
+
+	return accept4(fd, &peer->sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int
+net_nodelay(int fd)
+{
+	int on = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+int
+net_local(int fd, union net_addr *a)
+{
+	socklen_t len = sizeof(*a);
+
+	return getsockname(fd, &a->sa, &len);
+}
+
+/*
+ * An IPv4-mapped IPv6 peer prints as plain IPv4, so logs and access
+ * lists see one spelling of one address.
+ */
+const char *
+net_ntop(const union net_addr *a, char *buf, int *port)
+{
+	const struct in6_addr *v6 = &a->in6.sin6_addr;
+
+	if (a->sa.sa_family == AF_INET) {
+		*port = ntohs(a->in4.sin_port);
+		return inet_ntop(AF_INET, &a->in4.sin_addr, buf,
+		    NET_ADDRSTRLEN);
+	}
+	*port = ntohs(a->in6.sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(v6))
+		return inet_ntop(AF_INET, &v6->s6_addr[12], buf,
+		    NET_ADDRSTRLEN);
+	return inet_ntop(AF_INET6, v6, buf, NET_ADDRSTRLEN);
+}

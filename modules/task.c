@@ -1,0 +1,385 @@
+/* task.c - a coroutine's life: spawn, resume, park, wake, reap. */
+#include <lauxlib.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "log.h"
+#include "lsuperd.h"
+#include "service.h"
+#include "task.h"
+
+#define task_of_timer(p) \
+	((struct task *)((char *)(p) - offsetof(struct task, timer)))
+
+static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
+static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
+static int nqueued, nlive;
+
+/* Every thread's extra space names the task it runs for (NULL: none). */
+struct task *
+task_current(lua_State *L)
+{
+	return *(struct task **)lua_getextraspace(L);
+}
+
+static void
+set_task(lua_State *L, struct task *t)
+{
+	*(struct task **)lua_getextraspace(L) = t;
+}
+
+static void
+enqueue(struct task *t)
+{
+	if (t->queued)
+		return;
+	t->queued = 1;
+	nqueued++;
+	TAILQ_INSERT_TAIL(&runq, t, runq);
+}
+
+static void
+dequeue(struct task *t)
+{
+	if (!t->queued)
+		return;
+	t->queued = 0;
+	nqueued--;
+	TAILQ_REMOVE(&runq, t, runq);
+}
+
+static void
+timer_fired(struct loop_timer *lt)
+{
+	struct task *t = task_of_timer(lt);
+
+	if (t->wait != TASK_SLEEP)
+		t->timedout = 1;
+	task_wake(t);
+}
+
+/*
+ * Called in protected mode with a function and nargs arguments on top of
+ * L: moves them to a new thread anchored in the registry, and queues it.
+ */
+struct task *
+task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
+{
+	lua_State *T = lua_newthread(L);
+	struct task *t;
+	int ref;
+
+	lua_insert(L, -(nargs + 2));
+	lua_xmove(L, T, nargs + 1);
+	ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		luaL_unref(L, LUA_REGISTRYINDEX, ref);
+		luaL_error(L, "not enough memory");
+	}
+	t->T = T;
+	t->ref = ref;
+	t->svc = s;
+	t->conn = c;
+	t->nargs = nargs;
+	loop_timer_init(&t->timer, timer_fired);
+	set_task(T, t);
+	LIST_INSERT_HEAD(&live, t, link);
+	nlive++;
+	enqueue(t);
+	return t;
+}
+
+/* Drops the last reference to the thread: the collector frees it. */
+static void
+task_release(struct task *t)
+{
+	dequeue(t);
+	loop_timer_cancel(&t->timer);
+	if (t->waiting && t->waiting->waiter == t)
+		t->waiting->waiter = NULL;
+	set_task(t->T, NULL);
+	luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
+	LIST_REMOVE(t, link);
+	nlive--;
+	free(t);
+}
+
+/* Ends a parked task without resuming it: it never runs again. */
+void
+task_kill(struct task *t)
+{
+	if (t->conn && t->conn->task == t)
+		t->conn->task = NULL;
+	task_release(t);
+}
+
+void
+task_wake(struct task *t)
+{
+	if (t->waiting) {
+		if (t->waiting->waiter == t)
+			t->waiting->waiter = NULL;
+		t->waiting = NULL;
+	}
+	loop_timer_cancel(&t->timer);
+	t->wait = TASK_RUN;
+	enqueue(t);
+}
+
+/* Starts the deadline of one socket call (settimeout). */
+void
+task_deadline(struct task *t, double timeout)
+{
+	if (t == NULL)
+		return;
+	t->timedout = 0;
+	t->deadline = timeout > 0 ? loop_now() + timeout : 0;
+}
+
+int
+task_take_timeout(struct task *t)
+{
+	if (t == NULL || !t->timedout)
+		return 0;
+	t->timedout = 0;
+	return 1;
+}
+
+int
+task_park(lua_State *L, struct task *t, int wait, struct conn *c,
+    double until, lua_KContext ctx, lua_KFunction k)
+{
+	if (t == NULL)
+		return luaL_error(L, "cannot wait outside a connection's "
+				     "coroutine (at load time?)");
+	if (c && c->waiter && c->waiter != t)
+		return luaL_error(L, "socket is in use by another coroutine");
+	if (!lua_isyieldable(L))
+		return luaL_error(L, "attempt to yield across a C-call "
+				     "boundary (socket call inside a "
+				     "metamethod or callback)");
+	t->wait = wait;
+	t->waiting = c;
+	if (c)
+		c->waiter = t;
+	if (until > 0)
+		loop_timer_set(&t->timer, until);
+	return lua_yieldk(L, 0, ctx, k);
+}
+
+static int
+log_error_p(lua_State *L)
+{
+	struct task *t = lua_touserdata(L, 1);
+	const char *msg = lua_tostring(t->T, -1);
+	char addr[NET_ADDRSTRLEN] = "-";
+	int port = 0;
+
+	if (msg == NULL)
+		msg = lua_pushfstring(L, "(error object is a %s value)",
+		    luaL_typename(t->T, -1));
+	luaL_traceback(L, t->T, msg, 0);
+	if (t->conn)
+		net_ntop(&t->conn->peer, addr, &port);
+	log_msg(LOG_ERR, "%s: %s%s:%d: %s", t->svc->name,
+	    t->conn ? "peer " : "fini/spawn ", addr, port, lua_tostring(L, -1));
+	return 0;
+}
+
+static void
+task_finish(struct task *t, int status)
+{
+	struct conn *c = t->conn;
+	int ours = c && c->task == t;
+
+	if (status != LUA_OK) {
+		t->svc->stats.errors++;
+		if (service_pcall(t->svc, log_error_p, t) != LUA_OK)
+			log_msg(LOG_ERR, "%s: script error (no memory to "
+					 "say more)", t->svc->name);
+	}
+	if (ours)
+		c->task = NULL;
+	task_release(t);
+	if (ours)
+		conn_end(c, status == LUA_OK ? WHY_SCRIPT : WHY_ERROR);
+}
+
+static void
+task_resume(struct task *t)
+{
+	int nargs = t->nargs, status;
+
+	t->nargs = 0;
+	lua_sethook(t->T, task_cpu_hook, LUA_MASKCOUNT,
+	    (int)t->svc->conf->cpu_limit);
+	status = lua_resume(t->T, NULL, nargs);
+	if (status != LUA_YIELD)
+		task_finish(t, status);
+	else if (t->wait == TASK_RUN) {
+		/* A plain coroutine.yield(): run again next turn. */
+		lua_settop(t->T, 0);
+		enqueue(t);
+	}
+}
+
+/*
+ * Resumes the tasks queued when the turn began; those woken meanwhile
+ * wait for the next turn, so no coroutine starves the loop.
+ */
+int
+task_run_queue(void)
+{
+	struct task *t;
+	int n;
+
+	for (n = nqueued; n > 0 && (t = TAILQ_FIRST(&runq)) != NULL; n--) {
+		dequeue(t);
+		task_resume(t);
+	}
+	return nqueued > 0;
+}
+
+int
+task_pending(void)
+{
+	return nqueued > 0;
+}
+
+int
+task_count(void)
+{
+	return nlive;
+}
+
+void
+task_kill_all(void)
+{
+	while (!LIST_EMPTY(&live))
+		task_kill(LIST_FIRST(&live));
+}
+
+/*
+ * The CPU limit: once over, the hook fires at every instruction and
+ * raises again, so a pcall cannot keep the coroutine alive.
+ */
+void
+task_cpu_hook(lua_State *L, lua_Debug *ar)
+{
+	struct task *t = task_current(L);
+
+	(void)ar;
+	if (t)
+		t->killed = 1;
+	lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
+	luaL_error(L, "cpu limit exceeded: too many instructions without "
+		      "yielding");
+}
+
+/*
+ * coroutine.resume and coroutine.wrap, made transparent to superd: when
+ * the inner coroutine parks on a socket or timer, the outer thread parks
+ * too, and the wake-up resumes the inner one where it stopped.
+ */
+static int co_step(lua_State *L, lua_State *co, int narg, int wrap);
+
+static int
+co_again(lua_State *L, int status, lua_KContext wrap)
+{
+	lua_State *co = lua_tothread(L, wrap ? lua_upvalueindex(1) : 1);
+
+	(void)status;
+	return co_step(L, co, 0, (int)wrap);
+}
+
+static int
+co_results(lua_State *L, lua_State *co, int status, int wrap)
+{
+	int nres;
+
+	if (status == LUA_OK || status == LUA_YIELD) {
+		nres = lua_gettop(co);
+		if (!lua_checkstack(L, nres + 1)) {
+			lua_pop(co, nres);
+			return luaL_error(L, "too many results to resume");
+		}
+		if (!wrap)
+			lua_pushboolean(L, 1);
+		lua_xmove(co, L, nres);
+		return nres + !wrap;
+	}
+	lua_xmove(co, L, 1);
+	if (wrap)
+		return lua_error(L);
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+static int
+co_step(lua_State *L, lua_State *co, int narg, int wrap)
+{
+	struct task *t = task_current(L);
+	int status;
+
+	if (!lua_checkstack(co, narg))
+		return luaL_error(L, "too many arguments to resume");
+	lua_xmove(L, co, narg);
+	set_task(co, t);
+	status = lua_resume(co, L, narg);
+	if (t && t->killed) {
+		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
+		return luaL_error(L, "cpu limit exceeded");
+	}
+	if (status == LUA_YIELD && t && t->wait != TASK_RUN) {
+		if (!lua_isyieldable(L)) {
+			task_wake(t);
+			dequeue(t);
+			return luaL_error(L, "attempt to yield across a C-call "
+					     "boundary");
+		}
+		return lua_yieldk(L, 0, wrap, co_again);
+	}
+	return co_results(L, co, status, wrap);
+}
+
+static int
+co_resume(lua_State *L)
+{
+	lua_State *co = lua_tothread(L, 1);
+
+	luaL_argcheck(L, co, 1, "coroutine expected");
+	return co_step(L, co, lua_gettop(L) - 1, 0);
+}
+
+static int
+co_wrap_call(lua_State *L)
+{
+	return co_step(L, lua_tothread(L, lua_upvalueindex(1)), lua_gettop(L),
+	    1);
+}
+
+static int
+co_wrap(lua_State *L)
+{
+	lua_State *co;
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	co = lua_newthread(L);
+	lua_pushvalue(L, 1);
+	lua_xmove(L, co, 1);
+	lua_pushcclosure(L, co_wrap_call, 1);
+	return 1;
+}
+
+void
+task_open_coroutine(lua_State *L)
+{
+	lua_getglobal(L, "coroutine");
+	lua_pushcfunction(L, co_resume);
+	lua_setfield(L, -2, "resume");
+	lua_pushcfunction(L, co_wrap);
+	lua_setfield(L, -2, "wrap");
+	lua_pop(L, 1);
+}
