@@ -29,13 +29,14 @@ static const char *pidfile;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
-		   "  -c FILE   configuration file (default %s)\n"
-		   "  -t        check the configuration and scripts, then exit\n"
-		   "  -d        detach into the background\n"
-		   "  -p FILE   write the pid to FILE\n"
-		   "  -V        print the version\n",
-	    SUPERD_CONFIG);
+	fprintf(f,
+		"usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
+		"  -c FILE   configuration file (default %s)\n"
+		"  -t        check the configuration and scripts, then exit\n"
+		"  -d        detach into the background\n"
+		"  -p FILE   write the pid to FILE\n"
+		"  -V        print the version\n",
+		SUPERD_CONFIG);
 }
 
 /* -t: every error, not just the first, each as FILE:LINE: message. */
@@ -78,9 +79,10 @@ start_services(void)
 	for (i = 0; i < conf->nsvcs; i++) {
 		v = &conf->svcs[i];
 		if (v->script == NULL) {
-			fprintf(stderr, "%s:%d: service \"%s\": exec services "
-					"are not supported yet\n",
-			    conf->path, v->line, v->name);
+			fprintf(stderr,
+				"%s:%d: service \"%s\": exec services "
+				"are not supported yet\n",
+				conf->path, v->line, v->name);
 			return -1;
 		}
 		if ((s = service_new(v, conf, 0, err, sizeof(err))) == NULL) {
@@ -89,7 +91,7 @@ start_services(void)
 		}
 		if (service_listen(s, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s:%d: service \"%s\": %s\n",
-			    conf->path, v->line, v->name, err);
+				conf->path, v->line, v->name, err);
 			return -1;
 		}
 	}
@@ -114,9 +116,9 @@ begin_shutdown(void)
 		return;
 	stopping = 1;
 	log_msg(LOG_NOTICE, "shutting down, %ld connections open",
-	    conn_count());
+		conn_count());
 	LIST_FOREACH(s, &services, link)
-		service_unlisten(s);
+	service_unlisten(s);
 	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
 }
 
@@ -126,7 +128,7 @@ reload_scripts(void)
 	struct service *s;
 
 	LIST_FOREACH(s, &services, link)
-		service_reload(s);
+	service_reload(s);
 }
 
 static void
@@ -276,7 +278,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
-	    conf->nsvcs);
+		conf->nsvcs);
 	loop_set_idle(idle);
 	loop_run();
 	log_msg(LOG_NOTICE, "superd stopped");

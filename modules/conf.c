@@ -26,25 +26,26 @@ struct num_spec {
 #define SVC_OFF(f) offsetof(struct svc_conf, f)
 
 static const struct num_spec svc_nums[] = {
-	{"max_connections", SVC_OFF(max_connections), 1, INT_MAX, 1000},
-	{"per_source", SVC_OFF(per_source), 0, INT_MAX, 0},
-	{"rate", SVC_OFF(rate), 0, INT_MAX, 0},
-	{"idle_timeout", SVC_OFF(idle_timeout), 0, INT_MAX, 300},
-	{"max_line", SVC_OFF(max_line), 16, 1L << 30, 65536},
-	{"output_limit", SVC_OFF(output_limit), 1024, 1L << 40, 1048576},
-	{"memory_limit", SVC_OFF(memory_limit), 1, 1L << 20, 64},
-	{"cpu_limit", SVC_OFF(cpu_limit), 1000, LONG_MAX, 10000000},
-	{NULL, 0, 0, 0, 0},
+    {"max_connections", SVC_OFF(max_connections), 1, INT_MAX, 1000},
+    {"per_source", SVC_OFF(per_source), 0, INT_MAX, 0},
+    {"rate", SVC_OFF(rate), 0, INT_MAX, 0},
+    {"idle_timeout", SVC_OFF(idle_timeout), 0, INT_MAX, 300},
+    {"max_line", SVC_OFF(max_line), 16, 1L << 30, 65536},
+    {"output_limit", SVC_OFF(output_limit), 1024, 1L << 40, 1048576},
+    {"memory_limit", SVC_OFF(memory_limit), 1, 1L << 20, 64},
+    {"cpu_limit", SVC_OFF(cpu_limit), 1000, LONG_MAX, 10000000},
+    {NULL, 0, 0, 0, 0},
 };
 
 static const char *const svc_names[] = {
-	"name", "port", "address", "protocol", "script", "exec", "options",
-	"user", "group", "timeout", "only_from", "no_access", NULL,
+    "name", "port",  "address", "protocol",  "script",	  "exec", "options",
+    "user", "group", "timeout", "only_from", "no_access", NULL,
 };
 
 static const char *const global_names[] = {
-	"log", "log_level", "script_dir", "lua_path", "user", "group",
-	"pidfile", "max_connections", "shutdown_timeout", "services", NULL,
+    "log",   "log_level", "script_dir",	     "lua_path",	 "user",
+    "group", "pidfile",	  "max_connections", "shutdown_timeout", "services",
+    NULL,
 };
 
 static int
@@ -57,7 +58,7 @@ fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(x->err, x->len, "%s:%d: %s", x->c->path,
-	    s ? config_setting_source_line(s) : 0, msg);
+		 s ? config_setting_source_line(s) : 0, msg);
 	return -1;
 }
 
@@ -84,7 +85,7 @@ known(const char *name, const char *const *names)
 
 static int
 check_known(struct ctx *x, const config_setting_t *g, const char *const *names,
-    const struct num_spec *nums)
+	    const struct num_spec *nums)
 {
 	const config_setting_t *s;
 	const struct num_spec *n;
@@ -96,14 +97,13 @@ check_known(struct ctx *x, const config_setting_t *g, const char *const *names,
 			ok = strcmp(n->name, config_setting_name(s)) == 0;
 		if (!ok)
 			return fail(x, s, "unknown setting \"%s\"",
-			    config_setting_name(s));
+				    config_setting_name(s));
 	}
 	return 0;
 }
 
 static int
-get_str(struct ctx *x, const config_setting_t *g, const char *name,
-    char **out)
+get_str(struct ctx *x, const config_setting_t *g, const char *name, char **out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 
@@ -117,8 +117,8 @@ get_str(struct ctx *x, const config_setting_t *g, const char *name,
 }
 
 static int
-get_long(struct ctx *x, const config_setting_t *g, const char *name,
-    long min, long max, long *out)
+get_long(struct ctx *x, const config_setting_t *g, const char *name, long min,
+	 long max, long *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	long long v;
@@ -131,14 +131,14 @@ get_long(struct ctx *x, const config_setting_t *g, const char *name,
 	v = config_setting_get_int64(s);
 	if (v < min || v > max)
 		return fail(x, s, "\"%s\" must be between %ld and %ld", name,
-		    min, max);
+			    min, max);
 	*out = (long)v;
 	return 0;
 }
 
 static int
 get_seconds(struct ctx *x, const config_setting_t *g, const char *name,
-    double *out)
+	    double *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	int t;
@@ -160,7 +160,7 @@ get_seconds(struct ctx *x, const config_setting_t *g, const char *name,
 /* A string or a list of strings, as a NULL-terminated array. */
 static int
 get_strv(struct ctx *x, const config_setting_t *g, const char *name,
-    char ***out, int *n)
+	 char ***out, int *n)
 {
 	const config_setting_t *s = config_setting_get_member(g, name), *e;
 	int i, count;
@@ -204,7 +204,7 @@ valid_name(const char *s)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-			*s == '_' || *s == '-'))
+		      *s == '_' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -231,7 +231,7 @@ svc_protocols(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	strv_free(p);
 	if (i < n || (n == 0 && v->protos == 0))
 		return fail(x, config_setting_get_member(g, "protocol"),
-		    "\"protocol\" must be \"tcp\", \"udp\" or both");
+			    "\"protocol\" must be \"tcp\", \"udp\" or both");
 	return 0;
 }
 
@@ -262,23 +262,26 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    get_strv(x, g, "exec", &v->exec, &n) < 0)
 		return -1;
 	if ((script == NULL) == (v->exec == NULL))
-		return fail(x, g, "service \"%s\" needs exactly one of "
-				  "\"script\" and \"exec\"", v->name);
+		return fail(x, g,
+			    "service \"%s\" needs exactly one of "
+			    "\"script\" and \"exec\"",
+			    v->name);
 	if (script == NULL)
-		return v->exec[0][0] == '/' ? 0
-		    : fail(x, config_setting_get_member(g, "exec"),
-			  "\"exec\" must start with an absolute path");
+		return v->exec[0][0] == '/'
+			   ? 0
+			   : fail(x, config_setting_get_member(g, "exec"),
+				  "\"exec\" must start with an absolute path");
 	v->script = conf_resolve(dir, script);
 	free(script);
 	if (access(v->script, R_OK) < 0)
 		return fail(x, s, "script \"%s\": %s", v->script,
-		    strerror(errno));
+			    strerror(errno));
 	return 0;
 }
 
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
-    const struct svc_conf *b)
+	  const struct svc_conf *b)
 {
 	int i, j;
 
@@ -290,9 +293,10 @@ svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
 		for (j = 0; j < b->naddrs; j++)
 			if (strcmp(a->addrs[i], b->addrs[j]) == 0)
 				return fail(x, g,
-				    "service \"%s\": port %d on %s is "
-				    "already used by service \"%s\"",
-				    a->name, a->port, a->addrs[i], b->name);
+					    "service \"%s\": port %d on %s is "
+					    "already used by service \"%s\"",
+					    a->name, a->port, a->addrs[i],
+					    b->name);
 	return 0;
 }
 
@@ -310,7 +314,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return -1;
 	if (v->name == NULL || !valid_name(v->name))
 		return fail(x, config_setting_get_member(g, "name") ?: g,
-		    "service needs a \"name\" of [a-z0-9_-]+");
+			    "service needs a \"name\" of [a-z0-9_-]+");
 	if (config_setting_get_member(g, "port") == NULL)
 		return fail(x, g, "service \"%s\" needs a \"port\"", v->name);
 	if (get_long(x, g, "port", 1, 65535, &port) < 0)
@@ -372,10 +376,10 @@ load_log(struct ctx *x, const config_setting_t *root)
 		x->c->log_where = LOG_TO_SYSLOG;
 	else if (where && strcmp(where, "stderr") != 0)
 		rc = fail(x, config_setting_get_member(root, "log"),
-		    "\"log\" must be \"stderr\" or \"syslog\"");
+			  "\"log\" must be \"stderr\" or \"syslog\"");
 	if (rc == 0 && level && (x->c->log_level = log_level_parse(level)) < 0)
 		rc = fail(x, config_setting_get_member(root, "log_level"),
-		    "unknown log_level \"%s\"", level);
+			  "unknown log_level \"%s\"", level);
 	free(where);
 	free(level);
 	return rc;
@@ -394,13 +398,15 @@ load_globals(struct ctx *x, const config_setting_t *root)
 	    get_str(x, root, "group", &c->group) < 0 ||
 	    get_str(x, root, "pidfile", &c->pidfile) < 0 ||
 	    get_long(x, root, "max_connections", 1, INT_MAX,
-		&c->max_connections) < 0 ||
+		     &c->max_connections) < 0 ||
 	    get_seconds(x, root, "shutdown_timeout", &c->shutdown_timeout) < 0)
 		goto fail;
 	c->script_dir = conf_resolve(c->dir, dir ? dir : ".");
-	if (lpath == NULL && asprintf(&lpath, "%s/lib/?.lua", c->script_dir) < 0)
+	if (lpath == NULL &&
+	    asprintf(&lpath, "%s/lib/?.lua", c->script_dir) < 0)
 		goto fail;
-	c->lua_path = lpath[0] == '/' ? strdup(lpath) : conf_resolve(c->dir, lpath);
+	c->lua_path =
+	    lpath[0] == '/' ? strdup(lpath) : conf_resolve(c->dir, lpath);
 	if (c->pidfile) {
 		free(dir);
 		dir = c->pidfile;
@@ -422,14 +428,15 @@ conf_read(struct ctx *x)
 
 	if (access(c->path, R_OK) < 0) {
 		snprintf(x->err, x->len, "%s:0: cannot read: %s", c->path,
-		    strerror(errno));
+			 strerror(errno));
 		return -1;
 	}
 	if (config_read_file(&c->cfg, c->path) == CONFIG_TRUE)
 		return 0;
 	snprintf(x->err, x->len, "%s:%d: %s",
-	    config_error_file(&c->cfg) ? config_error_file(&c->cfg) : c->path,
-	    config_error_line(&c->cfg), config_error_text(&c->cfg));
+		 config_error_file(&c->cfg) ? config_error_file(&c->cfg)
+					    : c->path,
+		 config_error_line(&c->cfg), config_error_text(&c->cfg));
 	return -1;
 }
 

@@ -18,8 +18,8 @@ static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static long nconns;
 
 static const char *const why_text[] = {
-	"open", "closed by peer", "closed by script", "script error",
-	"timeout", "slow consumer", "shutdown", "reset by peer",
+    "open",    "closed by peer", "closed by script", "script error",
+    "timeout", "slow consumer",	 "shutdown",	     "reset by peer",
 };
 
 const char *
@@ -60,7 +60,7 @@ conn_flush(struct conn *c)
 
 	while (buf_used(&c->out) > 0) {
 		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
-		    MSG_NOSIGNAL);
+			 MSG_NOSIGNAL);
 		if (n > 0) {
 			c->bytes_out += n;
 			c->svc->stats.bytes_out += n;
@@ -88,10 +88,10 @@ conn_log(struct conn *c)
 		return;
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO,
-	    "%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
-	    c->svc->name, addr, port, loop_now() - c->started,
-	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-	    conn_why_text(c->why));
+		"%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
+		c->svc->name, addr, port, loop_now() - c->started,
+		(unsigned long long)c->bytes_in,
+		(unsigned long long)c->bytes_out, conn_why_text(c->why));
 }
 
 static void
@@ -213,8 +213,7 @@ conn_end_all(enum conn_why why)
 }
 
 void
-conn_init(struct conn *c, struct service *s, int fd,
-    const union net_addr *peer)
+conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 {
 	c->io.fd = fd;
 	c->svc = s;
@@ -259,7 +258,7 @@ refuse(struct service *s, int fd, const union net_addr *peer, const char *why)
 	s->stats.refused++;
 	net_ntop(peer, addr, &port);
 	log_msg(LOG_NOTICE, "%s: tcp %s:%d: refused: %s", s->name, addr, port,
-	    why);
+		why);
 	return -1;
 }
 
@@ -288,7 +287,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer)
 	s->nconns++;
 	s->stats.accepted++;
 	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
-		conn_io) < 0) {
+		     conn_io) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
 		conn_end(a.c, WHY_ERROR);
 	}

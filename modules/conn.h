@@ -12,9 +12,9 @@
 struct service;
 struct task;
 
-#define CONN_OPEN 0     /* Lua may use it */
+#define CONN_OPEN 0	/* Lua may use it */
 #define CONN_DRAINING 1 /* main has ended; output still leaving */
-#define CONN_CLOSED 2   /* descriptor closed */
+#define CONN_CLOSED 2	/* descriptor closed */
 
 /* Why a connection ended, for the log line. */
 enum conn_why {
@@ -54,7 +54,7 @@ extern long conn_max_total;
 
 int conn_accept(struct service *s, int fd, const union net_addr *peer);
 void conn_init(struct conn *c, struct service *s, int fd,
-    const union net_addr *peer);
+	       const union net_addr *peer);
 void conn_end(struct conn *c, enum conn_why why);
 int conn_flush(struct conn *c);
 void conn_want_flush(struct conn *c);

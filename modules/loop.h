@@ -24,8 +24,8 @@ struct loop_io {
 };
 
 struct loop_timer {
-	double when;   /* monotonic seconds */
-	int slot;      /* index in the heap, -1 when not armed */
+	double when; /* monotonic seconds */
+	int slot;    /* index in the heap, -1 when not armed */
 	loop_timer_fn *fn;
 };
 

@@ -95,7 +95,7 @@ fill(struct conn *c)
 		p = scratch;
 		room = sizeof(scratch);
 	} else if (keep_input(c) < 0 ||
-	    (p = buf_reserve(&c->in, READ_CHUNK, &room)) == NULL) {
+		   (p = buf_reserve(&c->in, READ_CHUNK, &room)) == NULL) {
 		return 0;
 	}
 	do
@@ -224,8 +224,7 @@ read_k(lua_State *L, int status, lua_KContext ctx)
 		return r > 0 ? 1 : 2;
 	if (task_take_timeout(t))
 		return fail(L, "timeout");
-	return task_park(L, t, TASK_READ, c, t ? t->deadline : 0, ctx,
-	    read_k);
+	return task_park(L, t, TASK_READ, c, t ? t->deadline : 0, ctx, read_k);
 }
 
 static lua_KContext
@@ -414,19 +413,19 @@ lsocket__tostring(lua_State *L)
 }
 
 static const luaL_Reg methods[] = {
-	{"read", lsocket_read},
-	{"lines", lsocket_lines},
-	{"write", lsocket_write},
-	{"close", lsocket_close},
-	{"settimeout", lsocket_settimeout},
-	{"getpeername", lsocket_getpeername},
-	{"getsockname", lsocket_getsockname},
-	{NULL, NULL},
+    {"read", lsocket_read},
+    {"lines", lsocket_lines},
+    {"write", lsocket_write},
+    {"close", lsocket_close},
+    {"settimeout", lsocket_settimeout},
+    {"getpeername", lsocket_getpeername},
+    {"getsockname", lsocket_getsockname},
+    {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {
-	{"__tostring", lsocket__tostring},
-	{NULL, NULL},
+    {"__tostring", lsocket__tostring},
+    {NULL, NULL},
 };
 
 void

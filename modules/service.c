@@ -132,14 +132,14 @@ run_script_p(lua_State *L)
 	status = luaL_loadfilex(L, s->conf->script, "t");
 	if (status == LUA_OK) {
 		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT,
-		    (int)s->conf->cpu_limit);
+			    (int)s->conf->cpu_limit);
 		status = lua_pcall(L, 0, 0, 0);
 		lua_sethook(L, NULL, 0, 0);
 	}
 	if (status == LUA_OK && lua_getglobal(L, "main") != LUA_TFUNCTION) {
 		status = LUA_ERRRUN;
 		lua_pushfstring(L, "%s: the script defines no main()",
-		    s->conf->script);
+				s->conf->script);
 	}
 	if (status == LUA_OK)
 		return 0;
@@ -162,7 +162,7 @@ compile_p(lua_State *L)
 
 static int
 service_call(struct service *s, lua_CFunction fn, void *ud, char *err,
-    size_t len)
+	     size_t len)
 {
 	lua_pushcfunction(s->L, fn);
 	lua_pushlightuserdata(s->L, ud);
@@ -175,7 +175,7 @@ service_call(struct service *s, lua_CFunction fn, void *ud, char *err,
 
 struct service *
 service_new(struct svc_conf *v, const struct conf *c, int compile_only,
-    char *err, size_t len)
+	    char *err, size_t len)
 {
 	struct service *s = calloc(1, sizeof(*s));
 	struct setup_args a = {s, c};
@@ -184,14 +184,16 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 	s->conf = v;
 	s->mem_limit = v->memory_limit;
 	if ((s->L = lua_newstate(service_alloc, s)) == NULL) {
-		snprintf(err, len, "%s:%d: service \"%s\": cannot create a "
-				   "Lua state", c->path, v->line, v->name);
+		snprintf(err, len,
+			 "%s:%d: service \"%s\": cannot create a "
+			 "Lua state",
+			 c->path, v->line, v->name);
 		goto fail;
 	}
 	lua_atpanic(s->L, service_panic);
 	if (service_call(s, setup_p, &a, err, len) < 0 ||
 	    service_call(s, compile_only ? compile_p : run_script_p, s, err,
-		len) < 0)
+			 len) < 0)
 		goto fail;
 	LIST_INSERT_HEAD(&services, s, link);
 	return s;
@@ -209,8 +211,10 @@ service_reload(struct service *s)
 	char err[1024];
 
 	if (service_call(s, run_script_p, s, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "%s: reload failed, the previous version "
-				 "stays: %s", s->name, err);
+		log_msg(LOG_ERR,
+			"%s: reload failed, the previous version "
+			"stays: %s",
+			s->name, err);
 		return -1;
 	}
 	log_msg(LOG_INFO, "%s: reloaded %s", s->name, s->conf->script);
@@ -232,8 +236,8 @@ listener_io(struct loop_io *io, int events)
 			conn_accept(l->svc, fd, &peer);
 			continue;
 		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_msg(LOG_ERR, "%s: accept: %m", l->svc->name);
 		break;
 	}
@@ -241,13 +245,13 @@ listener_io(struct loop_io *io, int events)
 
 static int
 listen_one(struct service *s, const char *addr, int proto, char *err,
-    size_t len)
+	   size_t len)
 {
 	struct listener *l;
 	int fd;
 
 	fd = net_listen(addr, s->conf->port,
-	    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
+			proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
 	if (fd < 0)
 		return -1;
 	l = calloc(1, sizeof(*l));

@@ -38,7 +38,7 @@ LIST_HEAD(service_list, service);
 extern struct service_list services;
 
 struct service *service_new(struct svc_conf *v, const struct conf *c,
-    int compile_only, char *err, size_t len);
+			    int compile_only, char *err, size_t len);
 void service_free(struct service *s);
 int service_reload(struct service *s);
 int service_listen(struct service *s, char *err, size_t len);

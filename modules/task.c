@@ -10,7 +10,7 @@
 #include "task.h"
 
 #define task_of_timer(p) \
-	((struct task *)((char *)(p) - offsetof(struct task, timer)))
+	((struct task *)((char *)(p)-offsetof(struct task, timer)))
 
 static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
 static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
@@ -147,8 +147,8 @@ task_take_timeout(struct task *t)
 }
 
 int
-task_park(lua_State *L, struct task *t, int wait, struct conn *c,
-    double until, lua_KContext ctx, lua_KFunction k)
+task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
+	  lua_KContext ctx, lua_KFunction k)
 {
 	if (t == NULL)
 		return luaL_error(L, "cannot wait outside a connection's "
@@ -178,12 +178,13 @@ log_error_p(lua_State *L)
 
 	if (msg == NULL)
 		msg = lua_pushfstring(L, "(error object is a %s value)",
-		    luaL_typename(t->T, -1));
+				      luaL_typename(t->T, -1));
 	luaL_traceback(L, t->T, msg, 0);
 	if (t->conn)
 		net_ntop(&t->conn->peer, addr, &port);
 	log_msg(LOG_ERR, "%s: %s%s:%d: %s", t->svc->name,
-	    t->conn ? "peer " : "fini/spawn ", addr, port, lua_tostring(L, -1));
+		t->conn ? "peer " : "fini/spawn ", addr, port,
+		lua_tostring(L, -1));
 	return 0;
 }
 
@@ -196,8 +197,10 @@ task_finish(struct task *t, int status)
 	if (status != LUA_OK) {
 		t->svc->stats.errors++;
 		if (service_pcall(t->svc, log_error_p, t) != LUA_OK)
-			log_msg(LOG_ERR, "%s: script error (no memory to "
-					 "say more)", t->svc->name);
+			log_msg(LOG_ERR,
+				"%s: script error (no memory to "
+				"say more)",
+				t->svc->name);
 	}
 	if (ours)
 		c->task = NULL;
@@ -213,7 +216,7 @@ task_resume(struct task *t)
 
 	t->nargs = 0;
 	lua_sethook(t->T, task_cpu_hook, LUA_MASKCOUNT,
-	    (int)t->svc->conf->cpu_limit);
+		    (int)t->svc->conf->cpu_limit);
 	status = lua_resume(t->T, NULL, nargs);
 	if (status != LUA_YIELD)
 		task_finish(t, status);
@@ -357,7 +360,7 @@ static int
 co_wrap_call(lua_State *L)
 {
 	return co_step(L, lua_tothread(L, lua_upvalueindex(1)), lua_gettop(L),
-	    1);
+		       1);
 }
 
 static int

@@ -110,12 +110,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_split_across_appends),
-		cmocka_unit_test(test_search_resumes_where_it_stopped),
-		cmocka_unit_test(test_line_too_long),
-		cmocka_unit_test(test_skip_line_drops_through_newline),
-		cmocka_unit_test(test_borrowed_view_is_never_freed),
-		cmocka_unit_test(test_large_append_grows),
+	    cmocka_unit_test(test_line_split_across_appends),
+	    cmocka_unit_test(test_search_resumes_where_it_stopped),
+	    cmocka_unit_test(test_line_too_long),
+	    cmocka_unit_test(test_skip_line_drops_through_newline),
+	    cmocka_unit_test(test_borrowed_view_is_never_freed),
+	    cmocka_unit_test(test_large_append_grows),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

@@ -1,0 +1,359 @@
+/* client.c - what integration tests share: a real superd and a client. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static const char *
+binary(void)
+{
+	const char *b = getenv("SUPERD");
+
+	return b && *b ? b : "./superd";
+}
+
+static int
+bind_any(int type, int port)
+{
+	struct sockaddr_in a = {0};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, type, 0);
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+int
+free_port(void)
+{
+	int i, port;
+
+	for (i = 0; i < 50; i++) {
+		port = bind_any(SOCK_STREAM, 0);
+		if (port > 0 && bind_any(SOCK_DGRAM, port) == port)
+			return port;
+	}
+	return -1;
+}
+
+void
+sd_init(struct superd *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/superd-test.XXXXXX");
+	if (mkdtemp(d->dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(d->conf, sizeof(d->conf), "%s/superd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/superd.log", d->dir);
+}
+
+void
+sd_write(struct superd *d, const char *name, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static pid_t
+spawn(char *const argv[], int errfd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		dup2(errfd, 2);
+		dup2(errfd, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int
+sd_start(struct superd *d, int port)
+{
+	char *argv[] = {(char *)binary(), "-c", d->conf, NULL};
+	long end = now_ms() + 10000;
+	int fd, logfd, status;
+
+	logfd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	d->pid = spawn(argv, logfd);
+	close(logfd);
+	while (now_ms() < end) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -1;
+		}
+		if ((fd = tcp_connect(port)) >= 0) {
+			close(fd);
+			return 0;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+int
+sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...)
+{
+	char *argv[16], path[512];
+	int i = 0, fd, status;
+	ssize_t n;
+	va_list ap;
+	pid_t pid;
+
+	argv[i++] = (char *)binary();
+	va_start(ap, arg1);
+	for (const char *a = arg1; a && i < 15; a = va_arg(ap, const char *))
+		argv[i++] = (char *)a;
+	va_end(ap);
+	argv[i] = NULL;
+	snprintf(path, sizeof(path), "%s/run.out", d->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	pid = spawn(argv, fd);
+	if (waitpid(pid, &status, 0) < 0)
+		status = -1;
+	n = pread(fd, out, len - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+sd_signal(struct superd *d, int sig)
+{
+	return d->pid > 0 ? kill(d->pid, sig) : -1;
+}
+
+int
+sd_stop(struct superd *d)
+{
+	long end = now_ms() + 10000;
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	while (now_ms() < end) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		usleep(10000);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+	return -1;
+}
+
+int
+sd_log_count(struct superd *d, const char *needle)
+{
+	char *buf, *p;
+	int count = 0;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(d->log, "r")) == NULL)
+		return 0;
+	buf = malloc(1 << 22);
+	n = fread(buf, 1, (1 << 22) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		count++;
+	free(buf);
+	return count;
+}
+
+int
+sd_log_wait(struct superd *d, const char *needle, int n, int ms)
+{
+	long end = now_ms() + ms;
+	int seen;
+
+	while ((seen = sd_log_count(d, needle)) < n && now_ms() < end)
+		usleep(10000);
+	return seen;
+}
+
+void
+sd_cleanup(struct superd *d)
+{
+	char cmd[256];
+
+	if (d->pid > 0)
+		sd_stop(d);
+	if (getenv("KEEP_TEST_DIRS") == NULL && d->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", d->dir);
+	}
+}
+
+int
+tcp_connect(int port)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+send_str(int fd, const char *s)
+{
+	return send_all(fd, s, strlen(s));
+}
+
+/* Waits for input; 1 readable, 0 timed out. */
+static int
+readable(int fd, long end)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	long left = end - now_ms();
+
+	if (left < 0)
+		left = 0;
+	return poll(&p, 1, (int)left) > 0;
+}
+
+ssize_t
+recv_n(int fd, void *buf, size_t n, int ms)
+{
+	long end = now_ms() + ms;
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n && readable(fd, end)) {
+		r = recv(fd, (char *)buf + got, n - got, 0);
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+ssize_t
+recv_line(int fd, char *buf, size_t max, int ms)
+{
+	long end = now_ms() + ms;
+	size_t got = 0;
+
+	while (got + 1 < max && readable(fd, end)) {
+		if (recv(fd, buf + got, 1, 0) != 1)
+			break;
+		if (buf[got++] == '\n')
+			break;
+	}
+	buf[got] = '\0';
+	return got;
+}
+
+ssize_t
+recv_all(int fd, void *buf, size_t max, int ms)
+{
+	long end = now_ms() + ms;
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < max && readable(fd, end)) {
+		r = recv(fd, (char *)buf + got, max - got, 0);
+		if (r <= 0)
+			return got;
+		got += r;
+	}
+	return got < max ? -1 : (ssize_t)got;
+}
+
+int
+wait_closed(int fd, int ms)
+{
+	long end = now_ms() + ms;
+	char buf[4096];
+	ssize_t r;
+
+	while (readable(fd, end)) {
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r <= 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+quiet_for(int fd, int ms)
+{
+	return !readable(fd, now_ms() + ms);
+}

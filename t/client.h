@@ -1,0 +1,49 @@
+/* client.h - what integration tests share: a real superd and a client. */
+#ifndef SUPERD_T_CLIENT_H
+#define SUPERD_T_CLIENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct superd {
+	pid_t pid;
+	char dir[128];	/* temporary directory: config, scripts, log */
+	char conf[192]; /* its superd.conf */
+	char log[192];	/* superd's stderr */
+};
+
+/* A port free on 127.0.0.1 for both TCP and UDP (the kernel picks). */
+int free_port(void);
+
+/* Makes d->dir; then files go in with sd_write (name relative to dir). */
+void sd_init(struct superd *d);
+void sd_write(struct superd *d, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Starts $SUPERD (default ./superd) -c d->conf; waits until port accepts. */
+int sd_start(struct superd *d, int port);
+/* Runs superd with the given arguments to the end; output in *out. */
+int sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...);
+int sd_signal(struct superd *d, int sig);
+/* SIGTERM, then wait up to 10 s; the exit status, or -1 (then SIGKILL). */
+int sd_stop(struct superd *d);
+/* Waits up to ms for needle to appear n times in the log; the count seen. */
+int sd_log_wait(struct superd *d, const char *needle, int n, int ms);
+int sd_log_count(struct superd *d, const char *needle);
+void sd_cleanup(struct superd *d);
+
+/* Clients: each call is bounded by ms and returns -1 on timeout/error. */
+int tcp_connect(int port);
+int send_all(int fd, const void *buf, size_t len);
+int send_str(int fd, const char *s);
+/* Reads until n bytes, EOF or timeout; returns the count read. */
+ssize_t recv_n(int fd, void *buf, size_t n, int ms);
+/* One line with its '\n' (NUL-terminated); the length, 0 on EOF. */
+ssize_t recv_line(int fd, char *buf, size_t max, int ms);
+/* Everything until EOF. */
+ssize_t recv_all(int fd, void *buf, size_t max, int ms);
+/* 1 when the peer closed (EOF or reset) within ms, 0 otherwise. */
+int wait_closed(int fd, int ms);
+/* 1 when no data arrives within ms. */
+int quiet_for(int fd, int ms);
+
+#endif
