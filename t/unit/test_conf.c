@@ -1,0 +1,219 @@
+/* test_conf.c - the config loader: values, defaults, FILE:LINE errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char dir[] = "/tmp/superd-conf.XXXXXX";
+static char path[256], err[CONF_ERRLEN * 2];
+
+static int
+setup(void **state)
+{
+	FILE *f;
+	char script[300];
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/superd.conf", dir);
+	snprintf(script, sizeof(script), "%s/s.lua", dir);
+	if ((f = fopen(script, "w")) == NULL)
+		return -1;
+	fputs("function main(s) end\n", f);
+	fclose(f);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct conf *
+load(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return conf_load(path, err, sizeof(err));
+}
+
+/* The loader must fail, naming FILE:LINE and the given words. */
+static void
+expect_error(const char *text, int line, const char *words)
+{
+	char where[300];
+
+	assert_null(load(text));
+	snprintf(where, sizeof(where), "%s:%d: ", path, line);
+	if (strncmp(err, where, strlen(where)) != 0 ||
+	    strstr(err, words) == NULL)
+		fail_msg("expected \"%s...%s\", got \"%s\"", where, words, err);
+}
+
+static void
+test_good_config_with_defaults(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load("services = ({ name = \"echo\"; port = 7; script = "
+		 "\"s.lua\"; });\n");
+	assert_non_null(c);
+	assert_int_equal(c->nsvcs, 1);
+	assert_string_equal(c->svcs[0].name, "echo");
+	assert_int_equal(c->svcs[0].port, 7);
+	assert_string_equal(c->svcs[0].addrs[0], "::");
+	assert_int_equal(c->svcs[0].protos, CONF_TCP);
+	assert_int_equal(c->svcs[0].max_connections, 1000);
+	assert_int_equal(c->svcs[0].max_line, 65536);
+	assert_int_equal(c->svcs[0].output_limit, 1048576);
+	assert_int_equal(c->svcs[0].memory_limit, 64L << 20);
+	assert_int_equal(c->svcs[0].idle_timeout, 300);
+	assert_int_equal(c->max_connections, 10000);
+	assert_true(c->shutdown_timeout == 5);
+	conf_free(c);
+}
+
+static void
+test_values_and_relative_paths(void **state)
+{
+	struct conf *c;
+	char want[300];
+
+	(void)state;
+	c = load("script_dir = \".\";\nmax_connections = 5;\n"
+		 "services = ({ name = \"a-b_1\"; port = 70;\n"
+		 "  address = [\"127.0.0.1\", \"::1\"];\n"
+		 "  protocol = [\"tcp\", \"udp\"]; script = \"s.lua\";\n"
+		 "  max_line = 100; output_limit = 2048; timeout = 1.5;\n"
+		 "  options = { x = 1; }; });\n");
+	assert_non_null(c);
+	assert_int_equal(c->max_connections, 5);
+	assert_int_equal(c->svcs[0].naddrs, 2);
+	assert_string_equal(c->svcs[0].addrs[1], "::1");
+	assert_int_equal(c->svcs[0].protos, CONF_TCP | CONF_UDP);
+	assert_int_equal(c->svcs[0].max_line, 100);
+	assert_true(c->svcs[0].timeout == 1.5);
+	assert_non_null(c->svcs[0].options);
+	snprintf(want, sizeof(want), "%s/./s.lua", dir);
+	assert_string_equal(c->svcs[0].script, want);
+	conf_free(c);
+}
+
+static void
+test_syntax_error_names_its_line(void **state)
+{
+	(void)state;
+	expect_error("log = \"stderr\";\n\nservices = ( { name = ; } );\n", 3,
+		     "syntax error");
+}
+
+static void
+test_unknown_setting_names_its_line(void **state)
+{
+	(void)state;
+	expect_error("services = (\n { name = \"a\"; port = 1;\n"
+		     "   script = \"s.lua\";\n   colour = \"red\"; });\n",
+		     4, "unknown setting \"colour\"");
+	expect_error("\nfoo = 1;\n", 2, "unknown setting \"foo\"");
+}
+
+static void
+test_wrong_type_names_its_line(void **state)
+{
+	(void)state;
+	expect_error("services = (\n { name = \"a\";\n port = \"x\";\n"
+		     " script = \"s.lua\"; });\n",
+		     3, "\"port\" must be an integer");
+	expect_error("\nlog_level = 3;\n", 2, "\"log_level\" must be a string");
+}
+
+static void
+test_out_of_range_port(void **state)
+{
+	(void)state;
+	expect_error("services = ({ name = \"a\"; port = 70000; script = "
+		     "\"s.lua\"; });\n",
+		     1, "between 1 and 65535");
+}
+
+static void
+test_duplicate_name_and_port(void **state)
+{
+	(void)state;
+	expect_error("services = (\n { name = \"a\"; port = 1; script = "
+		     "\"s.lua\"; },\n { name = \"a\"; port = 2; script = "
+		     "\"s.lua\"; });\n",
+		     3, "duplicate service name \"a\"");
+	expect_error("services = (\n { name = \"a\"; port = 1; script = "
+		     "\"s.lua\"; },\n { name = \"b\"; port = 1; script = "
+		     "\"s.lua\"; });\n",
+		     3, "already used by service \"a\"");
+}
+
+static void
+test_missing_script_names_its_line(void **state)
+{
+	(void)state;
+	expect_error("services = (\n { name = \"a\"; port = 1;\n"
+		     "   script = \"nope.lua\"; });\n",
+		     3, "nope.lua");
+}
+
+static void
+test_bad_values(void **state)
+{
+	(void)state;
+	expect_error("services = ({ name = \"A!\"; port = 1; script = "
+		     "\"s.lua\"; });\n",
+		     1, "[a-z0-9_-]+");
+	expect_error("services = ({ name = \"a\"; port = 1; script = "
+		     "\"s.lua\";\n protocol = \"sctp\"; });\n",
+		     2, "\"protocol\"");
+	expect_error("services = ({ name = \"a\"; port = 1; });\n", 1,
+		     "exactly one of");
+	expect_error("\nlog = \"file\";\n", 2, "\"log\" must be");
+	expect_error("services = ({ port = 1; script = \"s.lua\"; });\n", 1,
+		     "needs a \"name\"");
+}
+
+static void
+test_unreadable_file(void **state)
+{
+	(void)state;
+	assert_null(conf_load("/nonexistent/superd.conf", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/superd.conf:0: "));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good_config_with_defaults),
+	    cmocka_unit_test(test_values_and_relative_paths),
+	    cmocka_unit_test(test_syntax_error_names_its_line),
+	    cmocka_unit_test(test_unknown_setting_names_its_line),
+	    cmocka_unit_test(test_wrong_type_names_its_line),
+	    cmocka_unit_test(test_out_of_range_port),
+	    cmocka_unit_test(test_duplicate_name_and_port),
+	    cmocka_unit_test(test_missing_script_names_its_line),
+	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_unreadable_file),
+	};
+	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
+}
