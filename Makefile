@@ -17,9 +17,10 @@ CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm
 CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
-PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c
-LUAMODS = modules/service.c modules/task.c modules/conn.c \
-	modules/lsocket.c modules/lsuperd.c modules/sandbox.c
+PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
+	modules/acl.c modules/limit.c
+LUAMODS = modules/service.c modules/task.c modules/conn.c modules/udp.c \
+	modules/exec.c modules/reconf.c modules/lsocket.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 

@@ -1,5 +1,8 @@
 /* superd.c - main(): options, start-up, signals, the loop's life. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <lua.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,8 +14,10 @@
 
 #include "modules/conf.h"
 #include "modules/conn.h"
+#include "modules/exec.h"
 #include "modules/log.h"
 #include "modules/loop.h"
+#include "modules/reconf.h"
 #include "modules/service.h"
 #include "modules/task.h"
 
@@ -23,8 +28,9 @@
 static struct conf *conf;
 static struct loop_io sigio;
 static struct loop_timer stop_timer;
-static int want_reload, want_stop, stopping, pid_written;
-static const char *pidfile;
+static int want_reload, want_hup, want_reap, want_stop, stopping, pid_written;
+static const char *pidfile, *pidarg;
+static char *conf_path;
 
 static void
 usage(FILE *f)
@@ -37,6 +43,28 @@ usage(FILE *f)
 		"  -p FILE   write the pid to FILE\n"
 		"  -V        print the version\n",
 		SUPERD_CONFIG);
+}
+
+static void
+apply_globals(struct conf *c)
+{
+	log_open(c->log_where, c->log_level);
+	service_max_total = c->max_connections;
+}
+
+static int
+check_exec_paths(struct conf *c)
+{
+	int i;
+
+	for (i = 0; i < c->nsvcs; i++)
+		if (c->svcs[i].exec && access(c->svcs[i].exec[0], X_OK) < 0) {
+			fprintf(stderr, "%s:%d: service \"%s\": %s: %s\n", c->path,
+			    c->svcs[i].line, c->svcs[i].name, c->svcs[i].exec[0],
+			    strerror(errno));
+			return -1;
+		}
+	return 0;
 }
 
 /* -t: every error, not just the first, each as FILE:LINE: message. */
@@ -62,6 +90,8 @@ check_config(const char *path)
 			service_free(s);
 		}
 	}
+	if (rc == 0 && check_exec_paths(conf) < 0)
+		rc = 1;
 	if (rc == 0)
 		printf("%s: configuration ok\n", path);
 	conf_free(conf);
@@ -72,30 +102,40 @@ static int
 start_services(void)
 {
 	char err[CONF_ERRLEN * 2];
-	struct svc_conf *v;
-	struct service *s;
-	int i;
 
-	for (i = 0; i < conf->nsvcs; i++) {
-		v = &conf->svcs[i];
-		if (v->script == NULL) {
-			fprintf(stderr,
-				"%s:%d: service \"%s\": exec services "
-				"are not supported yet\n",
-				conf->path, v->line, v->name);
-			return -1;
-		}
-		if ((s = service_new(v, conf, 0, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "%s\n", err);
-			return -1;
-		}
-		if (service_listen(s, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s:%d: service \"%s\": %s\n",
-				conf->path, v->line, v->name, err);
-			return -1;
-		}
+	if (check_exec_paths(conf) < 0)
+		return -1;
+	if (reconf_start(conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
 	}
 	return 0;
+}
+
+/* SIGHUP: a configuration that fails to load changes nothing. */
+static void
+reread_config(void)
+{
+	char err[CONF_ERRLEN * 2];
+	struct conf *c;
+
+	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration",
+		    err);
+		return;
+	}
+	c->refs = 1;
+	if (reconf_apply(c, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration",
+		    err);
+		conf_release(c);
+		return;
+	}
+	conf_release(conf);
+	conf = c;
+	apply_globals(conf);
+	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
+	    conf_path, conf->nsvcs);
 }
 
 static void
@@ -103,6 +143,7 @@ stop_now(struct loop_timer *t)
 {
 	(void)t;
 	conn_end_all(WHY_SHUTDOWN);
+	exec_kill_all(SIGTERM);
 	loop_stop();
 }
 
@@ -138,8 +179,12 @@ signal_io(struct loop_io *io, int events)
 
 	(void)events;
 	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP)
+		if (si.ssi_signo == SIGUSR1)
 			want_reload = 1;
+		else if (si.ssi_signo == SIGHUP)
+			want_hup = 1;
+		else if (si.ssi_signo == SIGCHLD)
+			want_reap = 1;
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			want_stop = 1;
 	}
@@ -170,6 +215,14 @@ open_signals(void)
 static int
 idle(void)
 {
+	if (want_reap) {
+		want_reap = 0;
+		exec_reap();
+	}
+	if (want_hup && !stopping) {
+		want_hup = want_reload = 0;
+		reread_config();
+	}
 	if (want_reload) {
 		want_reload = 0;
 		reload_scripts();
@@ -180,7 +233,8 @@ idle(void)
 	}
 	task_run_queue();
 	conn_flush_queue();
-	if (stopping && conn_count() == 0 && !task_pending())
+	service_reap();
+	if (stopping && service_total == 0 && !task_pending())
 		loop_stop();
 	return task_pending();
 }
@@ -224,15 +278,105 @@ shutdown_all(void)
 		service_free(s);
 	if (pid_written)
 		unlink(pidfile);
-	conf_free(conf);
+	conf_release(conf);
+}
+
+/* After every port is bound: the configured user, no other groups. */
+static int
+drop_privileges(void)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (conf->user == NULL && conf->group == NULL)
+		return 0;
+	if (getuid() != 0) {
+		log_msg(LOG_NOTICE, "not root: user and group are ignored");
+		return 0;
+	}
+	if ((conf->user && (pw = getpwnam(conf->user)) == NULL) ||
+	    (conf->group && (gr = getgrnam(conf->group)) == NULL)) {
+		fprintf(stderr, "%s: unknown user or group \"%s\"\n", conf->path,
+		    pw == NULL && conf->user ? conf->user : conf->group);
+		return -1;
+	}
+	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+	    (pw && setuid(pw->pw_uid) < 0)) {
+		fprintf(stderr, "superd: dropping privileges: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* -d: the classic double fork; the first parent exits once we serve. */
+static int
+detach(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static char *
+absolute(const char *path)
+{
+	char *abs = realpath(path, NULL), cwd[4096], *out;
+
+	if (abs != NULL)
+		return abs;
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
+static int
+start(int daemon)
+{
+	if (daemon && !conf->log_set)
+		conf->log_where = LOG_TO_SYSLOG;
+	apply_globals(conf);
+	raise_nofile();
+	loop_timer_init(&stop_timer, stop_now);
+	if (loop_init() < 0 || open_signals() < 0) {
+		fprintf(stderr, "superd: %s\n", strerror(errno));
+		return -1;
+	}
+	if (start_services() < 0 || (daemon && detach() < 0) ||
+	    write_pidfile() < 0 || drop_privileges() < 0)
+		return -1;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *path = SUPERD_CONFIG, *pidarg = NULL;
-	char err[CONF_ERRLEN * 2];
-	int ch, check = 0;
+	const char *path = SUPERD_CONFIG;
+	char err[CONF_ERRLEN * 2], *pidabs = NULL;
+	int ch, check = 0, daemon = 0, rc = 0;
 
 	while ((ch = getopt(argc, argv, "c:tdp:Vh")) != -1) {
 		switch (ch) {
@@ -243,6 +387,7 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'd':
+			daemon = 1;
 			break;
 		case 'p':
 			pidarg = optarg;
@@ -264,24 +409,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	log_open(conf->log_where, conf->log_level);
-	conn_max_total = conf->max_connections;
-	pidfile = pidarg ? pidarg : conf->pidfile;
-	raise_nofile();
-	loop_timer_init(&stop_timer, stop_now);
-	if (loop_init() < 0 || open_signals() < 0) {
-		fprintf(stderr, "superd: %s\n", strerror(errno));
-		return 1;
+	conf->refs = 1;
+	conf_path = absolute(path);
+	if (pidarg)
+		pidfile = pidabs = absolute(pidarg);
+	else
+		pidfile = pidabs = conf->pidfile ? strdup(conf->pidfile) : NULL;
+	if (start(daemon) < 0) {
+		rc = 1;
+	} else {
+		log_msg(LOG_NOTICE, "superd %s started, %d services",
+		    SUPERD_VERSION, conf->nsvcs);
+		loop_set_idle(idle);
+		loop_run();
+		log_msg(LOG_NOTICE, "superd stopped");
 	}
-	if (start_services() < 0 || write_pidfile() < 0) {
-		shutdown_all();
-		return 1;
-	}
-	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
-		conf->nsvcs);
-	loop_set_idle(idle);
-	loop_run();
-	log_msg(LOG_NOTICE, "superd stopped");
 	shutdown_all();
-	return 0;
+	free(conf_path);
+	free(pidabs);
+	return rc;
 }

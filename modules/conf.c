@@ -301,6 +301,21 @@ svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
 }
 
 static int
+svc_acl(struct ctx *x, const config_setting_t *g, const char *name,
+    char **texts, int n, struct acl *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+	int bad = 0;
+
+	if (acl_parse(texts, n, out, &bad) == 0)
+		return 0;
+	if (config_setting_is_aggregate(s))
+		s = config_setting_get_elem(s, bad);
+	return fail(x, s, "\"%s\": bad address or CIDR block \"%s\"", name,
+	    texts[bad]);
+}
+
+static int
 svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	const config_setting_t *s;
@@ -325,7 +340,11 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    svc_program(x, g, v) < 0 || get_str(x, g, "user", &v->user) < 0 ||
 	    get_str(x, g, "group", &v->group) < 0 ||
 	    get_strv(x, g, "only_from", &v->only_from, &v->nonly_from) < 0 ||
-	    get_strv(x, g, "no_access", &v->no_access, &v->nno_access) < 0)
+	    get_strv(x, g, "no_access", &v->no_access, &v->nno_access) < 0 ||
+	    svc_acl(x, g, "only_from", v->only_from, v->nonly_from,
+		&v->allow) < 0 ||
+	    svc_acl(x, g, "no_access", v->no_access, v->nno_access,
+		&v->deny) < 0)
 		return -1;
 	if (v->addrs == NULL) {
 		v->addrs = calloc(2, sizeof(char *));
@@ -372,9 +391,10 @@ load_log(struct ctx *x, const config_setting_t *root)
 	if (get_str(x, root, "log", &where) < 0 ||
 	    get_str(x, root, "log_level", &level) < 0)
 		rc = -1;
-	else if (where && strcmp(where, "syslog") == 0)
+	x->c->log_set = where != NULL;
+	if (rc == 0 && where && strcmp(where, "syslog") == 0)
 		x->c->log_where = LOG_TO_SYSLOG;
-	else if (where && strcmp(where, "stderr") != 0)
+	else if (rc == 0 && where && strcmp(where, "stderr") != 0)
 		rc = fail(x, config_setting_get_member(root, "log"),
 			  "\"log\" must be \"stderr\" or \"syslog\"");
 	if (rc == 0 && level && (x->c->log_level = log_level_parse(level)) < 0)
@@ -488,6 +508,8 @@ svc_free(struct svc_conf *v)
 	free(v->group);
 	strv_free(v->only_from);
 	strv_free(v->no_access);
+	acl_free(&v->allow);
+	acl_free(&v->deny);
 }
 
 void
@@ -509,4 +531,12 @@ conf_free(struct conf *c)
 	free(c->group);
 	free(c->pidfile);
 	free(c);
+}
+
+/* Services of an old configuration keep it alive until they are gone. */
+void
+conf_release(struct conf *c)
+{
+	if (c != NULL && --c->refs <= 0)
+		conf_free(c);
 }

@@ -3,6 +3,8 @@
 #define SUPERD_CONF_H
 
 #include <libconfig.h>
+
+#include "acl.h"
 #include <stddef.h>
 
 #define CONF_TCP 0x1
@@ -31,6 +33,7 @@ struct svc_conf {
 	long cpu_limit;
 	char **only_from, **no_access;
 	int nonly_from, nno_access;
+	struct acl allow, deny; /* parsed only_from (when given), no_access */
 };
 
 struct conf {
@@ -46,10 +49,13 @@ struct conf {
 	double shutdown_timeout;
 	struct svc_conf *svcs;
 	int nsvcs;
+	int refs; /* the running config and services still pointing in */
+	int log_set; /* "log" was given: -d keeps it */
 };
 
 struct conf *conf_load(const char *path, char *err, size_t len);
 void conf_free(struct conf *c);
+void conf_release(struct conf *c);
 char *conf_resolve(const char *dir, const char *path);
 
 #endif

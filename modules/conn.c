@@ -1,6 +1,7 @@
 /* conn.c - a TCP connection: buffers, flushing, one teardown path. */
 #include <errno.h>
 #include <lauxlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,8 +11,7 @@
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
-
-long conn_max_total = 10000;
+#include "udp.h"
 
 static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
@@ -62,6 +62,7 @@ conn_flush(struct conn *c)
 		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
 			 MSG_NOSIGNAL);
 		if (n > 0) {
+			c->active = loop_now();
 			c->bytes_out += n;
 			c->svc->stats.bytes_out += n;
 			buf_consume(&c->out, n);
@@ -94,7 +95,7 @@ conn_log(struct conn *c)
 		(unsigned long long)c->bytes_out, conn_why_text(c->why));
 }
 
-static void
+void
 conn_close(struct conn *c)
 {
 	struct service *s = c->svc;
@@ -105,15 +106,16 @@ conn_close(struct conn *c)
 	loop_del(&c->io);
 	close(c->io.fd);
 	c->io.fd = -1;
+	loop_timer_cancel(&c->idle);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	flushq_remove(c);
 	LIST_REMOVE(c, all);
 	nconns--;
-	s->nconns--;
 	conn_log(c);
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
+	service_release(s, &c->peer);
 }
 
 /* Output gone, or a writer parked on it: the loop's part of a write. */
@@ -179,6 +181,10 @@ conn_end(struct conn *c, enum conn_why why)
 {
 	int hard = why != WHY_SCRIPT && why != WHY_PEER;
 
+	if (c->udp) {
+		udp_end(c);
+		return;
+	}
 	if (c->state != CONN_OPEN) {
 		if (hard && c->state == CONN_DRAINING)
 			conn_close(c);
@@ -212,6 +218,25 @@ conn_end_all(enum conn_why why)
 	}
 }
 
+#define conn_of_idle(p) \
+	((struct conn *)((char *)(p) - offsetof(struct conn, idle)))
+
+/*
+ * One timer per connection, re-armed lazily: traffic only moves
+ * c->active, and the timer, when it fires early, sets itself again.
+ */
+static void
+idle_fired(struct loop_timer *t)
+{
+	struct conn *c = conn_of_idle(t);
+	double when = c->active + c->svc->conf->idle_timeout;
+
+	if (when > loop_now())
+		loop_timer_set(&c->idle, when);
+	else
+		conn_end(c, WHY_TIMEOUT);
+}
+
 void
 conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 {
@@ -220,7 +245,8 @@ conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 	c->peer = *peer;
 	c->state = CONN_OPEN;
 	c->timeout = s->conf->timeout;
-	c->started = loop_now();
+	c->started = c->active = loop_now();
+	loop_timer_init(&c->idle, idle_fired);
 }
 
 struct accept_args {
@@ -248,29 +274,11 @@ accept_p(lua_State *L)
 	return 0;
 }
 
-static int
-refuse(struct service *s, int fd, const union net_addr *peer, const char *why)
-{
-	char addr[NET_ADDRSTRLEN];
-	int port;
-
-	close(fd);
-	s->stats.refused++;
-	net_ntop(peer, addr, &port);
-	log_msg(LOG_NOTICE, "%s: tcp %s:%d: refused: %s", s->name, addr, port,
-		why);
-	return -1;
-}
-
 int
 conn_accept(struct service *s, int fd, const union net_addr *peer)
 {
 	struct accept_args a = {s, fd, peer, NULL};
 
-	if (nconns >= conn_max_total)
-		return refuse(s, fd, peer, "global max_connections");
-	if (s->nconns >= s->conf->max_connections)
-		return refuse(s, fd, peer, "max_connections");
 	if (service_pcall(s, accept_p, &a) != LUA_OK) {
 		if (a.c) {
 			if (a.c->task)
@@ -279,13 +287,16 @@ conn_accept(struct service *s, int fd, const union net_addr *peer)
 			a.c->state = CONN_CLOSED;
 			a.c->io.fd = -1;
 		}
-		return refuse(s, fd, peer, "script cannot start");
+		close(fd);
+		service_refuse(s, "tcp", peer, "script cannot start");
+		return -1;
 	}
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, a.c, all);
 	nconns++;
-	s->nconns++;
-	s->stats.accepted++;
+	service_hold(s, peer);
+	if (s->conf->idle_timeout > 0)
+		loop_timer_set(&a.c->idle, loop_now() + s->conf->idle_timeout);
 	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
 		     conn_io) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);

@@ -40,17 +40,16 @@ struct conn {
 	struct buf in, out;
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
-	uint8_t state, reported, why, eof, broken, skipping, flushq_on;
+	uint8_t state, reported, why, eof, broken, skipping, flushq_on, udp;
 	double timeout;
-	double started;
+	double started, active;
+	struct loop_timer idle;
 	uint64_t bytes_in, bytes_out;
 	TAILQ_ENTRY(conn) flushq;
 	LIST_ENTRY(conn) all;
 };
 
 #define CONN_HIGH_WATER 65536
-
-extern long conn_max_total;
 
 int conn_accept(struct service *s, int fd, const union net_addr *peer);
 void conn_init(struct conn *c, struct service *s, int fd,

@@ -8,6 +8,7 @@
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
+#include "udp.h"
 
 #define READ_LINE 0
 #define READ_LINE_KEEP 1
@@ -102,6 +103,7 @@ fill(struct conn *c)
 		n = recv(c->io.fd, p, room, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		c->active = loop_now();
 		buf_commit(&c->in, n);
 		c->bytes_in += n;
 		c->svc->stats.bytes_in += n;
@@ -254,12 +256,53 @@ read_format(lua_State *L, int arg)
 	return luaL_argerror(L, arg, "invalid format");
 }
 
+/* A datagram's payload, once; then the socket reads as closed. */
+static int
+udp_read(lua_State *L, struct conn *c)
+{
+	if (c->state != CONN_OPEN || c->eof)
+		return closed(L, c, CONN_REPORTED_R);
+	c->eof = 1;
+	lua_pushlstring(L, buf_head(&c->in), buf_used(&c->in));
+	buf_free(&c->in);
+	return 1;
+}
+
+/* Each write is one datagram back to the sender. */
+static int
+udp_write(lua_State *L, struct conn *c)
+{
+	luaL_Buffer b;
+	int i, n = lua_gettop(L);
+	const char *data;
+	size_t len;
+
+	if (c->state != CONN_OPEN)
+		return closed(L, c, CONN_REPORTED_W);
+	luaL_buffinit(L, &b);
+	for (i = 2; i <= n; i++) {
+		luaL_checklstring(L, i, NULL);
+		lua_pushvalue(L, i);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	data = lua_tolstring(L, -1, &len);
+	if (len > UDP_MAX_PAYLOAD)
+		return fail(L, "datagram too large");
+	if (udp_send(c, data, len) < 0)
+		return fail(L, "closed");
+	lua_settop(L, 1);
+	return 1;
+}
+
 static int
 lsocket_read(lua_State *L)
 {
 	struct conn *c = toconn(L);
 	lua_KContext ctx = read_format(L, 2);
 
+	if (c->udp)
+		return udp_read(L, c);
 	lua_settop(L, 1);
 	task_deadline(task_current(L), c->timeout);
 	return read_k(L, LUA_OK, ctx);
@@ -325,6 +368,8 @@ lsocket_write(lua_State *L)
 {
 	struct conn *c = toconn(L);
 
+	if (c->udp)
+		return udp_write(L, c);
 	if (c->state != CONN_OPEN || c->broken)
 		return closed(L, c, CONN_REPORTED_W);
 	append_args(L, c);
@@ -347,7 +392,7 @@ lsocket_close(lua_State *L)
 {
 	struct conn *c = toconn(L);
 
-	if (c->state != CONN_OPEN)
+	if (c->state != CONN_OPEN || c->udp)
 		return 0;
 	if (is_own(L, c))
 		c->task = NULL;
@@ -398,6 +443,13 @@ lsocket_getsockname(lua_State *L)
 }
 
 static int
+lsocket_protocol(lua_State *L)
+{
+	lua_pushstring(L, toconn(L)->udp ? "udp" : "tcp");
+	return 1;
+}
+
+static int
 lsocket__tostring(lua_State *L)
 {
 	struct conn *c = toconn(L);
@@ -407,6 +459,8 @@ lsocket__tostring(lua_State *L)
 	net_ntop(&c->peer, addr, &port);
 	if (c->state == CONN_CLOSED)
 		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
+	else if (c->udp)
+		lua_pushfstring(L, "socket udp %s:%d", addr, port);
 	else
 		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->io.fd);
 	return 1;
@@ -420,6 +474,7 @@ static const luaL_Reg methods[] = {
     {"settimeout", lsocket_settimeout},
     {"getpeername", lsocket_getpeername},
     {"getsockname", lsocket_getsockname},
+    {"protocol", lsocket_protocol},
     {NULL, NULL},
 };
 

@@ -117,3 +117,18 @@ net_ntop(const union net_addr *a, char *buf, int *port)
 				 NET_ADDRSTRLEN);
 	return inet_ntop(AF_INET6, v6, buf, NET_ADDRSTRLEN);
 }
+
+int
+net_port(const union net_addr *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET ? a->in4.sin_port
+						 : a->in6.sin6_port);
+}
+
+int
+net_is_any(const union net_addr *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return a->in4.sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+}

@@ -19,5 +19,7 @@ int net_accept(int fd, union net_addr *peer);
 int net_nodelay(int fd);
 const char *net_ntop(const union net_addr *a, char *buf, int *port);
 int net_local(int fd, union net_addr *a);
+int net_port(const union net_addr *a);
+int net_is_any(const union net_addr *a);
 
 #endif

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "conn.h"
+#include "exec.h"
 #include "log.h"
 #include "lsocket.h"
 #include "lsuperd.h"
@@ -15,8 +17,10 @@
 #include "sandbox.h"
 #include "service.h"
 #include "task.h"
+#include "udp.h"
 
 struct service_list services = LIST_HEAD_INITIALIZER(services);
+long service_total, service_max_total = 10000;
 
 /* Each state counts its bytes; past memory_limit Lua gets a memory error. */
 static void *
@@ -95,6 +99,25 @@ push_setting(lua_State *L, const config_setting_t *v)
 	}
 }
 
+static int
+options_p(lua_State *L)
+{
+	struct service *s = lua_touserdata(L, 1);
+
+	if (s->conf->options)
+		push_setting(L, s->conf->options);
+	else
+		lua_newtable(L);
+	lua_setglobal(L, "options");
+	return 0;
+}
+
+int
+service_set_options(struct service *s)
+{
+	return s->L ? service_pcall(s, options_p, s) : 0;
+}
+
 struct setup_args {
 	struct service *s;
 	const struct conf *c;
@@ -109,11 +132,9 @@ setup_p(lua_State *L)
 	task_open_coroutine(L);
 	lsocket_open(L);
 	lsuperd_open(L, a->s, a->c->dir);
-	if (a->s->conf->options)
-		push_setting(L, a->s->conf->options);
-	else
-		lua_newtable(L);
-	lua_setglobal(L, "options");
+	lua_pushcfunction(L, options_p);
+	lua_pushlightuserdata(L, a->s);
+	lua_call(L, 1, 0);
 	return 0;
 }
 
@@ -183,6 +204,8 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 	s->name = strdup(v->name);
 	s->conf = v;
 	s->mem_limit = v->memory_limit;
+	if (v->script == NULL)
+		goto done;
 	if ((s->L = lua_newstate(service_alloc, s)) == NULL) {
 		snprintf(err, len,
 			 "%s:%d: service \"%s\": cannot create a "
@@ -195,6 +218,7 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 	    service_call(s, compile_only ? compile_p : run_script_p, s, err,
 			 len) < 0)
 		goto fail;
+done:
 	LIST_INSERT_HEAD(&services, s, link);
 	return s;
 fail:
@@ -210,6 +234,8 @@ service_reload(struct service *s)
 {
 	char err[1024];
 
+	if (s->L == NULL)
+		return 0;
 	if (service_call(s, run_script_p, s, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR,
 			"%s: reload failed, the previous version "
@@ -219,6 +245,100 @@ service_reload(struct service *s)
 	}
 	log_msg(LOG_INFO, "%s: reloaded %s", s->name, s->conf->script);
 	return 0;
+}
+
+const char *
+service_admit(struct service *s, const union net_addr *peer)
+{
+	const struct svc_conf *v = s->conf;
+	uint8_t key[16];
+
+	if (v->deny.n && acl_match(&v->deny, peer))
+		return "no_access";
+	if (v->only_from && !acl_match(&v->allow, peer))
+		return "only_from";
+	if (service_total >= service_max_total)
+		return "global max_connections";
+	if (s->nconns >= v->max_connections)
+		return "max_connections";
+	acl_key(peer, key);
+	if (v->per_source && sources_get(&s->sources, key) >= v->per_source)
+		return "per_source";
+	if (!bucket_take(&s->bucket, (double)v->rate, loop_now()))
+		return "rate";
+	return NULL;
+}
+
+void
+service_hold(struct service *s, const union net_addr *peer)
+{
+	uint8_t key[16];
+
+	acl_key(peer, key);
+	s->nconns++;
+	service_total++;
+	s->stats.accepted++;
+	sources_add(&s->sources, key, 1);
+}
+
+void
+service_release(struct service *s, const union net_addr *peer)
+{
+	uint8_t key[16];
+
+	acl_key(peer, key);
+	s->nconns--;
+	service_total--;
+	sources_add(&s->sources, key, -1);
+}
+
+/*
+ * A service gone from the configuration is freed from the loop, once its
+ * last connection has closed and no coroutine is queued to run.
+ */
+void
+service_reap(void)
+{
+	struct service *s, *next;
+
+	if (task_pending())
+		return;
+	for (s = LIST_FIRST(&services); s != NULL; s = next) {
+		next = LIST_NEXT(s, link);
+		if (s->retired && s->nconns == 0) {
+			task_kill_service(s);
+			service_free(s);
+		}
+	}
+}
+
+void
+service_refuse(struct service *s, const char *proto,
+    const union net_addr *peer, const char *why)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	s->stats.refused++;
+	net_ntop(peer, addr, &port);
+	log_msg(LOG_NOTICE, "%s: %s %s:%d: refused: %s", s->name, proto, addr,
+	    port, why);
+}
+
+/* Limits and access lists first: a refused peer never runs anything. */
+static void
+service_accept(struct service *s, int fd, const union net_addr *peer)
+{
+	const char *why = service_admit(s, peer);
+
+	if (why != NULL) {
+		close(fd);
+		service_refuse(s, "tcp", peer, why);
+	} else if (s->L == NULL) {
+		exec_start(s, fd, peer);
+	} else {
+		conn_accept(s, fd, peer);
+	}
 }
 
 static void
@@ -233,7 +353,7 @@ listener_io(struct loop_io *io, int events)
 	for (i = 0; i < 64; i++) {
 		fd = net_accept(io->fd, &peer);
 		if (fd >= 0) {
-			conn_accept(l->svc, fd, &peer);
+			service_accept(l->svc, fd, &peer);
 			continue;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -243,44 +363,133 @@ listener_io(struct loop_io *io, int events)
 	}
 }
 
-static int
-listen_one(struct service *s, const char *addr, int proto, char *err,
-	   size_t len)
+static struct listener *
+listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 {
-	struct listener *l;
-	int fd;
+	struct listener *l = calloc(1, sizeof(*l));
 
-	fd = net_listen(addr, s->conf->port,
-			proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
-	if (fd < 0)
-		return -1;
-	l = calloc(1, sizeof(*l));
+	l->io.fd = fd;
 	l->svc = s;
 	l->proto = proto;
 	l->addr = strdup(addr);
-	l->port = s->conf->port;
-	l->next = s->listeners;
-	s->listeners = l;
-	if (loop_add(&l->io, fd, LOOP_READ, listener_io) < 0) {
-		snprintf(err, len, "epoll: %s", strerror(errno));
-		return -1;
+	l->port = port;
+	return l;
+}
+
+/* An open listener of a running service that fits, so it is kept as is. */
+static struct listener *
+listener_find(const char *addr, int port, int proto)
+{
+	struct listener *l;
+	struct service *s;
+
+	LIST_FOREACH(s, &services, link)
+		for (l = s->listeners; l; l = l->next)
+			if (!l->claimed && l->port == port &&
+			    l->proto == proto && strcmp(l->addr, addr) == 0)
+				return l;
+	return NULL;
+}
+
+static int
+listener_add(struct service *s, const struct svc_conf *v, const char *addr,
+    int proto, struct listener **list, char *err, size_t len)
+{
+	struct listener *old = listener_find(addr, v->port, proto), *l;
+	int fd;
+
+	if (old != NULL) {
+		old->claimed = 1;
+		fd = old->io.fd;
+	} else {
+		fd = net_listen(addr, v->port,
+		    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
+		if (fd < 0)
+			return -1;
+	}
+	l = listener_new(s, addr, v->port, proto, fd);
+	l->from = old;
+	l->next = *list;
+	*list = l;
+	return 0;
+}
+
+/*
+ * The listeners v asks for, reusing the open socket of any running
+ * service that matches: a reload never re-creates a listening socket.
+ */
+int
+listeners_prepare(struct service *s, const struct svc_conf *v,
+    struct listener **out, char *err, size_t len)
+{
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < v->naddrs; i++) {
+		if ((v->protos & CONF_TCP) &&
+		    listener_add(s, v, v->addrs[i], CONF_TCP, out, err, len) < 0)
+			return -1;
+		if ((v->protos & CONF_UDP) &&
+		    listener_add(s, v, v->addrs[i], CONF_UDP, out, err, len) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+/* Undoes listeners_prepare: new sockets closed, old ones unclaimed. */
+void
+listeners_abort(struct listener *l)
+{
+	struct listener *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		if (l->from)
+			l->from->claimed = 0;
+		else
+			close(l->io.fd);
+		free(l->addr);
+		free(l);
+	}
+}
+
+static void
+listener_free(struct listener *l)
+{
+	loop_del(&l->io);
+	if (!l->claimed)
+		close(l->io.fd);
+	free(l->addr);
+	free(l);
+}
+
+/* Swaps in prepared listeners; old ones nobody claimed are closed. */
+void
+service_attach(struct service *s, struct listener *list)
+{
+	struct listener *l;
+
+	service_unlisten(s);
+	s->listeners = list;
+	for (l = list; l; l = l->next) {
+		l->svc = s;
+		l->from = NULL;
+		if (loop_add(&l->io, l->io.fd, LOOP_READ,
+			l->proto == CONF_TCP ? listener_io : udp_io) < 0)
+			log_msg(LOG_ERR, "%s: epoll: %m", s->name);
+	}
 }
 
 int
 service_listen(struct service *s, char *err, size_t len)
 {
-	int i;
+	struct listener *list;
 
-	for (i = 0; i < s->conf->naddrs; i++) {
-		if ((s->conf->protos & CONF_TCP) &&
-		    listen_one(s, s->conf->addrs[i], CONF_TCP, err, len) < 0)
-			return -1;
-		if ((s->conf->protos & CONF_UDP) &&
-		    listen_one(s, s->conf->addrs[i], CONF_UDP, err, len) < 0)
-			return -1;
+	if (listeners_prepare(s, s->conf, &list, err, len) < 0) {
+		listeners_abort(list);
+		return -1;
 	}
+	service_attach(s, list);
 	return 0;
 }
 
@@ -291,10 +500,7 @@ service_unlisten(struct service *s)
 
 	while ((l = s->listeners) != NULL) {
 		s->listeners = l->next;
-		loop_del(&l->io);
-		close(l->io.fd);
-		free(l->addr);
-		free(l);
+		listener_free(l);
 	}
 }
 
@@ -303,7 +509,45 @@ service_free(struct service *s)
 {
 	service_unlisten(s);
 	LIST_REMOVE(s, link);
-	lua_close(s->L);
+	if (s->L)
+		lua_close(s->L);
+	sources_free(&s->sources);
+	if (s->owner)
+		conf_release(s->owner);
 	free(s->name);
 	free(s);
+}
+
+struct service *
+service_find(const char *name)
+{
+	struct service *s;
+
+	LIST_FOREACH(s, &services, link)
+		if (!s->retired && strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* A source that is one of our own UDP ports would loop a reply back. */
+int
+service_is_own_udp(const union net_addr *peer)
+{
+	union net_addr local;
+	struct listener *l;
+	struct service *s;
+	uint8_t a[16], b[16];
+
+	acl_key(peer, a);
+	LIST_FOREACH(s, &services, link)
+		for (l = s->listeners; l; l = l->next) {
+			if (l->proto != CONF_UDP ||
+			    net_local(l->io.fd, &local) < 0 ||
+			    net_port(&local) != net_port(peer))
+				continue;
+			acl_key(&local, b);
+			if (memcmp(a, b, 16) == 0 || net_is_any(&local))
+				return 1;
+		}
+	return 0;
 }

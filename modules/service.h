@@ -8,7 +8,9 @@
 #include <sys/queue.h>
 
 #include "conf.h"
+#include "limit.h"
 #include "loop.h"
+#include "net.h"
 
 struct listener {
 	struct loop_io io;
@@ -16,6 +18,8 @@ struct listener {
 	int proto; /* CONF_TCP or CONF_UDP */
 	char *addr;
 	int port;
+	int claimed;            /* a reload hands its socket on */
+	struct listener *from;  /* while prepared: the listener it takes over */
 	struct listener *next;
 };
 
@@ -28,22 +32,39 @@ struct service {
 	struct svc_conf *conf; /* points into the running struct conf */
 	lua_State *L;
 	size_t mem, mem_limit;
-	long nconns; /* open connections */
+	long nconns; /* open connections, exec children, UDP coroutines */
 	struct listener *listeners;
 	struct service_stats stats;
+	struct bucket bucket;
+	struct sources sources;
+	struct conf *owner; /* the configuration conf points into */
+	int retired;        /* gone from the config: freed with its last conn */
 	LIST_ENTRY(service) link;
 };
 
 LIST_HEAD(service_list, service);
 extern struct service_list services;
+extern long service_total, service_max_total;
 
 struct service *service_new(struct svc_conf *v, const struct conf *c,
 			    int compile_only, char *err, size_t len);
 void service_free(struct service *s);
 int service_reload(struct service *s);
 int service_listen(struct service *s, char *err, size_t len);
+int listeners_prepare(struct service *s, const struct svc_conf *v,
+    struct listener **out, char *err, size_t len);
+void listeners_abort(struct listener *l);
+void service_attach(struct service *s, struct listener *list);
+int service_set_options(struct service *s);
 void service_unlisten(struct service *s);
 int service_pcall(struct service *s, lua_CFunction fn, void *ud);
-const char *service_path(void);
+const char *service_admit(struct service *s, const union net_addr *peer);
+void service_hold(struct service *s, const union net_addr *peer);
+void service_release(struct service *s, const union net_addr *peer);
+void service_refuse(struct service *s, const char *proto,
+    const union net_addr *peer, const char *why);
+struct service *service_find(const char *name);
+void service_reap(void);
+int service_is_own_udp(const union net_addr *peer);
 
 #endif

@@ -263,6 +263,18 @@ task_kill_all(void)
 		task_kill(LIST_FIRST(&live));
 }
 
+void
+task_kill_service(struct service *s)
+{
+	struct task *t, *next;
+
+	for (t = LIST_FIRST(&live); t != NULL; t = next) {
+		next = LIST_NEXT(t, link);
+		if (t->svc == s)
+			task_kill(t);
+	}
+}
+
 /*
  * The CPU limit: once over, the hook fires at every instruction and
  * raises again, so a pcall cannot keep the coroutine alive.

@@ -44,6 +44,7 @@ int task_run_queue(void);
 int task_pending(void);
 int task_count(void);
 void task_kill_all(void);
+void task_kill_service(struct service *s);
 void task_cpu_hook(lua_State *L, lua_Debug *ar);
 void task_open_coroutine(lua_State *L);
 

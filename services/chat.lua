@@ -25,7 +25,7 @@ local function wall(socket, who, everybody)
 end
 
 function main(socket)
-  socket:settimeout(60)
+  socket:settimeout(options.login_timeout or 60)
   local name = login(socket)
   if not name or name == "" then return end
   socket:settimeout(nil)

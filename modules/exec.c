@@ -1,0 +1,164 @@
+/* exec.c - exec services: a program per connection, as inetd runs it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "log.h"
+#include "service.h"
+
+struct child {
+	pid_t pid;
+	struct service *svc;
+	union net_addr peer;
+	double started;
+	struct child *next;
+};
+
+static struct child *children;
+static int nchildren;
+
+int
+exec_count(void)
+{
+	return nchildren;
+}
+
+static void
+set_env_addr(const char *ip_name, const char *port_name,
+    const union net_addr *a)
+{
+	char addr[NET_ADDRSTRLEN], port[16];
+	int p;
+
+	net_ntop(a, addr, &p);
+	snprintf(port, sizeof(port), "%d", p);
+	setenv(ip_name, addr, 1);
+	setenv(port_name, port, 1);
+}
+
+/* In the child: the program's user and group, when superd is root. */
+static int
+become(const struct svc_conf *v)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (getuid() != 0 || (v->user == NULL && v->group == NULL))
+		return 0;
+	if (v->user && (pw = getpwnam(v->user)) == NULL)
+		return -1;
+	if (v->group && (gr = getgrnam(v->group)) == NULL)
+		return -1;
+	gid = gr ? gr->gr_gid : pw->pw_gid;
+	if (setgid(gid) < 0)
+		return -1;
+	if (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL))
+		return -1;
+	return pw ? setuid(pw->pw_uid) : 0;
+}
+
+static void
+child_main(struct service *s, int fd, const union net_addr *peer)
+{
+	union net_addr local;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(126);
+	/* Only 0-2: no other connection's or listener's descriptor. */
+	close_range(3, ~0U, 0);
+	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
+	setenv("PROTO", "TCP", 1);
+	set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer);
+	if (net_local(0, &local) == 0)
+		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local);
+	if (become(s->conf) < 0)
+		_exit(126);
+	execv(s->conf->exec[0], s->conf->exec);
+	_exit(127);
+}
+
+void
+exec_start(struct service *s, int fd, const union net_addr *peer)
+{
+	struct child *c;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0)
+		child_main(s, fd, peer);
+	close(fd);
+	if (pid < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
+		    s->conf->exec[0]);
+		return;
+	}
+	c->pid = pid;
+	c->svc = s;
+	c->peer = *peer;
+	c->started = loop_now();
+	c->next = children;
+	children = c;
+	nchildren++;
+	service_hold(s, peer);
+}
+
+static void
+child_log(struct child *c, int status)
+{
+	char addr[NET_ADDRSTRLEN], how[64];
+	int port;
+
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit status %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(status));
+	net_ntop(&c->peer, addr, &port);
+	log_msg(LOG_INFO, "%s: tcp %s:%d: %.3fs, pid %d, %s", c->svc->name,
+	    addr, port, loop_now() - c->started, (int)c->pid, how);
+}
+
+/* On SIGCHLD: every child that ended, without blocking the loop. */
+void
+exec_reap(void)
+{
+	struct child **pp, *c;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (pp = &children; (c = *pp) != NULL; pp = &c->next)
+			if (c->pid == pid)
+				break;
+		if (c == NULL)
+			continue;
+		*pp = c->next;
+		nchildren--;
+		child_log(c, status);
+		service_release(c->svc, &c->peer);
+		free(c);
+	}
+}
+
+void
+exec_kill_all(int sig)
+{
+	struct child *c;
+
+	for (c = children; c; c = c->next)
+		kill(c->pid, sig);
+}

@@ -1,0 +1,121 @@
+/*
+ * reconf.c - SIGHUP: merge a new configuration into the running one, as
+ * inetd's config() does: services matched by name keep their Lua state
+ * and their listening sockets; new ones start; removed ones stop
+ * listening and go once their last connection has.  Everything that can
+ * fail is done before anything running is touched.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "reconf.h"
+#include "service.h"
+
+struct plan {
+	struct service *s;  /* running service it maps to, or the new one */
+	int fresh;          /* created by this reload */
+	struct listener *listeners;
+};
+
+static int
+same_kind(const struct service *s, const struct svc_conf *v)
+{
+	return (s->L != NULL) == (v->script != NULL);
+}
+
+static void
+plan_abort(struct plan *p, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		listeners_abort(p[i].listeners);
+		if (p[i].fresh)
+			service_free(p[i].s);
+	}
+	free(p);
+}
+
+static int
+plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
+{
+	struct svc_conf *v = &c->svcs[i];
+	char msg[512];
+
+	p->s = service_find(v->name);
+	if (p->s && !same_kind(p->s, v)) {
+		snprintf(err, len, "%s:%d: service \"%s\": cannot change between"
+				   " script and exec on reload",
+		    c->path, v->line, v->name);
+		return -1;
+	}
+	if (p->s == NULL) {
+		if ((p->s = service_new(v, c, 0, err, len)) == NULL)
+			return -1;
+		p->fresh = 1;
+		p->s->retired = 1; /* not serving until committed */
+	}
+	if (listeners_prepare(p->s, v, &p->listeners, msg, sizeof(msg)) < 0) {
+		snprintf(err, len, "%s:%d: service \"%s\": %s", c->path,
+		    v->line, v->name, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+commit(struct conf *c, struct plan *p)
+{
+	struct service *s;
+	int i;
+
+	LIST_FOREACH(s, &services, link) {
+		service_unlisten(s);
+		s->retired = 1;
+	}
+	for (i = 0; i < c->nsvcs; i++) {
+		s = p[i].s;
+		s->retired = 0;
+		if (s->owner != c) {
+			conf_release(s->owner);
+			s->owner = c;
+			c->refs++;
+		}
+		s->conf = &c->svcs[i];
+		s->mem_limit = s->conf->memory_limit;
+		service_attach(s, p[i].listeners);
+		if (!p[i].fresh) {
+			service_set_options(s);
+			service_reload(s);
+		}
+	}
+	LIST_FOREACH(s, &services, link)
+		if (s->retired)
+			log_msg(LOG_NOTICE, "%s: removed, %ld connections "
+					    "finish first",
+			    s->name, s->nconns);
+}
+
+/* Start-up is a reload onto nothing. */
+int
+reconf_start(struct conf *c, char *err, size_t len)
+{
+	return reconf_apply(c, err, len);
+}
+
+int
+reconf_apply(struct conf *c, char *err, size_t len)
+{
+	struct plan *p = calloc(c->nsvcs + 1, sizeof(*p));
+	int i;
+
+	for (i = 0; i < c->nsvcs; i++)
+		if (plan_one(c, i, &p[i], err, len) < 0) {
+			plan_abort(p, i + 1);
+			return -1;
+		}
+	commit(c, p);
+	free(p);
+	return 0;
+}

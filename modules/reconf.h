@@ -1,0 +1,10 @@
+/* reconf.h - SIGHUP: merge a new configuration into the running one. */
+#ifndef SUPERD_RECONF_H
+#define SUPERD_RECONF_H
+
+struct conf;
+
+int reconf_start(struct conf *c, char *err, size_t len);
+int reconf_apply(struct conf *c, char *err, size_t len);
+
+#endif
