@@ -7,7 +7,7 @@ CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
 
 PKGS = lua5.3 libconfig
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
-TEST_DEBS =
+TEST_DEBS = rdate
 
 CC ?= gcc
 OPT ?= -O2
