@@ -28,7 +28,8 @@
 static struct conf *conf;
 static struct loop_io sigio;
 static struct loop_timer stop_timer;
-static int want_reload, want_hup, want_reap, want_stop, stopping, pid_written;
+static int want_reload, want_hup, want_reap, want_stop, stopping, hard_stop;
+static int pid_written;
 static const char *pidfile, *pidarg;
 static char *conf_path;
 
@@ -36,13 +37,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
-		"  -c FILE   configuration file (default %s)\n"
-		"  -t        check the configuration and scripts, then exit\n"
-		"  -d        detach into the background\n"
-		"  -p FILE   write the pid to FILE\n"
-		"  -V        print the version\n",
-		SUPERD_CONFIG);
+	    "usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
+	    "  -c FILE   configuration file (default %s)\n"
+	    "  -t        check the configuration and scripts, then exit\n"
+	    "  -d        detach into the background\n"
+	    "  -p FILE   write the pid to FILE\n"
+	    "  -V        print the version\n",
+	    SUPERD_CONFIG);
 }
 
 static void
@@ -59,9 +60,9 @@ check_exec_paths(struct conf *c)
 
 	for (i = 0; i < c->nsvcs; i++)
 		if (c->svcs[i].exec && access(c->svcs[i].exec[0], X_OK) < 0) {
-			fprintf(stderr, "%s:%d: service \"%s\": %s: %s\n", c->path,
-			    c->svcs[i].line, c->svcs[i].name, c->svcs[i].exec[0],
-			    strerror(errno));
+			fprintf(stderr, "%s:%d: service \"%s\": %s: %s\n",
+			    c->path, c->svcs[i].line, c->svcs[i].name,
+			    c->svcs[i].exec[0], strerror(errno));
 			return -1;
 		}
 	return 0;
@@ -120,14 +121,14 @@ reread_config(void)
 	struct conf *c;
 
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration",
-		    err);
+		log_msg(LOG_ERR,
+		    "SIGHUP: %s; keeping the running configuration", err);
 		return;
 	}
 	c->refs = 1;
 	if (reconf_apply(c, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration",
-		    err);
+		log_msg(LOG_ERR,
+		    "SIGHUP: %s; keeping the running configuration", err);
 		conf_release(c);
 		return;
 	}
@@ -142,9 +143,15 @@ static void
 stop_now(struct loop_timer *t)
 {
 	(void)t;
+	if (hard_stop) {
+		loop_stop();
+		return;
+	}
+	/* fini still runs: the loop stops once the queue is empty. */
+	hard_stop = 1;
 	conn_end_all(WHY_SHUTDOWN);
 	exec_kill_all(SIGTERM);
-	loop_stop();
+	loop_timer_set(&stop_timer, loop_now() + 1);
 }
 
 /* Stop accepting; connections get shutdown_timeout to finish. */
@@ -156,8 +163,8 @@ begin_shutdown(void)
 	if (stopping)
 		return;
 	stopping = 1;
-	log_msg(LOG_NOTICE, "shutting down, %ld connections open",
-		conn_count());
+	log_msg(
+	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
 	LIST_FOREACH(s, &services, link)
 	service_unlisten(s);
 	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
@@ -234,7 +241,10 @@ idle(void)
 	task_run_queue();
 	conn_flush_queue();
 	service_reap();
-	if (stopping && service_total == 0 && !task_pending())
+	if (stopping &&
+	    (service_total == 0 ||
+		(hard_stop && exec_count() == service_total)) &&
+	    !task_pending())
 		loop_stop();
 	return task_pending();
 }
@@ -297,7 +307,8 @@ drop_privileges(void)
 	}
 	if ((conf->user && (pw = getpwnam(conf->user)) == NULL) ||
 	    (conf->group && (gr = getgrnam(conf->group)) == NULL)) {
-		fprintf(stderr, "%s: unknown user or group \"%s\"\n", conf->path,
+		fprintf(stderr, "%s: unknown user or group \"%s\"\n",
+		    conf->path,
 		    pw == NULL && conf->user ? conf->user : conf->group);
 		return -1;
 	}

@@ -8,7 +8,7 @@
 
 struct cidr {
 	uint8_t addr[16]; /* IPv4 blocks are stored as v4-mapped IPv6 */
-	int bits;         /* prefix length over the 128-bit form */
+	int bits;	  /* prefix length over the 128-bit form */
 };
 
 struct acl {

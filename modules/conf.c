@@ -38,13 +38,32 @@ static const struct num_spec svc_nums[] = {
 };
 
 static const char *const svc_names[] = {
-    "name", "port",  "address", "protocol",  "script",	  "exec", "options",
-    "user", "group", "timeout", "only_from", "no_access", NULL,
+    "name",
+    "port",
+    "address",
+    "protocol",
+    "script",
+    "exec",
+    "options",
+    "user",
+    "group",
+    "timeout",
+    "only_from",
+    "no_access",
+    NULL,
 };
 
 static const char *const global_names[] = {
-    "log",   "log_level", "script_dir",	     "lua_path",	 "user",
-    "group", "pidfile",	  "max_connections", "shutdown_timeout", "services",
+    "log",
+    "log_level",
+    "script_dir",
+    "lua_path",
+    "user",
+    "group",
+    "pidfile",
+    "max_connections",
+    "shutdown_timeout",
+    "services",
     NULL,
 };
 
@@ -58,7 +77,7 @@ fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(x->err, x->len, "%s:%d: %s", x->c->path,
-		 s ? config_setting_source_line(s) : 0, msg);
+	    s ? config_setting_source_line(s) : 0, msg);
 	return -1;
 }
 
@@ -69,6 +88,8 @@ conf_resolve(const char *dir, const char *path)
 
 	if (path[0] == '/' || dir == NULL)
 		return strdup(path);
+	if (strcmp(path, ".") == 0)
+		return strdup(dir);
 	if (asprintf(&out, "%s/%s", dir, path) < 0)
 		return NULL;
 	return out;
@@ -85,7 +106,7 @@ known(const char *name, const char *const *names)
 
 static int
 check_known(struct ctx *x, const config_setting_t *g, const char *const *names,
-	    const struct num_spec *nums)
+    const struct num_spec *nums)
 {
 	const config_setting_t *s;
 	const struct num_spec *n;
@@ -97,7 +118,7 @@ check_known(struct ctx *x, const config_setting_t *g, const char *const *names,
 			ok = strcmp(n->name, config_setting_name(s)) == 0;
 		if (!ok)
 			return fail(x, s, "unknown setting \"%s\"",
-				    config_setting_name(s));
+			    config_setting_name(s));
 	}
 	return 0;
 }
@@ -118,7 +139,7 @@ get_str(struct ctx *x, const config_setting_t *g, const char *name, char **out)
 
 static int
 get_long(struct ctx *x, const config_setting_t *g, const char *name, long min,
-	 long max, long *out)
+    long max, long *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	long long v;
@@ -130,15 +151,15 @@ get_long(struct ctx *x, const config_setting_t *g, const char *name, long min,
 		return fail(x, s, "\"%s\" must be an integer", name);
 	v = config_setting_get_int64(s);
 	if (v < min || v > max)
-		return fail(x, s, "\"%s\" must be between %ld and %ld", name,
-			    min, max);
+		return fail(
+		    x, s, "\"%s\" must be between %ld and %ld", name, min, max);
 	*out = (long)v;
 	return 0;
 }
 
 static int
-get_seconds(struct ctx *x, const config_setting_t *g, const char *name,
-	    double *out)
+get_seconds(
+    struct ctx *x, const config_setting_t *g, const char *name, double *out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name);
 	int t;
@@ -160,7 +181,7 @@ get_seconds(struct ctx *x, const config_setting_t *g, const char *name,
 /* A string or a list of strings, as a NULL-terminated array. */
 static int
 get_strv(struct ctx *x, const config_setting_t *g, const char *name,
-	 char ***out, int *n)
+    char ***out, int *n)
 {
 	const config_setting_t *s = config_setting_get_member(g, name), *e;
 	int i, count;
@@ -204,7 +225,7 @@ valid_name(const char *s)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
+			*s == '_' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -231,7 +252,7 @@ svc_protocols(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	strv_free(p);
 	if (i < n || (n == 0 && v->protos == 0))
 		return fail(x, config_setting_get_member(g, "protocol"),
-			    "\"protocol\" must be \"tcp\", \"udp\" or both");
+		    "\"protocol\" must be \"tcp\", \"udp\" or both");
 	return 0;
 }
 
@@ -263,25 +284,25 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return -1;
 	if ((script == NULL) == (v->exec == NULL))
 		return fail(x, g,
-			    "service \"%s\" needs exactly one of "
-			    "\"script\" and \"exec\"",
-			    v->name);
+		    "service \"%s\" needs exactly one of "
+		    "\"script\" and \"exec\"",
+		    v->name);
 	if (script == NULL)
 		return v->exec[0][0] == '/'
 			   ? 0
 			   : fail(x, config_setting_get_member(g, "exec"),
-				  "\"exec\" must start with an absolute path");
+				 "\"exec\" must start with an absolute path");
 	v->script = conf_resolve(dir, script);
 	free(script);
 	if (access(v->script, R_OK) < 0)
-		return fail(x, s, "script \"%s\": %s", v->script,
-			    strerror(errno));
+		return fail(
+		    x, s, "script \"%s\": %s", v->script, strerror(errno));
 	return 0;
 }
 
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
-	  const struct svc_conf *b)
+    const struct svc_conf *b)
 {
 	int i, j;
 
@@ -293,10 +314,9 @@ svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
 		for (j = 0; j < b->naddrs; j++)
 			if (strcmp(a->addrs[i], b->addrs[j]) == 0)
 				return fail(x, g,
-					    "service \"%s\": port %d on %s is "
-					    "already used by service \"%s\"",
-					    a->name, a->port, a->addrs[i],
-					    b->name);
+				    "service \"%s\": port %d on %s is "
+				    "already used by service \"%s\"",
+				    a->name, a->port, a->addrs[i], b->name);
 	return 0;
 }
 
@@ -311,8 +331,8 @@ svc_acl(struct ctx *x, const config_setting_t *g, const char *name,
 		return 0;
 	if (config_setting_is_aggregate(s))
 		s = config_setting_get_elem(s, bad);
-	return fail(x, s, "\"%s\": bad address or CIDR block \"%s\"", name,
-	    texts[bad]);
+	return fail(
+	    x, s, "\"%s\": bad address or CIDR block \"%s\"", name, texts[bad]);
 }
 
 static int
@@ -329,7 +349,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return -1;
 	if (v->name == NULL || !valid_name(v->name))
 		return fail(x, config_setting_get_member(g, "name") ?: g,
-			    "service needs a \"name\" of [a-z0-9_-]+");
+		    "service needs a \"name\" of [a-z0-9_-]+");
 	if (config_setting_get_member(g, "port") == NULL)
 		return fail(x, g, "service \"%s\" needs a \"port\"", v->name);
 	if (get_long(x, g, "port", 1, 65535, &port) < 0)
@@ -341,10 +361,10 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    get_str(x, g, "group", &v->group) < 0 ||
 	    get_strv(x, g, "only_from", &v->only_from, &v->nonly_from) < 0 ||
 	    get_strv(x, g, "no_access", &v->no_access, &v->nno_access) < 0 ||
-	    svc_acl(x, g, "only_from", v->only_from, v->nonly_from,
-		&v->allow) < 0 ||
-	    svc_acl(x, g, "no_access", v->no_access, v->nno_access,
-		&v->deny) < 0)
+	    svc_acl(x, g, "only_from", v->only_from, v->nonly_from, &v->allow) <
+		0 ||
+	    svc_acl(x, g, "no_access", v->no_access, v->nno_access, &v->deny) <
+		0)
 		return -1;
 	if (v->addrs == NULL) {
 		v->addrs = calloc(2, sizeof(char *));
@@ -396,10 +416,10 @@ load_log(struct ctx *x, const config_setting_t *root)
 		x->c->log_where = LOG_TO_SYSLOG;
 	else if (rc == 0 && where && strcmp(where, "stderr") != 0)
 		rc = fail(x, config_setting_get_member(root, "log"),
-			  "\"log\" must be \"stderr\" or \"syslog\"");
+		    "\"log\" must be \"stderr\" or \"syslog\"");
 	if (rc == 0 && level && (x->c->log_level = log_level_parse(level)) < 0)
 		rc = fail(x, config_setting_get_member(root, "log_level"),
-			  "unknown log_level \"%s\"", level);
+		    "unknown log_level \"%s\"", level);
 	free(where);
 	free(level);
 	return rc;
@@ -418,7 +438,7 @@ load_globals(struct ctx *x, const config_setting_t *root)
 	    get_str(x, root, "group", &c->group) < 0 ||
 	    get_str(x, root, "pidfile", &c->pidfile) < 0 ||
 	    get_long(x, root, "max_connections", 1, INT_MAX,
-		     &c->max_connections) < 0 ||
+		&c->max_connections) < 0 ||
 	    get_seconds(x, root, "shutdown_timeout", &c->shutdown_timeout) < 0)
 		goto fail;
 	c->script_dir = conf_resolve(c->dir, dir ? dir : ".");
@@ -448,15 +468,14 @@ conf_read(struct ctx *x)
 
 	if (access(c->path, R_OK) < 0) {
 		snprintf(x->err, x->len, "%s:0: cannot read: %s", c->path,
-			 strerror(errno));
+		    strerror(errno));
 		return -1;
 	}
 	if (config_read_file(&c->cfg, c->path) == CONFIG_TRUE)
 		return 0;
 	snprintf(x->err, x->len, "%s:%d: %s",
-		 config_error_file(&c->cfg) ? config_error_file(&c->cfg)
-					    : c->path,
-		 config_error_line(&c->cfg), config_error_text(&c->cfg));
+	    config_error_file(&c->cfg) ? config_error_file(&c->cfg) : c->path,
+	    config_error_line(&c->cfg), config_error_text(&c->cfg));
 	return -1;
 }
 

@@ -49,7 +49,7 @@ struct conf {
 	double shutdown_timeout;
 	struct svc_conf *svcs;
 	int nsvcs;
-	int refs; /* the running config and services still pointing in */
+	int refs;    /* the running config and services still pointing in */
 	int log_set; /* "log" was given: -d keeps it */
 };
 

@@ -18,8 +18,14 @@ static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static long nconns;
 
 static const char *const why_text[] = {
-    "open",    "closed by peer", "closed by script", "script error",
-    "timeout", "slow consumer",	 "shutdown",	     "reset by peer",
+    "open",
+    "closed by peer",
+    "closed by script",
+    "script error",
+    "timeout",
+    "slow consumer",
+    "shutdown",
+    "reset by peer",
 };
 
 const char *
@@ -60,7 +66,7 @@ conn_flush(struct conn *c)
 
 	while (buf_used(&c->out) > 0) {
 		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
-			 MSG_NOSIGNAL);
+		    MSG_NOSIGNAL);
 		if (n > 0) {
 			c->active = loop_now();
 			c->bytes_out += n;
@@ -71,6 +77,8 @@ conn_flush(struct conn *c)
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			return 0;
 		} else {
+			if (errno == ECONNRESET || errno == EPIPE)
+				c->why = WHY_RESET;
 			c->broken = 1;
 			buf_consume(&c->out, buf_used(&c->out));
 			return -1;
@@ -89,10 +97,10 @@ conn_log(struct conn *c)
 		return;
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO,
-		"%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
-		c->svc->name, addr, port, loop_now() - c->started,
-		(unsigned long long)c->bytes_in,
-		(unsigned long long)c->bytes_out, conn_why_text(c->why));
+	    "%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
+	    c->svc->name, addr, port, loop_now() - c->started,
+	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+	    conn_why_text(c->why));
 }
 
 void
@@ -190,8 +198,8 @@ conn_end(struct conn *c, enum conn_why why)
 			conn_close(c);
 		return;
 	}
-	if (why == WHY_SCRIPT && c->eof)
-		why = WHY_PEER;
+	if (why == WHY_SCRIPT && (c->eof || c->broken))
+		why = c->why == WHY_RESET ? WHY_RESET : WHY_PEER;
 	c->why = why;
 	c->state = CONN_DRAINING;
 	if (c->task)
@@ -219,7 +227,7 @@ conn_end_all(enum conn_why why)
 }
 
 #define conn_of_idle(p) \
-	((struct conn *)((char *)(p) - offsetof(struct conn, idle)))
+	((struct conn *)((char *)(p)-offsetof(struct conn, idle)))
 
 /*
  * One timer per connection, re-armed lazily: traffic only moves
@@ -298,7 +306,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer)
 	if (s->conf->idle_timeout > 0)
 		loop_timer_set(&a.c->idle, loop_now() + s->conf->idle_timeout);
 	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
-		     conn_io) < 0) {
+		conn_io) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
 		conn_end(a.c, WHY_ERROR);
 	}

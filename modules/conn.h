@@ -52,8 +52,8 @@ struct conn {
 #define CONN_HIGH_WATER 65536
 
 int conn_accept(struct service *s, int fd, const union net_addr *peer);
-void conn_init(struct conn *c, struct service *s, int fd,
-	       const union net_addr *peer);
+void conn_init(
+    struct conn *c, struct service *s, int fd, const union net_addr *peer);
 void conn_end(struct conn *c, enum conn_why why);
 int conn_flush(struct conn *c);
 void conn_want_flush(struct conn *c);

@@ -32,8 +32,8 @@ exec_count(void)
 }
 
 static void
-set_env_addr(const char *ip_name, const char *port_name,
-    const union net_addr *a)
+set_env_addr(
+    const char *ip_name, const char *port_name, const union net_addr *a)
 {
 	char addr[NET_ADDRSTRLEN], port[16];
 	int p;
@@ -122,11 +122,11 @@ child_log(struct child *c, int status)
 	int port;
 
 	if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "exit status %d",
-		    WEXITSTATUS(status));
+		snprintf(
+		    how, sizeof(how), "exit status %d", WEXITSTATUS(status));
 	else
-		snprintf(how, sizeof(how), "killed by signal %d",
-		    WTERMSIG(status));
+		snprintf(
+		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO, "%s: tcp %s:%d: %.3fs, pid %d, %s", c->svc->name,
 	    addr, port, loop_now() - c->started, (int)c->pid, how);

@@ -10,7 +10,14 @@ static int log_where = LOG_TO_STDERR;
 static int log_max = LOG_INFO;
 
 static const char *const level_names[] = {
-    "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug",
+    "emerg",
+    "alert",
+    "crit",
+    "error",
+    "warning",
+    "notice",
+    "info",
+    "debug",
 };
 
 void
@@ -53,7 +60,7 @@ log_stderr(int level, const char *fmt, va_list ap)
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ld superd[%s]: ", when, ts.tv_nsec / 1000000,
-		level_names[level]);
+	    level_names[level]);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

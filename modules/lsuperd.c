@@ -40,7 +40,7 @@ lsuperd_sleep(lua_State *L)
 	if (secs < 0)
 		secs = 0;
 	return task_park(L, task_current(L), TASK_SLEEP, NULL,
-			 loop_now() + secs, 0, sleep_k);
+	    loop_now() + secs, 0, sleep_k);
 }
 
 static int

@@ -12,7 +12,7 @@
 
 static int
 net_resolve(const char *host, int port, int type, union net_addr *a,
-	    socklen_t *alen, char *err, size_t len)
+    socklen_t *alen, char *err, size_t len)
 {
 	struct addrinfo hints = {0}, *res;
 	char serv[16];
@@ -24,8 +24,8 @@ net_resolve(const char *host, int port, int type, union net_addr *a,
 	snprintf(serv, sizeof(serv), "%d", port);
 	rc = getaddrinfo(host, serv, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, len, "bad address \"%s\": %s", host,
-			 gai_strerror(rc));
+		snprintf(
+		    err, len, "bad address \"%s\": %s", host, gai_strerror(rc));
 		return -1;
 	}
 	memcpy(a, res->ai_addr, res->ai_addrlen);
@@ -64,8 +64,7 @@ net_listen(const char *host, int port, int type, char *err, size_t len)
 	fd = socket(a.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || net_bind(fd, &a, alen, type) < 0) {
 		snprintf(err, len, "cannot listen on %s port %d/%s: %s", host,
-			 port, type == SOCK_STREAM ? "tcp" : "udp",
-			 strerror(errno));
+		    port, type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -108,21 +107,21 @@ net_ntop(const union net_addr *a, char *buf, int *port)
 
 	if (a->sa.sa_family == AF_INET) {
 		*port = ntohs(a->in4.sin_port);
-		return inet_ntop(AF_INET, &a->in4.sin_addr, buf,
-				 NET_ADDRSTRLEN);
+		return inet_ntop(
+		    AF_INET, &a->in4.sin_addr, buf, NET_ADDRSTRLEN);
 	}
 	*port = ntohs(a->in6.sin6_port);
 	if (IN6_IS_ADDR_V4MAPPED(v6))
-		return inet_ntop(AF_INET, &v6->s6_addr[12], buf,
-				 NET_ADDRSTRLEN);
+		return inet_ntop(
+		    AF_INET, &v6->s6_addr[12], buf, NET_ADDRSTRLEN);
 	return inet_ntop(AF_INET6, v6, buf, NET_ADDRSTRLEN);
 }
 
 int
 net_port(const union net_addr *a)
 {
-	return ntohs(a->sa.sa_family == AF_INET ? a->in4.sin_port
-						 : a->in6.sin6_port);
+	return ntohs(
+	    a->sa.sa_family == AF_INET ? a->in4.sin_port : a->in6.sin6_port);
 }
 
 int

@@ -13,8 +13,8 @@
 #include "service.h"
 
 struct plan {
-	struct service *s;  /* running service it maps to, or the new one */
-	int fresh;          /* created by this reload */
+	struct service *s; /* running service it maps to, or the new one */
+	int fresh;	   /* created by this reload */
 	struct listener *listeners;
 };
 
@@ -45,8 +45,9 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 
 	p->s = service_find(v->name);
 	if (p->s && !same_kind(p->s, v)) {
-		snprintf(err, len, "%s:%d: service \"%s\": cannot change between"
-				   " script and exec on reload",
+		snprintf(err, len,
+		    "%s:%d: service \"%s\": cannot change between"
+		    " script and exec on reload",
 		    c->path, v->line, v->name);
 		return -1;
 	}
@@ -70,7 +71,8 @@ commit(struct conf *c, struct plan *p)
 	struct service *s;
 	int i;
 
-	LIST_FOREACH(s, &services, link) {
+	LIST_FOREACH(s, &services, link)
+	{
 		service_unlisten(s);
 		s->retired = 1;
 	}
@@ -91,10 +93,11 @@ commit(struct conf *c, struct plan *p)
 		}
 	}
 	LIST_FOREACH(s, &services, link)
-		if (s->retired)
-			log_msg(LOG_NOTICE, "%s: removed, %ld connections "
-					    "finish first",
-			    s->name, s->nconns);
+	if (s->retired)
+		log_msg(LOG_NOTICE,
+		    "%s: removed, %ld connections "
+		    "finish first",
+		    s->name, s->nconns);
 }
 
 /* Start-up is a reload onto nothing. */

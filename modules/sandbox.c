@@ -7,10 +7,18 @@
 
 /* What would let a script leave its service, or the daemon's control. */
 static const char *const removed[][2] = {
-    {"os", "execute"},	    {"os", "exit"},	  {"os", "remove"},
-    {"os", "rename"},	    {"os", "tmpname"},	  {"os", "setlocale"},
-    {"io", "popen"},	    {"io", "input"},	  {"io", "output"},
-    {"package", "loadlib"}, {"package", "cpath"}, {NULL, NULL},
+    {"os", "execute"},
+    {"os", "exit"},
+    {"os", "remove"},
+    {"os", "rename"},
+    {"os", "tmpname"},
+    {"os", "setlocale"},
+    {"io", "popen"},
+    {"io", "input"},
+    {"io", "output"},
+    {"package", "loadlib"},
+    {"package", "cpath"},
+    {NULL, NULL},
 };
 
 static void

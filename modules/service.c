@@ -152,15 +152,15 @@ run_script_p(lua_State *L)
 	lua_getglobal(L, "fini");
 	status = luaL_loadfilex(L, s->conf->script, "t");
 	if (status == LUA_OK) {
-		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT,
-			    (int)s->conf->cpu_limit);
+		lua_sethook(
+		    L, task_cpu_hook, LUA_MASKCOUNT, (int)s->conf->cpu_limit);
 		status = lua_pcall(L, 0, 0, 0);
 		lua_sethook(L, NULL, 0, 0);
 	}
 	if (status == LUA_OK && lua_getglobal(L, "main") != LUA_TFUNCTION) {
 		status = LUA_ERRRUN;
-		lua_pushfstring(L, "%s: the script defines no main()",
-				s->conf->script);
+		lua_pushfstring(
+		    L, "%s: the script defines no main()", s->conf->script);
 	}
 	if (status == LUA_OK)
 		return 0;
@@ -182,8 +182,8 @@ compile_p(lua_State *L)
 }
 
 static int
-service_call(struct service *s, lua_CFunction fn, void *ud, char *err,
-	     size_t len)
+service_call(
+    struct service *s, lua_CFunction fn, void *ud, char *err, size_t len)
 {
 	lua_pushcfunction(s->L, fn);
 	lua_pushlightuserdata(s->L, ud);
@@ -196,7 +196,7 @@ service_call(struct service *s, lua_CFunction fn, void *ud, char *err,
 
 struct service *
 service_new(struct svc_conf *v, const struct conf *c, int compile_only,
-	    char *err, size_t len)
+    char *err, size_t len)
 {
 	struct service *s = calloc(1, sizeof(*s));
 	struct setup_args a = {s, c};
@@ -208,16 +208,19 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 		goto done;
 	if ((s->L = lua_newstate(service_alloc, s)) == NULL) {
 		snprintf(err, len,
-			 "%s:%d: service \"%s\": cannot create a "
-			 "Lua state",
-			 c->path, v->line, v->name);
+		    "%s:%d: service \"%s\": cannot create a "
+		    "Lua state",
+		    c->path, v->line, v->name);
 		goto fail;
 	}
 	lua_atpanic(s->L, service_panic);
 	if (service_call(s, setup_p, &a, err, len) < 0 ||
-	    service_call(s, compile_only ? compile_p : run_script_p, s, err,
-			 len) < 0)
+	    service_call(
+		s, compile_only ? compile_p : run_script_p, s, err, len) < 0) {
+		snprintf(err + strlen(err), len - strlen(err),
+		    " (service \"%s\" at %s:%d)", v->name, c->path, v->line);
 		goto fail;
+	}
 done:
 	LIST_INSERT_HEAD(&services, s, link);
 	return s;
@@ -238,9 +241,9 @@ service_reload(struct service *s)
 		return 0;
 	if (service_call(s, run_script_p, s, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR,
-			"%s: reload failed, the previous version "
-			"stays: %s",
-			s->name, err);
+		    "%s: reload failed, the previous version "
+		    "stays: %s",
+		    s->name, err);
 		return -1;
 	}
 	log_msg(LOG_INFO, "%s: reloaded %s", s->name, s->conf->script);
@@ -313,8 +316,8 @@ service_reap(void)
 }
 
 void
-service_refuse(struct service *s, const char *proto,
-    const union net_addr *peer, const char *why)
+service_refuse(struct service *s, const char *proto, const union net_addr *peer,
+    const char *why)
 {
 	char addr[NET_ADDRSTRLEN];
 	int port;
@@ -384,10 +387,10 @@ listener_find(const char *addr, int port, int proto)
 	struct service *s;
 
 	LIST_FOREACH(s, &services, link)
-		for (l = s->listeners; l; l = l->next)
-			if (!l->claimed && l->port == port &&
-			    l->proto == proto && strcmp(l->addr, addr) == 0)
-				return l;
+	for (l = s->listeners; l; l = l->next)
+		if (!l->claimed && l->port == port && l->proto == proto &&
+		    strcmp(l->addr, addr) == 0)
+			return l;
 	return NULL;
 }
 
@@ -426,11 +429,11 @@ listeners_prepare(struct service *s, const struct svc_conf *v,
 
 	*out = NULL;
 	for (i = 0; i < v->naddrs; i++) {
-		if ((v->protos & CONF_TCP) &&
-		    listener_add(s, v, v->addrs[i], CONF_TCP, out, err, len) < 0)
+		if ((v->protos & CONF_TCP) && listener_add(s, v, v->addrs[i],
+						  CONF_TCP, out, err, len) < 0)
 			return -1;
-		if ((v->protos & CONF_UDP) &&
-		    listener_add(s, v, v->addrs[i], CONF_UDP, out, err, len) < 0)
+		if ((v->protos & CONF_UDP) && listener_add(s, v, v->addrs[i],
+						  CONF_UDP, out, err, len) < 0)
 			return -1;
 	}
 	return 0;
@@ -524,8 +527,8 @@ service_find(const char *name)
 	struct service *s;
 
 	LIST_FOREACH(s, &services, link)
-		if (!s->retired && strcmp(s->name, name) == 0)
-			return s;
+	if (!s->retired && strcmp(s->name, name) == 0)
+		return s;
 	return NULL;
 }
 
@@ -540,14 +543,13 @@ service_is_own_udp(const union net_addr *peer)
 
 	acl_key(peer, a);
 	LIST_FOREACH(s, &services, link)
-		for (l = s->listeners; l; l = l->next) {
-			if (l->proto != CONF_UDP ||
-			    net_local(l->io.fd, &local) < 0 ||
-			    net_port(&local) != net_port(peer))
-				continue;
-			acl_key(&local, b);
-			if (memcmp(a, b, 16) == 0 || net_is_any(&local))
-				return 1;
-		}
+	for (l = s->listeners; l; l = l->next) {
+		if (l->proto != CONF_UDP || net_local(l->io.fd, &local) < 0 ||
+		    net_port(&local) != net_port(peer))
+			continue;
+		acl_key(&local, b);
+		if (memcmp(a, b, 16) == 0 || net_is_any(&local))
+			return 1;
+	}
 	return 0;
 }

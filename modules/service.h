@@ -18,8 +18,8 @@ struct listener {
 	int proto; /* CONF_TCP or CONF_UDP */
 	char *addr;
 	int port;
-	int claimed;            /* a reload hands its socket on */
-	struct listener *from;  /* while prepared: the listener it takes over */
+	int claimed;	       /* a reload hands its socket on */
+	struct listener *from; /* while prepared: the listener it takes over */
 	struct listener *next;
 };
 
@@ -38,7 +38,7 @@ struct service {
 	struct bucket bucket;
 	struct sources sources;
 	struct conf *owner; /* the configuration conf points into */
-	int retired;        /* gone from the config: freed with its last conn */
+	int retired;	    /* gone from the config: freed with its last conn */
 	LIST_ENTRY(service) link;
 };
 
@@ -47,7 +47,7 @@ extern struct service_list services;
 extern long service_total, service_max_total;
 
 struct service *service_new(struct svc_conf *v, const struct conf *c,
-			    int compile_only, char *err, size_t len);
+    int compile_only, char *err, size_t len);
 void service_free(struct service *s);
 int service_reload(struct service *s);
 int service_listen(struct service *s, char *err, size_t len);

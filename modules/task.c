@@ -148,7 +148,7 @@ task_take_timeout(struct task *t)
 
 int
 task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
-	  lua_KContext ctx, lua_KFunction k)
+    lua_KContext ctx, lua_KFunction k)
 {
 	if (t == NULL)
 		return luaL_error(L, "cannot wait outside a connection's "
@@ -177,14 +177,13 @@ log_error_p(lua_State *L)
 	int port = 0;
 
 	if (msg == NULL)
-		msg = lua_pushfstring(L, "(error object is a %s value)",
-				      luaL_typename(t->T, -1));
+		msg = lua_pushfstring(
+		    L, "(error object is a %s value)", luaL_typename(t->T, -1));
 	luaL_traceback(L, t->T, msg, 0);
 	if (t->conn)
 		net_ntop(&t->conn->peer, addr, &port);
 	log_msg(LOG_ERR, "%s: %s%s:%d: %s", t->svc->name,
-		t->conn ? "peer " : "fini/spawn ", addr, port,
-		lua_tostring(L, -1));
+	    t->conn ? "peer " : "fini/spawn ", addr, port, lua_tostring(L, -1));
 	return 0;
 }
 
@@ -198,9 +197,9 @@ task_finish(struct task *t, int status)
 		t->svc->stats.errors++;
 		if (service_pcall(t->svc, log_error_p, t) != LUA_OK)
 			log_msg(LOG_ERR,
-				"%s: script error (no memory to "
-				"say more)",
-				t->svc->name);
+			    "%s: script error (no memory to "
+			    "say more)",
+			    t->svc->name);
 	}
 	if (ours)
 		c->task = NULL;
@@ -215,8 +214,8 @@ task_resume(struct task *t)
 	int nargs = t->nargs, status;
 
 	t->nargs = 0;
-	lua_sethook(t->T, task_cpu_hook, LUA_MASKCOUNT,
-		    (int)t->svc->conf->cpu_limit);
+	lua_sethook(
+	    t->T, task_cpu_hook, LUA_MASKCOUNT, (int)t->svc->conf->cpu_limit);
 	status = lua_resume(t->T, NULL, nargs);
 	if (status != LUA_YIELD)
 		task_finish(t, status);
@@ -371,8 +370,8 @@ co_resume(lua_State *L)
 static int
 co_wrap_call(lua_State *L)
 {
-	return co_step(L, lua_tothread(L, lua_upvalueindex(1)), lua_gettop(L),
-		       1);
+	return co_step(
+	    L, lua_tothread(L, lua_upvalueindex(1)), lua_gettop(L), 1);
 }
 
 static int

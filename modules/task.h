@@ -32,13 +32,13 @@ struct task {
 };
 
 struct task *task_current(lua_State *L);
-struct task *task_spawn(lua_State *L, struct service *s, struct conn *c,
-			int nargs);
+struct task *task_spawn(
+    lua_State *L, struct service *s, struct conn *c, int nargs);
 void task_wake(struct task *t);
 void task_kill(struct task *t);
 void task_deadline(struct task *t, double timeout);
 int task_park(lua_State *L, struct task *t, int wait, struct conn *c,
-	      double until, lua_KContext ctx, lua_KFunction k);
+    double until, lua_KContext ctx, lua_KFunction k);
 int task_take_timeout(struct task *t);
 int task_run_queue(void);
 int task_pending(void);

@@ -92,8 +92,8 @@ drop(struct service *s, const union net_addr *peer, const char *why)
 	if (!log_enabled(LOG_DEBUG))
 		return;
 	net_ntop(peer, addr, &port);
-	log_msg(LOG_DEBUG, "%s: udp %s:%d: dropped: %s", s->name, addr, port,
-	    why);
+	log_msg(
+	    LOG_DEBUG, "%s: udp %s:%d: dropped: %s", s->name, addr, port, why);
 }
 
 static void
@@ -144,9 +144,8 @@ udp_io(struct loop_io *io, int events)
 int
 udp_send(struct conn *c, const char *data, size_t len)
 {
-	socklen_t plen = c->peer.sa.sa_family == AF_INET
-			     ? sizeof(c->peer.in4)
-			     : sizeof(c->peer.in6);
+	socklen_t plen = c->peer.sa.sa_family == AF_INET ? sizeof(c->peer.in4)
+							 : sizeof(c->peer.in6);
 	ssize_t n;
 
 	n = sendto(c->io.fd, data, len, 0, &c->peer.sa, plen);
@@ -177,7 +176,8 @@ udp_end(struct conn *c)
 	c->ref = LUA_NOREF;
 	if (log_enabled(LOG_DEBUG)) {
 		net_ntop(&c->peer, addr, &port);
-		log_msg(LOG_DEBUG, "%s: udp %s:%d: %llu bytes in, %llu bytes out",
+		log_msg(LOG_DEBUG,
+		    "%s: udp %s:%d: %llu bytes in, %llu bytes out",
 		    c->svc->name, addr, port, (unsigned long long)c->bytes_in,
 		    (unsigned long long)c->bytes_out);
 	}

@@ -1,0 +1,581 @@
+/* test_lifecycle.c - config errors, reload, fini, errors and signals. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+/* Answers lines as "mode" tells; fini logs the mode of its socket. */
+#define FINI_LUA                                                \
+	"modes = {}\n"                                          \
+	"function main(s)\n"                                    \
+	"  local mode = s:read()\n"                             \
+	"  if not mode then return end\n"                       \
+	"  modes[s] = mode\n"                                   \
+	"  if mode == 'error' then error('boom in main') end\n" \
+	"  s:write('mode ', mode, '\\n')\n"                     \
+	"  if mode == 'return' then return end\n"               \
+	"  while s:read() do end\n"                             \
+	"end\n"                                                 \
+	"function fini(s)\n"                                    \
+	"  print('FINI ' .. tostring(modes[s]))\n"              \
+	"  modes[s] = nil\n"                                    \
+	"end\n"
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Service "life" running life.lua (given) on port, shutdown_timeout 1. */
+static void
+start_life(struct superd *d, int port, const char *lua)
+{
+	sd_write(d, "life.lua", "%s", lua);
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 1;\n"
+	    "services = ({ name = \"life\"; port = %d;"
+	    " address = \"127.0.0.1\"; script = \"life.lua\"; });\n",
+	    port);
+	assert_int_equal(sd_start(d, port), 0);
+}
+
+/* The exit status once superd has exited by itself, or -1 after ms. */
+static int
+wait_exit(struct superd *d, int ms)
+{
+	long end = now_ms() + ms;
+	int status;
+
+	while (now_ms() < end) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		}
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void
+expect_line(int fd, const char *want)
+{
+	char buf[256];
+
+	recv_line(fd, buf, sizeof(buf), 3000);
+	assert_string_equal(buf, want);
+}
+
+static void
+assert_has(const char *out, const char *needle)
+{
+	if (strstr(out, needle) == NULL)
+		fail_msg("\"%s\" not in output:\n%s", needle, out);
+}
+
+/* The first log line holding needle, into line ("" when none). */
+static void
+log_line(struct superd *d, const char *needle, char *line, size_t len)
+{
+	FILE *f = fopen(d->log, "r");
+
+	line[0] = '\0';
+	while (f != NULL && fgets(line, (int)len, f) != NULL)
+		if (strstr(line, needle) != NULL)
+			break;
+	if (f == NULL || feof(f))
+		line[0] = '\0';
+	if (f != NULL)
+		fclose(f);
+}
+
+/* superd [-t] -c conf to the end; a hang ends the test by SIGALRM. */
+static int
+run_conf(struct superd *d, char *out, size_t len, int check)
+{
+	int rc;
+
+	alarm(5);
+	if (check)
+		rc = sd_run(d, out, len, "-t", "-c", d->conf, NULL);
+	else
+		rc = sd_run(d, out, len, "-c", d->conf, NULL);
+	alarm(0);
+	return rc;
+}
+
+/* Both superd and superd -t refuse the config, naming conf:line and what. */
+static void
+assert_conf_error(struct superd *d, int line, const char *what, int check)
+{
+	char out[4096], where[256];
+
+	snprintf(where, sizeof(where), "%s:%d:", d->conf, line);
+	assert_int_equal(run_conf(d, out, sizeof(out), 0), 1);
+	assert_has(out, where);
+	assert_has(out, what);
+	if (!check)
+		return;
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 1);
+	assert_has(out, where);
+	assert_has(out, what);
+	assert_true(strstr(out, "configuration ok") == NULL);
+}
+
+static void
+write_service_conf(struct superd *d, const char *a, const char *b)
+{
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 1;\n" /* 1 */
+	    "services = (\n"	      /* 2 */
+	    "  {\n"		      /* 3 */
+	    "%s"		      /* 4 .. 7 */
+	    "  },\n"		      /* 8 */
+	    "  {\n"		      /* 9 */
+	    "%s"		      /* 10 .. 13 */
+	    "  }\n"
+	    ");\n",
+	    a, b);
+}
+
+/* Four lines of settings for one service. */
+static void
+service_lines(char *buf, size_t len, const char *name, int port,
+    const char *script, const char *extra)
+{
+	snprintf(buf, len,
+	    "    name = \"%s\";\n"
+	    "    port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"%s\";\n"
+	    "    %s\n",
+	    name, port, script, extra);
+}
+
+static void
+test_good_config_checks_ok_without_serving(void **state)
+{
+	char a[256], b[256], out[4096];
+	int p1 = free_port(), p2 = free_port(), fd;
+	struct superd *d = *state;
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	service_lines(a, sizeof(a), "one", p1, "ok.lua", "");
+	service_lines(b, sizeof(b), "two", p2, "ok.lua", "");
+	write_service_conf(d, a, b);
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 0);
+	assert_has(out, "configuration ok");
+	fd = tcp_connect(p1);
+	assert_true(fd < 0);
+}
+
+static void
+test_config_errors_name_file_and_line(void **state)
+{
+	char a[256], b[256], out[4096];
+	int p1 = free_port(), p2 = free_port(), check;
+	struct superd *d = *state;
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	service_lines(a, sizeof(a), "one", p1, "ok.lua", "");
+
+	/* A syntax error on line 11. */
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 1;\n"
+	    "services = (\n"
+	    "  {\n"
+	    "%s"
+	    "  },\n"
+	    "  {\n"
+	    "    name = \"two\";\n"
+	    "    port = ;\n"
+	    "  }\n"
+	    ");\n",
+	    a);
+	assert_conf_error(d, 11, "syntax error", 1);
+
+	service_lines(b, sizeof(b), "two", p2, "ok.lua", "colour = \"blue\";");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 13, "unknown setting", 1);
+	assert_conf_error(d, 13, "colour", 1);
+
+	snprintf(b, sizeof(b),
+	    "    name = \"two\";\n"
+	    "    port = \"x\"; address = \"127.0.0.1\";\n"
+	    "    script = \"ok.lua\";\n"
+	    "\n");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 11, "port", 1);
+
+	service_lines(b, sizeof(b), "one", p2, "ok.lua", "");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 9, "duplicate", 1);
+
+	service_lines(b, sizeof(b), "two", p1, "ok.lua", "");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 9, "already used", 1);
+
+	service_lines(b, sizeof(b), "two", p2, "nope.lua", "");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 12, "nope.lua", 1);
+
+	/* The script's own path and line: bad.lua fails on line 3. */
+	sd_write(d, "bad.lua",
+	    "function main(s)\n"
+	    "  s:write('x')\n"
+	    "  local = 1\n"
+	    "end\n");
+	service_lines(b, sizeof(b), "two", p2, "bad.lua", "");
+	write_service_conf(d, a, b);
+	for (check = 0; check < 2; check++) {
+		assert_int_equal(run_conf(d, out, sizeof(out), check), 1);
+		assert_has(out, d->dir);
+		assert_has(out, "bad.lua:3:");
+	}
+	/* Nothing may be left listening from the good first service. */
+	assert_true(tcp_connect(p1) < 0);
+}
+
+static void
+test_port_in_use_is_a_startup_error(void **state)
+{
+	struct sockaddr_in sa = {0};
+	char a[256], b[256], out[4096];
+	int p1 = free_port(), p2 = free_port(), busy;
+	struct superd *d = *state;
+
+	busy = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(p2);
+	assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(busy, 4), 0);
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	service_lines(a, sizeof(a), "one", p1, "ok.lua", "");
+	service_lines(b, sizeof(b), "two", p2, "ok.lua", "");
+	write_service_conf(d, a, b);
+	/* -t checks the file, not the ports: a running superd holds them. */
+	assert_conf_error(d, 9, "already in use", 0);
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 0);
+	assert_true(tcp_connect(p1) < 0);
+	close(busy);
+}
+
+#define RELOAD_LUA(v)                                          \
+	"if count == nil then count = 0 end\n"                 \
+	"function main(s)\n"                                   \
+	"  count = count + 1\n"                                \
+	"  s:write('" v " ', count, '\\n')\n"                  \
+	"  for line in s:lines() do s:write('" v "\\n') end\n" \
+	"end\n"
+
+/* "vN <count>\n": the count, checking the version. */
+static int
+greeting(int fd, const char *v)
+{
+	char buf[64];
+	int n = -1;
+
+	assert_true(recv_line(fd, buf, sizeof(buf), 3000) > 0);
+	assert_int_equal(strncmp(buf, v, 2), 0);
+	assert_int_equal(sscanf(buf + 2, " %d", &n), 1);
+	return n;
+}
+
+static void
+test_reload_keeps_globals_and_old_connections(void **state)
+{
+	int port = free_port(), a, b, c, n;
+	char line[1024];
+	struct superd *d = *state;
+
+	start_life(d, port, RELOAD_LUA("v1"));
+	a = tcp_connect(port);
+	assert_true(a >= 0);
+	n = greeting(a, "v1");
+	assert_int_equal(send_str(a, "x\n"), 0);
+	expect_line(a, "v1\n");
+
+	sd_write(d, "life.lua", "%s", RELOAD_LUA("v2"));
+	assert_int_equal(sd_signal(d, SIGUSR1), 0);
+	assert_int_equal(sd_log_wait(d, "reloaded", 1, 5000), 1);
+	assert_int_equal(send_str(a, "x\n"), 0);
+	expect_line(a, "v1\n");
+	b = tcp_connect(port);
+	assert_true(b >= 0);
+	assert_int_equal(greeting(b, "v2"), n + 1);
+	assert_int_equal(send_str(b, "x\n"), 0);
+	expect_line(b, "v2\n");
+
+	/* A broken script is logged; the last good version stays. */
+	sd_write(d, "life.lua",
+	    "if count == nil then count = 0 end\n"
+	    "function main(s) s:write('v3') end end\n");
+	assert_int_equal(sd_signal(d, SIGUSR1), 0);
+	assert_int_equal(sd_log_wait(d, "life.lua:2:", 1, 5000), 1);
+	log_line(d, "life.lua:2:", line, sizeof(line));
+	assert_has(line, d->dir);
+	c = tcp_connect(port);
+	assert_true(c >= 0);
+	assert_int_equal(greeting(c, "v2"), n + 2);
+	assert_int_equal(send_str(c, "x\n"), 0);
+	expect_line(c, "v2\n");
+	assert_int_equal(send_str(a, "x\n"), 0);
+	expect_line(a, "v1\n");
+	close(a);
+	close(b);
+	close(c);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* Opens a connection to the FINI_LUA service in the given mode. */
+static int
+fini_conn(int port, const char *mode)
+{
+	char buf[64];
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	snprintf(buf, sizeof(buf), "%s\n", mode);
+	assert_int_equal(send_str(fd, buf), 0);
+	snprintf(buf, sizeof(buf), "mode %s\n", mode);
+	expect_line(fd, buf);
+	return fd;
+}
+
+/* fini logged exactly once for mode, and no second time later. */
+static void
+assert_fini_once(struct superd *d, const char *mode)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "FINI %s\n", mode);
+	assert_int_equal(sd_log_wait(d, needle, 1, 3000), 1);
+	usleep(300000);
+	assert_int_equal(sd_log_count(d, needle), 1);
+}
+
+static void
+test_fini_runs_once_when_main_returns(void **state)
+{
+	int port = free_port(), fd;
+	struct superd *d = *state;
+
+	start_life(d, port, FINI_LUA);
+	fd = fini_conn(port, "return");
+	assert_true(wait_closed(fd, 3000));
+	close(fd);
+	assert_fini_once(d, "return");
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(sd_log_count(d, "FINI return\n"), 1);
+}
+
+static void
+test_fini_runs_once_when_peer_closes_during_read(void **state)
+{
+	int port = free_port(), fd;
+	struct superd *d = *state;
+
+	start_life(d, port, FINI_LUA);
+	fd = fini_conn(port, "peer");
+	assert_true(quiet_for(fd, 200));
+	assert_int_equal(sd_log_count(d, "FINI peer\n"), 0);
+	close(fd);
+	assert_fini_once(d, "peer");
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(sd_log_count(d, "FINI peer\n"), 1);
+}
+
+static void
+test_fini_runs_once_when_main_raises(void **state)
+{
+	int port = free_port(), fd;
+	struct superd *d = *state;
+
+	start_life(d, port, FINI_LUA);
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send_str(fd, "error\n"), 0);
+	assert_true(wait_closed(fd, 3000));
+	close(fd);
+	assert_fini_once(d, "error");
+	assert_int_equal(sd_log_count(d, "boom in main"), 1);
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(sd_log_count(d, "FINI error\n"), 1);
+}
+
+static void
+test_fini_runs_once_on_shutdown(void **state)
+{
+	int port = free_port(), a, b;
+	struct superd *d = *state;
+
+	start_life(d, port, FINI_LUA);
+	a = fini_conn(port, "idle");
+	b = fini_conn(port, "idle");
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(sd_log_count(d, "FINI idle\n"), 2);
+	close(a);
+	close(b);
+}
+
+static void
+test_script_error_closes_only_its_connection(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	char needle[128];
+	int port = free_port(), keep, bad;
+	struct superd *d = *state;
+
+	start_life(d, port,
+	    "function main(s)\n"
+	    "  for line in s:lines() do\n"
+	    "    if line == 'boom' then error('kaboom') end\n"
+	    "    s:write(line, '\\n')\n"
+	    "  end\n"
+	    "end\n");
+	keep = tcp_connect(port);
+	bad = tcp_connect(port);
+	assert_true(keep >= 0 && bad >= 0);
+	assert_int_equal(send_str(keep, "one\n"), 0);
+	expect_line(keep, "one\n");
+	assert_int_equal(getsockname(bad, (struct sockaddr *)&sa, &len), 0);
+	assert_int_equal(send_str(bad, "boom\n"), 0);
+	assert_true(wait_closed(bad, 3000));
+	close(bad);
+	assert_int_equal(sd_log_wait(d, "kaboom", 1, 3000), 1);
+	snprintf(needle, sizeof(needle), "life: peer 127.0.0.1:%d",
+	    ntohs(sa.sin_port));
+	assert_int_equal(sd_log_count(d, needle), 1);
+	assert_int_equal(sd_log_count(d, "stack traceback"), 1);
+	assert_int_equal(send_str(keep, "two\n"), 0);
+	expect_line(keep, "two\n");
+	close(keep);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_sigterm_closes_idle_connection_within_timeout(void **state)
+{
+	int port = free_port(), fd;
+	struct superd *d = *state;
+	long t0, waited;
+
+	start_life(d, port, FINI_LUA);
+	fd = fini_conn(port, "idle");
+	t0 = now_ms();
+	assert_int_equal(sd_signal(d, SIGTERM), 0);
+	assert_true(wait_closed(fd, 3000));
+	waited = now_ms() - t0;
+	close(fd);
+	assert_int_equal(wait_exit(d, 3000 - (int)waited), 0);
+	waited = now_ms() - t0;
+	assert_true(waited < 3000);
+	/* The idle connection was given its shutdown_timeout first. */
+	assert_true(waited >= 800);
+	assert_int_equal(sd_log_count(d, "FINI idle\n"), 1);
+}
+
+static void
+test_sigint_exits_zero(void **state)
+{
+	int port = free_port();
+	struct superd *d = *state;
+
+	start_life(d, port, FINI_LUA);
+	assert_int_equal(sd_signal(d, SIGINT), 0);
+	assert_int_equal(wait_exit(d, 3000), 0);
+	assert_true(tcp_connect(port) < 0);
+}
+
+/* A reset peer makes the next send fail with EPIPE/ECONNRESET. */
+static void
+reset_close(int fd)
+{
+	struct linger l = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static void
+test_peer_reset_during_writes_does_not_kill_superd(void **state)
+{
+	char buf[4096];
+	int port = free_port(), fd, i;
+	struct superd *d = *state;
+
+	start_life(d, port,
+	    "local chunk = string.rep('x', 65536)\n"
+	    "function main(s)\n"
+	    "  while s:write(chunk) do end\n"
+	    "end\n");
+	for (i = 0; i < 5; i++) {
+		fd = tcp_connect(port);
+		assert_true(fd >= 0);
+		assert_int_equal(
+		    recv_n(fd, buf, sizeof(buf), 3000), sizeof(buf));
+		reset_close(fd);
+	}
+	usleep(300000);
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	assert_int_equal(recv_n(fd, buf, sizeof(buf), 3000), sizeof(buf));
+	assert_int_equal(buf[0], 'x');
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static int
+setup(void **state)
+{
+	static struct superd d;
+
+	sd_init(&d);
+	*state = &d;
+	return 0;
+}
+
+/* Also after a failed assertion: no superd outlives its test. */
+static int
+teardown(void **state)
+{
+	sd_cleanup(*state);
+	return 0;
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TEST(test_good_config_checks_ok_without_serving),
+	    TEST(test_config_errors_name_file_and_line),
+	    TEST(test_port_in_use_is_a_startup_error),
+	    TEST(test_reload_keeps_globals_and_old_connections),
+	    TEST(test_fini_runs_once_when_main_returns),
+	    TEST(test_fini_runs_once_when_peer_closes_during_read),
+	    TEST(test_fini_runs_once_when_main_raises),
+	    TEST(test_fini_runs_once_on_shutdown),
+	    TEST(test_script_error_closes_only_its_connection),
+	    TEST(test_sigterm_closes_idle_connection_within_timeout),
+	    TEST(test_sigint_exits_zero),
+	    TEST(test_peer_reset_during_writes_does_not_kill_superd),
+	};
+	return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
+}
