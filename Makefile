@@ -82,6 +82,17 @@ sanitize: deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh t/run.sh ./superd-asan $(INTEG)
 
+bench/loadgen: bench/loadgen.c
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread -lm
+
+bench/ref: bench/ref.c
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $<
+
+# superd against the hand-written reference server, in one run; QUICK=1 for a short one.
+bench: deps
+	$(MAKE) superd bench/loadgen bench/ref
+	QUICK=$(QUICK) sh bench/run.sh
+
 format:
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
 
