@@ -5,33 +5,75 @@
 
 #include "sandbox.h"
 
-/* What would let a script leave its service, or the daemon's control. */
-static const char *const removed[][2] = {
-    {"os", "execute"},
-    {"os", "exit"},
-    {"os", "remove"},
-    {"os", "rename"},
-    {"os", "tmpname"},
-    {"os", "setlocale"},
-    {"io", "popen"},
-    {"io", "input"},
-    {"io", "output"},
-    {"package", "loadlib"},
-    {"package", "cpath"},
+/*
+ * The allow-list: each library keeps only the names listed (NULL: all).
+ * Left out: os.execute/exit/remove/rename/tmpname/setlocale, io.popen and
+ * everything that reads the daemon's stdin, package.loadlib and cpath,
+ * all of debug but traceback (debug.sethook would clear the CPU limit).
+ */
+static const char *const base_names[] = {"_G", "_VERSION", "assert",
+    "collectgarbage", "dofile", "error", "getmetatable", "ipairs", "load",
+    "loadfile", "next", "pairs", "pcall", "print", "rawequal", "rawget",
+    "rawlen", "rawset", "require", "select", "setmetatable", "tonumber",
+    "tostring", "type", "xpcall", "coroutine", "math", "string", "table",
+    "utf8", "os", "io", "package", "debug", NULL};
+static const char *const os_names[] = {
+    "clock", "date", "difftime", "getenv", "time", NULL};
+static const char *const io_names[] = {
+    "open", "close", "type", "write", "stdout", "stderr", NULL};
+static const char *const package_names[] = {
+    "config", "loaded", "path", "preload", "searchers", "searchpath", NULL};
+static const char *const debug_names[] = {"traceback", NULL};
+
+static const struct {
+	const char *lib;
+	const char *const *names;
+} libs[] = {
+    {"os", os_names},
+    {"io", io_names},
+    {"package", package_names},
+    {"debug", debug_names},
     {NULL, NULL},
 };
 
+static int
+listed(const char *name, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcmp(name, *names) == 0)
+			return 1;
+	return 0;
+}
+
+/* Removes from the table on top every string key not in names. */
 static void
-remove_unsafe(lua_State *L)
+keep_only(lua_State *L, const char *const *names)
+{
+	lua_pushnil(L);
+	while (lua_next(L, -2) != 0) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TSTRING &&
+		    !listed(lua_tostring(L, -1), names)) {
+			lua_pushvalue(L, -1);
+			lua_pushnil(L);
+			lua_rawset(L, -4);
+		}
+	}
+}
+
+static void
+apply_allow_list(lua_State *L)
 {
 	int i;
 
-	for (i = 0; removed[i][0]; i++) {
-		lua_getglobal(L, removed[i][0]);
-		lua_pushnil(L);
-		lua_setfield(L, -2, removed[i][1]);
+	for (i = 0; libs[i].lib; i++) {
+		lua_getglobal(L, libs[i].lib);
+		keep_only(L, libs[i].names);
 		lua_pop(L, 1);
 	}
+	lua_pushglobaltable(L);
+	keep_only(L, base_names);
+	lua_pop(L, 1);
 }
 
 /* load/loadfile/dofile in text mode only: no binary chunks. */
@@ -61,6 +103,7 @@ safe_load(lua_State *L)
 static int
 safe_loadfile(lua_State *L)
 {
+	luaL_checkstring(L, 1); /* no file name would read stdin */
 	return call_text_mode(L, 2);
 }
 
@@ -106,34 +149,43 @@ wrap_global(lua_State *L, const char *name, lua_CFunction fn)
 	lua_setglobal(L, name);
 }
 
-/* Only Lua modules on lua_path: no C searchers. */
+/* require's Lua searcher, in text mode: modules on lua_path only. */
+static int
+search_lua(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1), *file;
+
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "searchpath");
+	lua_pushvalue(L, 1);
+	lua_getfield(L, -3, "path");
+	lua_call(L, 2, 2);
+	if (lua_isnil(L, -2))
+		return 1;
+	lua_pop(L, 1);
+	file = lua_tostring(L, -1);
+	if (luaL_loadfilex(L, file, "t") != LUA_OK)
+		return luaL_error(L, "error loading module '%s' from file "
+				     "'%s':\n\t%s",
+		    name, file, lua_tostring(L, -1));
+	lua_pushstring(L, file);
+	return 2;
+}
+
 static void
 restrict_require(lua_State *L, const char *lua_path)
 {
 	lua_getglobal(L, "package");
 	lua_pushstring(L, lua_path);
 	lua_setfield(L, -2, "path");
-	lua_getfield(L, -1, "searchers");
-	lua_pushnil(L);
-	lua_rawseti(L, -2, 4);
-	lua_pushnil(L);
-	lua_rawseti(L, -2, 3);
-	lua_pop(L, 2);
-}
-
-/* Only debug.traceback: debug.sethook would clear the CPU limit. */
-static void
-restrict_debug(lua_State *L)
-{
-	lua_getglobal(L, "debug");
-	lua_createtable(L, 0, 1);
-	lua_getfield(L, -2, "traceback");
-	lua_setfield(L, -2, "traceback");
-	lua_setglobal(L, "debug");
+	lua_createtable(L, 2, 0);
+	lua_getfield(L, -2, "searchers");
+	lua_rawgeti(L, -1, 1);
+	lua_rawseti(L, -3, 1);
 	lua_pop(L, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-	lua_getglobal(L, "debug");
-	lua_setfield(L, -2, "debug");
+	lua_pushcfunction(L, search_lua);
+	lua_rawseti(L, -2, 2);
+	lua_setfield(L, -2, "searchers");
 	lua_pop(L, 1);
 }
 
@@ -141,9 +193,8 @@ void
 sandbox_open(lua_State *L, const char *lua_path)
 {
 	luaL_openlibs(L);
-	remove_unsafe(L);
 	restrict_require(L, lua_path);
-	restrict_debug(L);
+	apply_allow_list(L);
 	wrap_global(L, "load", safe_load);
 	wrap_global(L, "loadfile", safe_loadfile);
 	wrap_global(L, "setmetatable", safe_setmetatable);

@@ -345,7 +345,48 @@ service_accept(struct service *s, int fd, const union net_addr *peer)
 }
 
 static void
+listeners_mask(int mask)
+{
+	struct listener *l;
+	struct service *s;
+
+	LIST_FOREACH(s, &services, link)
+		for (l = s->listeners; l; l = l->next)
+			if (l->proto == CONF_TCP)
+				loop_mod(&l->io, mask);
+}
+
+static void
+accept_resume(struct loop_timer *t)
+{
+	(void)t;
+	listeners_mask(LOOP_READ);
+}
+
+static struct loop_timer accept_timer = {0, -1, accept_resume};
+
+/*
+ * Out of descriptors: the pending connection stays in the kernel's queue,
+ * so a level-triggered listener would wake us at once, forever.  Stop
+ * polling the listeners for a moment instead.
+ */
+static void
+accept_pause(void)
+{
+	static double last_log;
+
+	if (loop_now() - last_log > 60) {
+		log_msg(LOG_WARNING, "out of file descriptors: not accepting "
+				     "for a moment (%m)");
+		last_log = loop_now();
+	}
+	listeners_mask(0);
+	loop_timer_set(&accept_timer, loop_now() + 0.25);
+}
+
+static void
 listener_io(struct loop_io *io, int events)
+
 {
 	struct listener *l = (struct listener *)io;
 	union net_addr peer;
@@ -359,8 +400,10 @@ listener_io(struct loop_io *io, int events)
 			service_accept(l->svc, fd, &peer);
 			continue;
 		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-		    errno != ECONNABORTED)
+				if (errno == EMFILE || errno == ENFILE)
+			accept_pause();
+		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR && errno != ECONNABORTED)
 			log_msg(LOG_ERR, "%s: accept: %m", l->svc->name);
 		break;
 	}
