@@ -25,12 +25,13 @@ SRCS = superd.c $(PLAIN) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 
 UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
+ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps run test check sanitize clean format bench
+.PHONY: all deps run test check sanitize clean format bench fuzz
 
 all: superd
 
@@ -65,6 +66,10 @@ t/bin/%: t/unit/%.c $(PLAIN) $(HDRS)
 	@mkdir -p t/bin
 	$(CC) $(CFLAGS) -Imodules -o $@ $< $(PLAIN) $(LDLIBS) $(CMOCKA)
 
+t/bin/asan/%: t/unit/%.c $(PLAIN) $(HDRS)
+	@mkdir -p t/bin/asan
+	$(CC) $(CFLAGS) $(SAN) -Imodules -o $@ $< $(PLAIN) $(LDLIBS) $(CMOCKA)
+
 t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin
 	$(CC) $(CFLAGS) -It -o $@ $< t/client.c $(CMOCKA)
@@ -77,10 +82,11 @@ check: superd $(UNIT) $(INTEG)
 
 # The integration tests again, against a server built with ASan and UBSan.
 sanitize: deps
-	$(MAKE) superd-asan $(INTEG)
+	$(MAKE) superd-asan $(INTEG) $(ASAN_UNIT)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    sh t/run.sh ./superd-asan $(INTEG)
+	    sh t/run.sh ./superd-asan $(ASAN_UNIT) $(INTEG)
 
 bench/loadgen: bench/loadgen.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread -lm
@@ -92,6 +98,29 @@ bench/ref: bench/ref.c
 bench: deps
 	$(MAKE) superd bench/loadgen bench/ref
 	QUICK=$(QUICK) sh bench/run.sh
+
+FUZZ_DEBS = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ = clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	-Imodules
+
+t/bin/fuzz_conf: t/fuzz/fuzz_conf.c $(PLAIN) $(HDRS)
+	@mkdir -p t/bin
+	$(FUZZ) -o $@ $< $(PLAIN) $(shell pkg-config --libs libconfig) -lm
+
+t/bin/fuzz_buf: t/fuzz/fuzz_buf.c modules/buf.c modules/buf.h
+	@mkdir -p t/bin
+	$(FUZZ) -o $@ $< modules/buf.c
+
+# Each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
+fuzz:
+	$(MAKE) deps DEBS="$(DEBS) $(FUZZ_DEBS)"
+	$(MAKE) t/bin/fuzz_conf t/bin/fuzz_buf
+	@for f in conf buf; do \
+		mkdir -p t/bin/corpus-$$f && cp t/fuzz/corpus/$$f/* t/bin/corpus-$$f/ && \
+		LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp t/bin/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		    -artifact_prefix=t/bin/crash-$$f- t/bin/corpus-$$f || exit 1; \
+	done
 
 format:
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c

@@ -276,27 +276,27 @@ static int
 svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	const config_setting_t *s = config_setting_get_member(g, "script");
-	char *script = NULL, *dir = x->c->script_dir;
-	int n;
+	char *name;
+	int n = 0;
 
-	if (get_str(x, g, "script", &script) < 0 ||
+	/* Kept in v at once, so conf_free frees it whatever fails next. */
+	if (get_str(x, g, "script", &v->script) < 0 ||
 	    get_strv(x, g, "exec", &v->exec, &n) < 0)
 		return -1;
-	if ((script == NULL) == (v->exec == NULL))
-		return fail(x, g,
-		    "service \"%s\" needs exactly one of "
-		    "\"script\" and \"exec\"",
-		    v->name);
-	if (script == NULL)
-		return v->exec[0][0] == '/'
-			   ? 0
-			   : fail(x, config_setting_get_member(g, "exec"),
-				 "\"exec\" must start with an absolute path");
-	v->script = conf_resolve(dir, script);
-	free(script);
+	if ((v->script == NULL) == (v->exec == NULL))
+		return fail(x, g, "service \"%s\" needs exactly one of "
+				  "\"script\" and \"exec\"", v->name);
+	if (v->exec != NULL && (n == 0 || v->exec[0][0] != '/'))
+		return fail(x, config_setting_get_member(g, "exec"),
+		    "\"exec\" must start with an absolute path");
+	if (v->exec != NULL)
+		return 0;
+	name = v->script;
+	v->script = conf_resolve(x->c->script_dir, name);
+	free(name);
 	if (access(v->script, R_OK) < 0)
-		return fail(
-		    x, s, "script \"%s\": %s", v->script, strerror(errno));
+		return fail(x, s, "script \"%s\": %s", v->script,
+		    strerror(errno));
 	return 0;
 }
 

@@ -18,15 +18,14 @@ test_echo_serves_and_sigterm_exits_zero(void **state)
 	(void)state;
 	sd_init(&d);
 	sd_write(&d, "echo.lua",
-		 "function main(s)\n"
-		 "  while true do\n"
-		 "    local d = s:read(100)\n"
-		 "    if not d then return end\n"
-		 "    s:write(d)\n"
-		 "  end\n"
-		 "end\n");
-	sd_write(
-	    &d, "superd.conf",
+	    "function main(s)\n"
+	    "  while true do\n"
+	    "    local d = s:read(100)\n"
+	    "    if not d then return end\n"
+	    "    s:write(d)\n"
+	    "  end\n"
+	    "end\n");
+	sd_write(&d, "superd.conf",
 	    "services = ({ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; });\n",
 	    port);

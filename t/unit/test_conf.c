@@ -110,7 +110,7 @@ test_values_and_relative_paths(void **state)
 	assert_int_equal(c->svcs[0].max_line, 100);
 	assert_true(c->svcs[0].timeout == 1.5);
 	assert_non_null(c->svcs[0].options);
-	snprintf(want, sizeof(want), "%s/./s.lua", dir);
+	snprintf(want, sizeof(want), "%s/s.lua", dir);
 	assert_string_equal(c->svcs[0].script, want);
 	conf_free(c);
 }
@@ -120,7 +120,7 @@ test_syntax_error_names_its_line(void **state)
 {
 	(void)state;
 	expect_error("log = \"stderr\";\n\nservices = ( { name = ; } );\n", 3,
-		     "syntax error");
+	    "syntax error");
 }
 
 static void
@@ -129,7 +129,7 @@ test_unknown_setting_names_its_line(void **state)
 	(void)state;
 	expect_error("services = (\n { name = \"a\"; port = 1;\n"
 		     "   script = \"s.lua\";\n   colour = \"red\"; });\n",
-		     4, "unknown setting \"colour\"");
+	    4, "unknown setting \"colour\"");
 	expect_error("\nfoo = 1;\n", 2, "unknown setting \"foo\"");
 }
 
@@ -139,7 +139,7 @@ test_wrong_type_names_its_line(void **state)
 	(void)state;
 	expect_error("services = (\n { name = \"a\";\n port = \"x\";\n"
 		     " script = \"s.lua\"; });\n",
-		     3, "\"port\" must be an integer");
+	    3, "\"port\" must be an integer");
 	expect_error("\nlog_level = 3;\n", 2, "\"log_level\" must be a string");
 }
 
@@ -149,7 +149,7 @@ test_out_of_range_port(void **state)
 	(void)state;
 	expect_error("services = ({ name = \"a\"; port = 70000; script = "
 		     "\"s.lua\"; });\n",
-		     1, "between 1 and 65535");
+	    1, "between 1 and 65535");
 }
 
 static void
@@ -159,11 +159,11 @@ test_duplicate_name_and_port(void **state)
 	expect_error("services = (\n { name = \"a\"; port = 1; script = "
 		     "\"s.lua\"; },\n { name = \"a\"; port = 2; script = "
 		     "\"s.lua\"; });\n",
-		     3, "duplicate service name \"a\"");
+	    3, "duplicate service name \"a\"");
 	expect_error("services = (\n { name = \"a\"; port = 1; script = "
 		     "\"s.lua\"; },\n { name = \"b\"; port = 1; script = "
 		     "\"s.lua\"; });\n",
-		     3, "already used by service \"a\"");
+	    3, "already used by service \"a\"");
 }
 
 static void
@@ -172,7 +172,7 @@ test_missing_script_names_its_line(void **state)
 	(void)state;
 	expect_error("services = (\n { name = \"a\"; port = 1;\n"
 		     "   script = \"nope.lua\"; });\n",
-		     3, "nope.lua");
+	    3, "nope.lua");
 }
 
 static void
@@ -181,15 +181,21 @@ test_bad_values(void **state)
 	(void)state;
 	expect_error("services = ({ name = \"A!\"; port = 1; script = "
 		     "\"s.lua\"; });\n",
-		     1, "[a-z0-9_-]+");
+	    1, "[a-z0-9_-]+");
 	expect_error("services = ({ name = \"a\"; port = 1; script = "
 		     "\"s.lua\";\n protocol = \"sctp\"; });\n",
-		     2, "\"protocol\"");
-	expect_error("services = ({ name = \"a\"; port = 1; });\n", 1,
-		     "exactly one of");
-	expect_error("\nlog = \"file\";\n", 2, "\"log\" must be");
+	    2, "\"protocol\"");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; });\n", 1, "exactly one of");
+		expect_error("\nlog = \"file\";\n", 2, "\"log\" must be");
+	expect_error("services = ({ name = \"a\"; port = 1;\n exec = []; });\n",
+	    2, "absolute path");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";\n"
+		     " exec = [1]; });\n",
+	    2, "\"exec\" must hold strings");
+
 	expect_error("services = ({ port = 1; script = \"s.lua\"; });\n", 1,
-		     "needs a \"name\"");
+	    "needs a \"name\"");
 }
 
 static void
