@@ -135,6 +135,7 @@ reread_config(void)
 	conf_release(conf);
 	conf = c;
 	apply_globals(conf);
+	service_reloads++;
 	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
 	    conf_path, conf->nsvcs);
 }
@@ -174,6 +175,8 @@ static void
 reload_scripts(void)
 {
 	struct service *s;
+
+	service_reloads++;
 
 	LIST_FOREACH(s, &services, link)
 	service_reload(s);
@@ -367,6 +370,9 @@ absolute(const char *path)
 static int
 start(int daemon)
 {
+	loop_update_time();
+	service_started = loop_now();
+
 	if (daemon && !conf->log_set)
 		conf->log_where = LOG_TO_SYSLOG;
 	apply_globals(conf);

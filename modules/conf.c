@@ -284,8 +284,10 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    get_strv(x, g, "exec", &v->exec, &n) < 0)
 		return -1;
 	if ((v->script == NULL) == (v->exec == NULL))
-		return fail(x, g, "service \"%s\" needs exactly one of "
-				  "\"script\" and \"exec\"", v->name);
+		return fail(x, g,
+		    "service \"%s\" needs exactly one of "
+		    "\"script\" and \"exec\"",
+		    v->name);
 	if (v->exec != NULL && (n == 0 || v->exec[0][0] != '/'))
 		return fail(x, config_setting_get_member(g, "exec"),
 		    "\"exec\" must start with an absolute path");
@@ -295,8 +297,8 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	v->script = conf_resolve(x->c->script_dir, name);
 	free(name);
 	if (access(v->script, R_OK) < 0)
-		return fail(x, s, "script \"%s\": %s", v->script,
-		    strerror(errno));
+		return fail(
+		    x, s, "script \"%s\": %s", v->script, strerror(errno));
 	return 0;
 }
 

@@ -137,8 +137,8 @@ take_line(lua_State *L, struct conn *c, int kind)
 	if (n == BUF_LINE_NONE)
 		return 0;
 	if (n == BUF_LINE_TOOLONG) {
-		c->skipping = 1;
-		buf_consume(&c->in, buf_used(&c->in));
+		/* The rest of the long line goes; the lines after it stay. */
+		c->skipping = !buf_skip_line(&c->in);
 		fail(L, "line too long");
 		return -1;
 	}

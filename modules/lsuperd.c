@@ -113,7 +113,58 @@ lsuperd_print(lua_State *L)
 	return 0;
 }
 
+static void
+set_count(lua_State *L, const char *name, uint64_t n)
+{
+	lua_pushinteger(L, (lua_Integer)n);
+	lua_setfield(L, -2, name);
+}
+
+static void
+push_service_stats(lua_State *L, const struct service *s)
+{
+	const struct service_stats *st = &s->stats;
+	int i;
+
+	lua_createtable(L, 0, 9);
+	set_count(L, "active", (uint64_t)s->nconns);
+	set_count(L, "accepted", st->accepted);
+	set_count(L, "refused", st->refused);
+	set_count(L, "bytes_in", st->bytes_in);
+	set_count(L, "bytes_out", st->bytes_out);
+	set_count(L, "errors", st->errors);
+	set_count(L, "memory", s->mem);
+	lua_newtable(L);
+	for (i = 0; i < SERVICE_REASONS && st->refused_by[i].why; i++)
+		set_count(L, st->refused_by[i].why, st->refused_by[i].n);
+	lua_setfield(L, -2, "refused_by");
+}
+
+/* { uptime =, reloads =, services = { name = { active = ... } } } */
+static int
+lsuperd_stats(lua_State *L)
+{
+	struct service *s;
+
+	lua_createtable(L, 0, 3);
+	lua_pushnumber(L, loop_now() - service_started);
+	lua_setfield(L, -2, "uptime");
+	set_count(L, "reloads", (uint64_t)service_reloads);
+	lua_newtable(L);
+	LIST_FOREACH(s, &services, link)
+	{
+		if (s->retired)
+			continue;
+		push_service_stats(L, s);
+		lua_setfield(L, -2, s->name);
+	}
+	lua_setfield(L, -2, "services");
+	return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"stats", lsuperd_stats},
+
     {"sleep", lsuperd_sleep},
     {"spawn", lsuperd_spawn},
     {"now", lsuperd_now},

@@ -165,8 +165,9 @@ search_lua(lua_State *L)
 	lua_pop(L, 1);
 	file = lua_tostring(L, -1);
 	if (luaL_loadfilex(L, file, "t") != LUA_OK)
-		return luaL_error(L, "error loading module '%s' from file "
-				     "'%s':\n\t%s",
+		return luaL_error(L,
+		    "error loading module '%s' from file "
+		    "'%s':\n\t%s",
 		    name, file, lua_tostring(L, -1));
 	lua_pushstring(L, file);
 	return 2;

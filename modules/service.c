@@ -20,7 +20,8 @@
 #include "udp.h"
 
 struct service_list services = LIST_HEAD_INITIALIZER(services);
-long service_total, service_max_total = 10000;
+long service_total, service_max_total = 10000, service_reloads;
+double service_started;
 
 /* Each state counts its bytes; past memory_limit Lua gets a memory error. */
 static void *
@@ -315,6 +316,23 @@ service_reap(void)
 	}
 }
 
+/* Counted by reason, for superd.stats() and /metrics. */
+void
+service_count_refusal(struct service *s, const char *why)
+{
+	int i;
+
+	s->stats.refused++;
+	for (i = 0; i < SERVICE_REASONS; i++) {
+		if (s->stats.refused_by[i].why == NULL)
+			s->stats.refused_by[i].why = why;
+		if (strcmp(s->stats.refused_by[i].why, why) == 0) {
+			s->stats.refused_by[i].n++;
+			return;
+		}
+	}
+}
+
 void
 service_refuse(struct service *s, const char *proto, const union net_addr *peer,
     const char *why)
@@ -322,7 +340,7 @@ service_refuse(struct service *s, const char *proto, const union net_addr *peer,
 	char addr[NET_ADDRSTRLEN];
 	int port;
 
-	s->stats.refused++;
+	service_count_refusal(s, why);
 	net_ntop(peer, addr, &port);
 	log_msg(LOG_NOTICE, "%s: %s %s:%d: refused: %s", s->name, proto, addr,
 	    port, why);
@@ -351,9 +369,9 @@ listeners_mask(int mask)
 	struct service *s;
 
 	LIST_FOREACH(s, &services, link)
-		for (l = s->listeners; l; l = l->next)
-			if (l->proto == CONF_TCP)
-				loop_mod(&l->io, mask);
+	for (l = s->listeners; l; l = l->next)
+		if (l->proto == CONF_TCP)
+			loop_mod(&l->io, mask);
 }
 
 static void
@@ -400,10 +418,10 @@ listener_io(struct loop_io *io, int events)
 			service_accept(l->svc, fd, &peer);
 			continue;
 		}
-				if (errno == EMFILE || errno == ENFILE)
+		if (errno == EMFILE || errno == ENFILE)
 			accept_pause();
 		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR && errno != ECONNABORTED)
+			 errno != EINTR && errno != ECONNABORTED)
 			log_msg(LOG_ERR, "%s: accept: %m", l->svc->name);
 		break;
 	}

@@ -23,8 +23,14 @@ struct listener {
 	struct listener *next;
 };
 
+#define SERVICE_REASONS 16
+
 struct service_stats {
 	uint64_t accepted, refused, bytes_in, bytes_out, errors;
+	struct {
+		const char *why; /* one of the literal refusal reasons */
+		uint64_t n;
+	} refused_by[SERVICE_REASONS];
 };
 
 struct service {
@@ -44,7 +50,8 @@ struct service {
 
 LIST_HEAD(service_list, service);
 extern struct service_list services;
-extern long service_total, service_max_total;
+extern long service_total, service_max_total, service_reloads;
+extern double service_started;
 
 struct service *service_new(struct svc_conf *v, const struct conf *c,
     int compile_only, char *err, size_t len);
@@ -63,6 +70,8 @@ void service_hold(struct service *s, const union net_addr *peer);
 void service_release(struct service *s, const union net_addr *peer);
 void service_refuse(struct service *s, const char *proto,
     const union net_addr *peer, const char *why);
+void service_count_refusal(struct service *s, const char *why);
+
 struct service *service_find(const char *name);
 void service_reap(void);
 int service_is_own_udp(const union net_addr *peer);

@@ -88,7 +88,8 @@ drop(struct service *s, const union net_addr *peer, const char *why)
 	int port;
 
 	dropped++;
-	s->stats.refused++;
+	service_count_refusal(s, why);
+
 	if (!log_enabled(LOG_DEBUG))
 		return;
 	net_ntop(peer, addr, &port);
