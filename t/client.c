@@ -169,6 +169,21 @@ sd_signal(struct superd *d, int sig)
 	return d->pid > 0 ? kill(d->pid, sig) : -1;
 }
 
+/* A sanitizer report in the daemon's log fails the test that ran it. */
+static int
+sanitizer_clean(struct superd *d)
+{
+	char cmd[256];
+
+	if (sd_log_count(d, "Sanitizer") == 0 &&
+	    sd_log_count(d, "runtime error:") == 0)
+		return 1;
+	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "see %s\n", d->log);
+	return 0;
+}
+
 int
 sd_stop(struct superd *d)
 {
@@ -181,10 +196,13 @@ sd_stop(struct superd *d)
 	while (now_ms() < end) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
 			d->pid = 0;
+			if (!sanitizer_clean(d))
+				return -2;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
 		usleep(10000);
 	}
+
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, &status, 0);
 	d->pid = 0;
