@@ -106,10 +106,12 @@ start_services(void)
 
 	if (check_exec_paths(conf) < 0)
 		return -1;
+	service_adopt_inherited();
 	if (reconf_start(conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
+	service_drop_inherited();
 	return 0;
 }
 
@@ -378,12 +380,21 @@ start(int daemon)
 	apply_globals(conf);
 	raise_nofile();
 	loop_timer_init(&stop_timer, stop_now);
-	if (loop_init() < 0 || open_signals() < 0) {
+	if (loop_init() < 0) {
 		fprintf(stderr, "superd: %s\n", strerror(errno));
 		return -1;
 	}
-	if (start_services() < 0 || (daemon && detach() < 0) ||
-	    write_pidfile() < 0 || drop_privileges() < 0)
+	if (start_services() < 0 || (daemon && detach() < 0))
+		return -1;
+	/*
+	 * After the fork: an epoll watch on a signalfd wakes for the
+	 * signals of the process that added it, not of its children.
+	 */
+	if (open_signals() < 0) {
+		fprintf(stderr, "superd: signals: %s\n", strerror(errno));
+		return -1;
+	}
+	if (write_pidfile() < 0 || drop_privileges() < 0)
 		return -1;
 	return 0;
 }

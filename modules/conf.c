@@ -33,7 +33,7 @@ static const struct num_spec svc_nums[] = {
     {"max_line", SVC_OFF(max_line), 16, 1L << 30, 65536},
     {"output_limit", SVC_OFF(output_limit), 1024, 1L << 40, 1048576},
     {"memory_limit", SVC_OFF(memory_limit), 1, 1L << 20, 64},
-    {"cpu_limit", SVC_OFF(cpu_limit), 1000, LONG_MAX, 10000000},
+    {"cpu_limit", SVC_OFF(cpu_limit), 1000, INT_MAX, 10000000},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -291,8 +291,12 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->exec != NULL && (n == 0 || v->exec[0][0] != '/'))
 		return fail(x, config_setting_get_member(g, "exec"),
 		    "\"exec\" must start with an absolute path");
+	if (v->exec != NULL && (v->protos & CONF_UDP))
+		return fail(x, config_setting_get_member(g, "protocol"),
+		    "exec services are TCP only");
 	if (v->exec != NULL)
 		return 0;
+
 	name = v->script;
 	v->script = conf_resolve(x->c->script_dir, name);
 	free(name);

@@ -1,6 +1,7 @@
 /* log.c - one line per event, to stderr or syslog. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -49,6 +50,19 @@ log_enabled(int level)
 	return level <= log_max;
 }
 
+/* Under systemd the journal stamps each line itself. */
+static int
+journal(void)
+{
+	static int known, yes;
+
+	if (!known) {
+		yes = getenv("JOURNAL_STREAM") != NULL;
+		known = 1;
+	}
+	return yes;
+}
+
 static void
 log_stderr(int level, const char *fmt, va_list ap)
 {
@@ -56,7 +70,14 @@ log_stderr(int level, const char *fmt, va_list ap)
 	struct timespec ts;
 	struct tm tm;
 
+	if (journal()) {
+		fprintf(stderr, "<%d>superd[%s]: ", level, level_names[level]);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
+
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	fprintf(stderr, "%s.%03ld superd[%s]: ", when, ts.tv_nsec / 1000000,

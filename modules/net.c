@@ -131,3 +131,20 @@ net_is_any(const union net_addr *a)
 		return a->in4.sin_addr.s_addr == htonl(INADDR_ANY);
 	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
 }
+
+/* The address as net_ntop would print it, so two spellings compare equal. */
+const char *
+net_canon(const char *host, char *buf)
+{
+	union net_addr a;
+	int port;
+
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, host, &a.in4.sin_addr) == 1)
+		a.sa.sa_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1)
+		a.sa.sa_family = AF_INET6;
+	else
+		return host;
+	return net_ntop(&a, buf, &port);
+}

@@ -20,6 +20,8 @@ int net_nodelay(int fd);
 const char *net_ntop(const union net_addr *a, char *buf, int *port);
 int net_local(int fd, union net_addr *a);
 int net_port(const union net_addr *a);
+const char *net_canon(const char *host, char *buf);
+
 int net_is_any(const union net_addr *a);
 
 #endif

@@ -1,5 +1,6 @@
 /* service.c - a service: its Lua state, script and listeners. */
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -440,19 +441,100 @@ listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 	return l;
 }
 
-/* An open listener of a running service that fits, so it is kept as is. */
-static struct listener *
-listener_find(const char *addr, int port, int proto)
-{
-	struct listener *l;
-	struct service *s;
+/* Sockets handed over by systemd, until a service takes them. */
+static struct listener *inherited;
 
-	LIST_FOREACH(s, &services, link)
-	for (l = s->listeners; l; l = l->next)
+static struct listener *
+listener_match(struct listener *l, const char *addr, int port, int proto)
+{
+	for (; l; l = l->next)
 		if (!l->claimed && l->port == port && l->proto == proto &&
 		    strcmp(l->addr, addr) == 0)
 			return l;
 	return NULL;
+}
+
+/*
+ * An open listener of a running service, or one systemd passed, that
+ * fits: it is kept as is rather than bound again.
+ */
+static struct listener *
+listener_find(const char *addr, int port, int proto)
+{
+	char canon[NET_ADDRSTRLEN];
+	struct listener *l;
+	struct service *s;
+
+	if (inherited && (l = listener_match(inherited, net_canon(addr, canon),
+			      port, proto)) != NULL)
+		return l;
+	LIST_FOREACH(s, &services, link)
+	if ((l = listener_match(s->listeners, addr, port, proto)) != NULL)
+		return l;
+	return NULL;
+}
+
+/*
+ * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
+ * LISTEN_PID is ours.  Each is matched to a service by address, port
+ * and protocol when the services start.
+ */
+int
+service_adopt_inherited(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	union net_addr a;
+	char addr[NET_ADDRSTRLEN];
+	int i, n, fd, type, port;
+	socklen_t len = sizeof(type);
+	struct listener *l;
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid())
+		return 0;
+	n = atoi(fds);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (i = 0; i < n; i++) {
+		fd = 3 + i;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+		    net_local(fd, &a) < 0 ||
+		    net_ntop(&a, addr, &port) == NULL) {
+			log_msg(LOG_ERR,
+			    "inherited descriptor %d is not a "
+			    "socket superd can use",
+			    fd);
+			continue;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		l = listener_new(NULL, addr, port,
+		    type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
+		l->next = inherited;
+		inherited = l;
+	}
+	return n;
+}
+
+/* After start-up: an inherited socket no service took is an error. */
+void
+service_drop_inherited(void)
+{
+	struct listener *l;
+
+	while ((l = inherited) != NULL) {
+		inherited = l->next;
+		if (!l->claimed) {
+			log_msg(LOG_ERR,
+			    "inherited socket %s port %d/%s "
+			    "matches no service; closed",
+			    l->addr, l->port,
+			    l->proto == CONF_TCP ? "tcp" : "udp");
+			close(l->io.fd);
+		}
+		free(l->addr);
+		free(l);
+	}
 }
 
 static int

@@ -63,6 +63,9 @@ int listeners_prepare(struct service *s, const struct svc_conf *v,
 void listeners_abort(struct listener *l);
 void service_attach(struct service *s, struct listener *list);
 int service_set_options(struct service *s);
+int service_adopt_inherited(void);
+void service_drop_inherited(void);
+
 void service_unlisten(struct service *s);
 int service_pcall(struct service *s, lua_CFunction fn, void *ud);
 const char *service_admit(struct service *s, const union net_addr *peer);

@@ -341,7 +341,12 @@ co_step(lua_State *L, lua_State *co, int narg, int wrap)
 		return luaL_error(L, "too many arguments to resume");
 	lua_xmove(L, co, narg);
 	set_task(co, t);
+	/* The CPU limit counts from each resume, in every coroutine. */
+	if (t)
+		lua_sethook(co, task_cpu_hook, LUA_MASKCOUNT,
+		    (int)t->svc->conf->cpu_limit);
 	status = lua_resume(co, L, narg);
+
 	if (t && t->killed) {
 		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
 		return luaL_error(L, "cpu limit exceeded");
