@@ -3,11 +3,15 @@
 VERSION = 0.1.0
 PREFIX ?= /usr/local
 SYSCONFDIR ?= $(PREFIX)/etc
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
 
 PKGS = lua5.3 libconfig
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
-TEST_DEBS = rdate
+TEST_DEBS = rdate groff
 
 CC ?= gcc
 OPT ?= -O2
@@ -31,7 +35,7 @@ INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps run test check sanitize clean format bench fuzz
+.PHONY: all deps run test check sanitize clean format bench fuzz install uninstall
 
 all: superd
 
@@ -122,8 +126,50 @@ fuzz:
 		    -artifact_prefix=t/bin/crash-$$f- t/bin/corpus-$$f || exit 1; \
 	done
 
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g'
+SCRIPTS = $(wildcard services/*.lua)
+MANPAGES = man/superd.8 man/superd.conf.5 man/superd-lua.7
+
+# Built for the install, so its default -c is the installed config path.
+superd.inst: FORCE
+	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+
+FORCE:
+
+# The example configuration points at the installed scripts and quotes.
+install: superd.inst
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd \
+	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSTEMDDIR)
+	install -m 755 superd.inst $(DESTDIR)$(SBINDIR)/superd
+
+	install -m 644 $(SCRIPTS) conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
+	sed -e 's|^script_dir *=.*|script_dir   = "$(DATADIR)/superd";|' \
+	    -e 's|quotes = "quotes.txt"|quotes = "$(DATADIR)/superd/quotes.txt"|' \
+	    conf/superd.conf > $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf
+	for m in $(MANPAGES); do \
+		s=$${m##*.}; \
+		$(SUBST) $$m > $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+	done
+	$(SUBST) superd.service > $(DESTDIR)$(SYSTEMDDIR)/superd.service
+	$(SUBST) superd.socket > $(DESTDIR)$(SYSTEMDDIR)/superd.socket
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/superd \
+	    $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf \
+	    $(DESTDIR)$(MANDIR)/man8/superd.8 \
+	    $(DESTDIR)$(MANDIR)/man5/superd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man7/superd-lua.7 \
+	    $(DESTDIR)$(SYSTEMDDIR)/superd.service \
+	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/,$(notdir $(SCRIPTS)) quotes.txt)
+	-rmdir $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(SYSCONFDIR)/superd
+
 format:
+
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
 
 clean:
-	rm -rf superd superd-asan t/bin
+	rm -rf superd superd-asan superd.inst t/bin

@@ -1,0 +1,336 @@
+/* test_install.c - make install, the man pages, socket activation, and
+ * the status service's /metrics as a monitoring system reads it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static char repo[1024];
+
+static int
+setup(void **state)
+{
+	struct superd *d = calloc(1, sizeof(*d));
+
+	sd_init(d);
+	*state = d;
+	return getcwd(repo, sizeof(repo)) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct superd *d = *state;
+
+	sd_cleanup(d);
+	free(d);
+	return 0;
+}
+
+/* Runs a shell command, its output into out; returns the exit status. */
+static int
+sh(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	size_t n = 0;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	if (out)
+		n = fread(out, 1, len - 1, p);
+	else
+		while (fgetc(p) != EOF)
+			;
+	if (out)
+		out[n] = '\0';
+	return WEXITSTATUS(pclose(p));
+}
+
+static int
+exists(const char *dir, const char *path)
+{
+	char full[2048];
+	struct stat st;
+
+	snprintf(full, sizeof(full), "%s%s", dir, path);
+	return stat(full, &st) == 0;
+}
+
+static void
+test_install_lays_out_every_file(void **state)
+{
+	struct superd *d = *state;
+	static const char *const files[] = {
+	    "/usr/sbin/superd",
+	    "/etc/superd/superd.conf",
+	    "/usr/share/superd/echo.lua",
+	    "/usr/share/superd/chat.lua",
+	    "/usr/share/superd/qotd.lua",
+	    "/usr/share/superd/status.lua",
+	    "/usr/share/superd/quotes.txt",
+	    "/usr/share/man/man8/superd.8",
+	    "/usr/share/man/man5/superd.conf.5",
+	    "/usr/share/man/man7/superd-lua.7",
+	    "/usr/lib/systemd/system/superd.service",
+	    "/usr/lib/systemd/system/superd.socket",
+	    NULL,
+	};
+	char dest[512], out[4096];
+	int i;
+
+	snprintf(dest, sizeof(dest), "%s/dest", d->dir);
+	assert_int_equal(sh(NULL, 0,
+			     "make -s install DESTDIR=%s PREFIX=/usr "
+			     "SYSCONFDIR=/etc 2>&1",
+			     dest),
+	    0);
+	for (i = 0; files[i]; i++)
+		if (!exists(dest, files[i]))
+			fail_msg("%s was not installed", files[i]);
+	sh(out, sizeof(out),
+	    "grep -h 'script_dir\\|ExecStart' %s/etc/superd/"
+	    "superd.conf %s/usr/lib/systemd/system/superd.service",
+	    dest, dest);
+	assert_non_null(strstr(out, "script_dir   = \"/usr/share/superd\";"));
+	assert_non_null(strstr(out, "ExecStart=/usr/sbin/superd"));
+	assert_int_equal(sh(NULL, 0,
+			     "make -s uninstall DESTDIR=%s PREFIX=/usr "
+			     "SYSCONFDIR=/etc 2>&1",
+			     dest),
+	    0);
+	for (i = 0; files[i]; i++)
+		if (exists(dest, files[i]))
+			fail_msg("%s was not uninstalled", files[i]);
+}
+
+static void
+test_installed_superd_checks_installed_config_by_default(void **state)
+{
+	struct superd *d = *state;
+	char out[4096];
+
+	assert_int_equal(
+	    sh(NULL, 0, "make -s install PREFIX=%s/p 2>&1", d->dir), 0);
+	/* no -c: the compiled-in default is the installed configuration */
+	assert_int_equal(
+	    sh(out, sizeof(out), "%s/p/sbin/superd -t 2>&1", d->dir), 0);
+	assert_non_null(strstr(out, "/p/etc/superd/superd.conf: configuration "
+				    "ok"));
+}
+
+static void
+test_man_pages_render_without_warnings(void **state)
+{
+	static const char *const pages[] = {
+	    "man/superd.8", "man/superd.conf.5", "man/superd-lua.7", NULL};
+	char out[8192];
+	int i;
+
+	(void)state;
+	if (access("/usr/bin/groff", X_OK) != 0) {
+		print_message("groff is not installed: skipped\n");
+		skip();
+	}
+	for (i = 0; pages[i]; i++) {
+		assert_int_equal(
+		    sh(out, sizeof(out), "groff -ww -man -z %s/%s 2>&1", repo,
+			pages[i]),
+		    0);
+		if (out[0] != '\0')
+			fail_msg("%s: %s", pages[i], out);
+	}
+}
+
+static int
+listen_on(int port, int type)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, type, 0), on = 1;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 16) < 0))
+		return -1;
+	return fd;
+}
+
+/* As systemd does: the sockets on 3 and up, LISTEN_PID the child's pid. */
+static pid_t
+start_activated(struct superd *d, int fd3, int fd4)
+{
+	char pid[32];
+	pid_t p;
+	int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	if ((p = fork()) != 0) {
+		close(log);
+		return p;
+	}
+	dup2(log, 2);
+	dup2(fd3, 3);
+	dup2(fd4, 4);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "2", 1);
+	execl(getenv("SUPERD") ? getenv("SUPERD") : "./superd", "superd", "-c",
+	    d->conf, (char *)NULL);
+	_exit(127);
+}
+
+static void
+test_socket_activation_serves_passed_socket(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), other = free_port(), a, b, fd, status;
+	char buf[64];
+	pid_t pid;
+
+	sd_write(d, "e.lua", "function main(s) s:write('activated\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"act\"; port = %d; address = "
+	    "\"127.0.0.1\"; script = \"e.lua\"; });\n",
+	    port);
+	a = listen_on(port, SOCK_STREAM);
+	b = listen_on(other, SOCK_STREAM);
+	assert_true(a >= 0 && b >= 0);
+	pid = start_activated(d, a, b);
+	/* superd binding the port itself would fail: we still hold it */
+	fd = -1;
+	for (int i = 0; i < 100 && fd < 0; i++) {
+		if (sd_log_count(d, "started") > 0)
+			fd = tcp_connect(port);
+		else
+			usleep(20000);
+	}
+	assert_true(fd >= 0);
+	assert_true(recv_line(fd, buf, sizeof(buf), 3000) > 0);
+	assert_string_equal(buf, "activated\n");
+	close(fd);
+	assert_int_equal(sd_log_count(d, "matches no service"), 1);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(a);
+	close(b);
+}
+
+static ssize_t
+http(int port, const char *request, char *out, size_t len)
+{
+	int fd = tcp_connect(port);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	send_str(fd, request);
+	n = recv_n(fd, out, len - 1, 3000);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return n;
+}
+
+static void
+test_metrics_count_connections_and_bytes(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), i, fd;
+	char out[16384] = "", buf[16];
+
+	sd_write(d, "superd.conf",
+
+	    "script_dir = \"%s/services\";\n"
+	    "services = (\n"
+	    " { name = \"echo\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"echo.lua\"; },\n"
+	    " { name = \"status\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"status.lua\"; max_line = 1024; });\n",
+	    repo, port, status);
+	assert_int_equal(sd_start(d, status), 0);
+	for (i = 0; i < 5; i++) {
+		fd = tcp_connect(port);
+		send_str(fd, "hello\n");
+		assert_int_equal(recv_n(fd, buf, 6, 3000), 6);
+		close(fd);
+	}
+	for (i = 0; i < 100 && !strstr(out, "connections_active{service="
+					    "\"echo\"} 0");
+	     i++) {
+		http(status, "GET /metrics HTTP/1.0\r\n\r\n", out, sizeof(out));
+		usleep(20000);
+	}
+	assert_non_null(strstr(out, "HTTP/1.0 200 OK\r\n"));
+	assert_non_null(
+	    strstr(out, "# TYPE superd_connections_total counter\n"));
+	assert_non_null(
+	    strstr(out, "superd_connections_total{service=\"echo\"} "
+			"5\n"));
+	assert_non_null(strstr(out, "superd_bytes_received_total{service="
+				    "\"echo\"} 30\n"));
+	assert_non_null(strstr(out, "superd_bytes_sent_total{service=\"echo\"} "
+				    "30\n"));
+	assert_non_null(strstr(out, "superd_connections_active{service="
+				    "\"echo\"} 0\n"));
+	assert_non_null(
+	    strstr(out, "superd_lua_memory_bytes{service=\"echo\"}"));
+	assert_non_null(strstr(out, "# HELP superd_script_errors_total"));
+	http(status, "GET / HTTP/1.0\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "200 OK"));
+	assert_non_null(strstr(out, "<td>echo</td><td>0</td><td>5</td>"));
+	http(status, "GET /nothing HTTP/1.0\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.0 404 "));
+	http(status, "NONSENSE\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.0 400 "));
+	memset(out, 'a', 3000);
+	memcpy(out, "GET /", 5);
+	strcpy(out + 3000, " HTTP/1.0\r\n\r\n");
+	http(status, out, out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.0 400 "));
+	if (access("/usr/bin/promtool", X_OK) == 0) {
+		http(status, "GET /metrics HTTP/1.0\r\n\r\n", out, sizeof(out));
+		sd_write(d, "metrics.txt", "%s", strstr(out, "\r\n\r\n") + 4);
+		assert_int_equal(
+		    sh(NULL, 0, "promtool check metrics < %s/metrics.txt",
+			d->dir),
+		    0);
+	}
+	assert_int_equal(sd_stop(d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_install_lays_out_every_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_installed_superd_checks_installed_config_by_default, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_man_pages_render_without_warnings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_socket_activation_serves_passed_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_metrics_count_connections_and_bytes, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("install", tests, NULL, NULL);
+}
