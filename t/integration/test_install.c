@@ -234,6 +234,28 @@ test_socket_activation_serves_passed_socket(void **state)
 	close(b);
 }
 
+static void
+test_journal_stream_drops_own_timestamps(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port();
+	char out[4096];
+
+	sd_write(d, "e.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"j\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"e.lua\"; });\n",
+	    port);
+	setenv("JOURNAL_STREAM", "8:12345", 1);
+	assert_int_equal(sd_start(d, port), 0);
+	unsetenv("JOURNAL_STREAM");
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(sh(out, sizeof(out), "cat %s", d->log), 0);
+	/* "<5>superd[notice]: ..." and no "2026-11-24 18:00:00.000" */
+	assert_non_null(strstr(out, "<5>superd[notice]: superd"));
+	assert_int_equal(sh(NULL, 0, "grep -q '^[0-9]\\{4\\}-' %s", d->log), 1);
+}
+
 static ssize_t
 http(int port, const char *request, char *out, size_t len)
 {
@@ -331,6 +353,9 @@ main(void)
 		test_socket_activation_serves_passed_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_metrics_count_connections_and_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_journal_stream_drops_own_timestamps, setup, teardown),
+
 	};
 	return cmocka_run_group_tests_name("install", tests, NULL, NULL);
 }
