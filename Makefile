@@ -35,7 +35,7 @@ INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps run test check sanitize clean format bench fuzz install uninstall
+.PHONY: all deps run test check sanitize clean format bench fuzz install uninstall valgrind
 
 all: superd
 
@@ -167,7 +167,16 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/,$(notdir $(SCRIPTS)) quotes.txt)
 	-rmdir $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(SYSCONFDIR)/superd
 
+# The integration tests with superd under valgrind's memcheck.
+VALGRIND_TESTS ?= t/bin/test_smoke t/bin/test_socket_api t/bin/test_lifecycle \
+	t/bin/test_services
+valgrind: deps
+	$(MAKE) deps DEBS=valgrind
+	$(MAKE) superd $(VALGRIND_TESTS)
+	sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
+
 format:
+
 
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
 

@@ -125,9 +125,10 @@ buf_line(struct buf *b, size_t max)
 int
 buf_skip_line(struct buf *b)
 {
-	char *nl = memchr(buf_head(b), '\n', buf_used(b));
+	char *nl = buf_used(b) ? memchr(buf_head(b), '\n', buf_used(b)) : NULL;
 
 	if (nl == NULL) {
+
 		buf_consume(b, buf_used(b));
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sandbox.h"
+#include "task.h"
 
 /*
  * The allow-list: each library keeps only the names listed (NULL: all).
@@ -141,6 +142,43 @@ safe_setmetatable(lua_State *L)
 	return 1;
 }
 
+/*
+ * Once the CPU limit has killed a coroutine, the hook raises at every
+ * instruction with hooks off while the message handler runs: the user's
+ * handler is skipped then, or an endless one would hang the daemon.
+ */
+static int
+safe_handler(lua_State *L)
+{
+	if (task_killed(L))
+		return 1;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+static int
+xpcall_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	return lua_gettop(L);
+}
+
+static int
+safe_xpcall(lua_State *L)
+{
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, safe_handler, 1);
+	lua_replace(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, xpcall_k);
+	return xpcall_k(L, LUA_OK, 0);
+}
+
 static void
 wrap_global(lua_State *L, const char *name, lua_CFunction fn)
 {
@@ -199,6 +237,8 @@ sandbox_open(lua_State *L, const char *lua_path)
 	wrap_global(L, "load", safe_load);
 	wrap_global(L, "loadfile", safe_loadfile);
 	wrap_global(L, "setmetatable", safe_setmetatable);
+	wrap_global(L, "xpcall", safe_xpcall);
+
 	lua_pushcfunction(L, safe_dofile);
 	lua_setglobal(L, "dofile");
 }

@@ -153,7 +153,9 @@ run_script_p(lua_State *L)
 	lua_getglobal(L, "main");
 	lua_getglobal(L, "fini");
 	status = luaL_loadfilex(L, s->conf->script, "t");
+	task_load_killed = 0;
 	if (status == LUA_OK) {
+
 		lua_sethook(
 		    L, task_cpu_hook, LUA_MASKCOUNT, (int)s->conf->cpu_limit);
 		status = lua_pcall(L, 0, 0, 0);
@@ -216,6 +218,9 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 		goto fail;
 	}
 	lua_atpanic(s->L, service_panic);
+	/* Threads copy it: the main state's task is none. */
+	*(void **)lua_getextraspace(s->L) = NULL;
+
 	if (service_call(s, setup_p, &a, err, len) < 0 ||
 	    service_call(
 		s, compile_only ? compile_p : run_script_p, s, err, len) < 0) {

@@ -1,6 +1,7 @@
 /* task.c - a coroutine's life: spawn, resume, park, wake, reap. */
 #include <lauxlib.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "conn.h"
@@ -70,7 +71,10 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 	struct task *t;
 	int ref;
 
+	if (!lua_checkstack(T, nargs + 1))
+		luaL_error(L, "too many arguments");
 	lua_insert(L, -(nargs + 2));
+
 	lua_xmove(L, T, nargs + 1);
 	ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -168,23 +172,57 @@ task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
 	return lua_yieldk(L, 0, ctx, k);
 }
 
+/* Whose error it is: "peer ADDR:PORT", or a coroutine of no connection. */
+static const char *
+task_whose(struct task *t, char *buf, size_t len)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	if (t->conn == NULL)
+		return "fini/spawn";
+	net_ntop(&t->conn->peer, addr, &port);
+	snprintf(buf, len, "peer %s:%d", addr, port);
+	return buf;
+}
+
 static int
 log_error_p(lua_State *L)
 {
 	struct task *t = lua_touserdata(L, 1);
 	const char *msg = lua_tostring(t->T, -1);
-	char addr[NET_ADDRSTRLEN] = "-";
-	int port = 0;
+	char whose[NET_ADDRSTRLEN + 16];
 
 	if (msg == NULL)
 		msg = lua_pushfstring(
 		    L, "(error object is a %s value)", luaL_typename(t->T, -1));
 	luaL_traceback(L, t->T, msg, 0);
-	if (t->conn)
-		net_ntop(&t->conn->peer, addr, &port);
-	log_msg(LOG_ERR, "%s: %s%s:%d: %s", t->svc->name,
-	    t->conn ? "peer " : "fini/spawn ", addr, port, lua_tostring(L, -1));
+	log_msg(LOG_ERR, "%s: %s: %s", t->svc->name,
+	    task_whose(t, whose, sizeof(whose)), lua_tostring(L, -1));
 	return 0;
+}
+
+/*
+ * With a traceback when there is memory for one; a memory error is said
+ * without asking Lua for more.
+ */
+static void
+task_log_error(struct task *t, int status)
+{
+	lua_State *L = t->svc->L;
+	char whose[NET_ADDRSTRLEN + 16];
+
+	if (status != LUA_ERRMEM) {
+		lua_pushcfunction(L, log_error_p);
+		lua_pushlightuserdata(L, t);
+		if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+			return;
+		lua_pop(L, 1);
+	}
+	log_msg(LOG_ERR, "%s: %s: %s", t->svc->name,
+	    task_whose(t, whose, sizeof(whose)),
+	    status == LUA_ERRMEM ? "not enough memory"
+				 : "script error (no memory for a traceback)");
 }
 
 static void
@@ -195,11 +233,7 @@ task_finish(struct task *t, int status)
 
 	if (status != LUA_OK) {
 		t->svc->stats.errors++;
-		if (service_pcall(t->svc, log_error_p, t) != LUA_OK)
-			log_msg(LOG_ERR,
-			    "%s: script error (no memory to "
-			    "say more)",
-			    t->svc->name);
+		task_log_error(t, status);
 	}
 	if (ours)
 		c->task = NULL;
@@ -262,8 +296,20 @@ task_kill_all(void)
 		task_kill(LIST_FIRST(&live));
 }
 
+/* Set when the CPU limit stopped a script running at load or reload. */
+int task_load_killed;
+
+int
+task_killed(lua_State *L)
+{
+	struct task *t = task_current(L);
+
+	return t ? t->killed : task_load_killed;
+}
+
 void
 task_kill_service(struct service *s)
+
 {
 	struct task *t, *next;
 
@@ -286,6 +332,8 @@ task_cpu_hook(lua_State *L, lua_Debug *ar)
 	(void)ar;
 	if (t)
 		t->killed = 1;
+	else
+		task_load_killed = 1;
 	lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
 	luaL_error(L, "cpu limit exceeded: too many instructions without "
 		      "yielding");

@@ -46,6 +46,9 @@ int task_count(void);
 void task_kill_all(void);
 void task_kill_service(struct service *s);
 void task_cpu_hook(lua_State *L, lua_Debug *ar);
+int task_killed(lua_State *L);
+extern int task_load_killed;
+
 void task_open_coroutine(lua_State *L);
 
 #endif
