@@ -87,7 +87,8 @@ check: superd $(UNIT) $(INTEG)
 # The integration tests again, against a server built with ASan and UBSan.
 sanitize: deps
 	$(MAKE) superd-asan $(INTEG) $(ASAN_UNIT)
-	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	@CHURN=20000 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+
 	    LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh t/run.sh ./superd-asan $(ASAN_UNIT) $(INTEG)

@@ -117,8 +117,10 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	rss_end = rss_kb(d.pid);
 	print_message("%d connections: RSS %ld kB after 10000, %ld kB at end\n",
 	    n, rss10k, rss_end);
-	if (n >= 20000)
+	/* ASan's quarantine holds freed memory on purpose: no RSS there */
+	if (n >= 20000 && getenv("ASAN_OPTIONS") == NULL)
 		assert_true(rss_end <= rss10k + rss10k / 10);
+
 	/* the last connections may still be closing (slowly, under valgrind) */
 	for (i = 0; i < 100 && fd_count(d.pid) != fds0; i++)
 		usleep(50000);
