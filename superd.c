@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "modules/buf.h"
 #include "modules/conf.h"
 #include "modules/conn.h"
 #include "modules/exec.h"
@@ -294,6 +295,7 @@ shutdown_all(void)
 	if (pid_written)
 		unlink(pidfile);
 	conf_release(conf);
+	buf_release_spares();
 }
 
 /* After every port is bound: the configured user, no other groups. */

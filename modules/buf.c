@@ -17,12 +17,46 @@ buf_view(struct buf *b, char *data, size_t len, size_t cap)
 	b->borrowed = 1;
 }
 
+/*
+ * Buffers of BUF_MIN come and go with every write and every partial line:
+ * a few are kept for reuse rather than handed back to malloc each time.
+ */
+#define BUF_SPARE 64
+
+static char *spare[BUF_SPARE];
+static int nspare;
+
+static char *
+buf_take(size_t cap)
+{
+	if (cap == BUF_MIN && nspare > 0)
+		return spare[--nspare];
+	return malloc(cap);
+}
+
+static void
+buf_give(char *p, size_t cap)
+{
+	if (cap == BUF_MIN && nspare < BUF_SPARE)
+		spare[nspare++] = p;
+	else
+		free(p);
+}
+
 static int
 buf_grow(struct buf *b, size_t need)
 {
 	size_t cap = b->cap ? b->cap : BUF_MIN;
 	char *p;
 
+	if (b->data == NULL) {
+		while (cap < need)
+			cap *= 2;
+		if ((b->data = buf_take(cap)) == NULL)
+			return -1;
+		b->cap = cap;
+		return 0;
+	}
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;
@@ -74,8 +108,9 @@ buf_append(struct buf *b, const void *p, size_t n)
 void
 buf_free(struct buf *b)
 {
-	if (!b->borrowed)
-		free(b->data);
+	if (!b->borrowed && b->data != NULL)
+		buf_give(b->data, b->cap);
+
 	memset(b, 0, sizeof(*b));
 }
 
@@ -134,4 +169,12 @@ buf_skip_line(struct buf *b)
 	}
 	buf_consume(b, nl - buf_head(b) + 1);
 	return 1;
+}
+
+/* At exit, so leak checkers see every buffer returned. */
+void
+buf_release_spares(void)
+{
+	while (nspare > 0)
+		free(spare[--nspare]);
 }

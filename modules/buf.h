@@ -35,5 +35,6 @@ void buf_consume(struct buf *b, size_t n);
 size_t buf_line(struct buf *b, size_t max);
 int buf_skip_line(struct buf *b);
 void buf_free(struct buf *b);
+void buf_release_spares(void);
 
 #endif
