@@ -38,6 +38,8 @@ static const struct num_spec svc_nums[] = {
 };
 
 static const char *const svc_names[] = {
+    "proxy_protocol",
+    "proxy_from",
     "name",
     "port",
     "address",
@@ -341,6 +343,29 @@ svc_acl(struct ctx *x, const config_setting_t *g, const char *name,
 	    x, s, "\"%s\": bad address or CIDR block \"%s\"", name, texts[bad]);
 }
 
+/* PROXY protocol: from whom a header is believed (default loopback). */
+static int
+svc_proxy(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s =
+	    config_setting_get_member(g, "proxy_protocol");
+	static char *loopback[] = {"127.0.0.0/8", "::1", NULL};
+	char **from = NULL;
+	int n = 0, rc;
+
+	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, s, "\"proxy_protocol\" must be true or false");
+	v->proxy_protocol = s != NULL && config_setting_get_bool(s);
+	if (get_strv(x, g, "proxy_from", &from, &n) < 0)
+		return -1;
+	if (v->proxy_protocol && v->exec != NULL)
+		return fail(x, s, "\"proxy_protocol\" is for Lua services");
+	rc = from ? svc_acl(x, g, "proxy_from", from, n, &v->proxy_from)
+		  : acl_parse(loopback, 2, &v->proxy_from, &n);
+	strv_free(from);
+	return rc;
+}
+
 static int
 svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
@@ -371,6 +396,8 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		0 ||
 	    svc_acl(x, g, "no_access", v->no_access, v->nno_access, &v->deny) <
 		0)
+		return -1;
+	if (svc_proxy(x, g, v) < 0)
 		return -1;
 	if (v->addrs == NULL) {
 		v->addrs = calloc(2, sizeof(char *));
@@ -535,6 +562,7 @@ svc_free(struct svc_conf *v)
 	strv_free(v->no_access);
 	acl_free(&v->allow);
 	acl_free(&v->deny);
+	acl_free(&v->proxy_from);
 }
 
 void

@@ -34,6 +34,8 @@ struct svc_conf {
 	char **only_from, **no_access;
 	int nonly_from, nno_access;
 	struct acl allow, deny; /* parsed only_from (when given), no_access */
+	int proxy_protocol;
+	struct acl proxy_from;
 };
 
 struct conf {

@@ -8,10 +8,14 @@
 
 #include "conn.h"
 #include "log.h"
+#include "proxy.h"
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
 #include "udp.h"
+
+static void proxy_read(struct conn *c);
+static void proxy_fail(struct conn *c, enum conn_why why);
 
 static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
@@ -26,6 +30,8 @@ static const char *const why_text[] = {
     "slow consumer",
     "shutdown",
     "reset by peer",
+    "no valid PROXY header",
+    "refused",
 };
 
 const char *
@@ -123,7 +129,8 @@ conn_close(struct conn *c)
 	conn_log(c);
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
-	service_release(s, &c->peer);
+	if (c->counted)
+		service_release(s, &c->peer);
 }
 
 /* Output gone, or a writer parked on it: the loop's part of a write. */
@@ -157,6 +164,11 @@ conn_io(struct loop_io *io, int events)
 
 	if (c->state == CONN_CLOSED)
 		return;
+	if (c->proxy_pending) {
+		if (events & LOOP_READ)
+			proxy_read(c);
+		return;
+	}
 	if ((events & LOOP_WRITE) && buf_used(&c->out) > 0)
 		conn_flush(c);
 	if (c->waiter && c->waiter->wait == TASK_READ && (events & LOOP_READ))
@@ -239,6 +251,10 @@ idle_fired(struct loop_timer *t)
 	struct conn *c = conn_of_idle(t);
 	double when = c->active + c->svc->conf->idle_timeout;
 
+	if (c->proxy_pending) {
+		proxy_fail(c, WHY_NOPROXY);
+		return;
+	}
 	if (when > loop_now())
 		loop_timer_set(&c->idle, when);
 	else
@@ -261,6 +277,7 @@ struct accept_args {
 	struct service *s;
 	int fd;
 	const union net_addr *peer;
+	int proxied;
 	struct conn *c;
 };
 
@@ -277,15 +294,29 @@ accept_p(lua_State *L)
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;
-	c->task = task_spawn(L, a->s, c, 1);
+	if (a->proxied)
+		lua_pop(L, 2); /* main starts once the header has come */
+	else
+		c->task = task_spawn(L, a->s, c, 1);
 	conn_init(c, a->s, a->fd, a->peer);
+	c->proxy_pending = (uint8_t)a->proxied;
 	return 0;
 }
 
-int
-conn_accept(struct service *s, int fd, const union net_addr *peer)
+static void
+arm_idle(struct conn *c)
 {
-	struct accept_args a = {s, fd, peer, NULL};
+	if (c->proxy_pending)
+		loop_timer_set(&c->idle, c->started + PROXY_TIMEOUT);
+	else if (c->svc->conf->idle_timeout > 0)
+		loop_timer_set(
+		    &c->idle, loop_now() + c->svc->conf->idle_timeout);
+}
+
+int
+conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
+{
+	struct accept_args a = {s, fd, peer, proxied, NULL};
 
 	if (service_pcall(s, accept_p, &a) != LUA_OK) {
 		if (a.c) {
@@ -303,12 +334,105 @@ conn_accept(struct service *s, int fd, const union net_addr *peer)
 	LIST_INSERT_HEAD(&conns, a.c, all);
 	nconns++;
 	service_hold(s, peer);
-	if (s->conf->idle_timeout > 0)
-		loop_timer_set(&a.c->idle, loop_now() + s->conf->idle_timeout);
+	a.c->counted = 1;
+	if (!proxied)
+		s->stats.accepted++;
+	arm_idle(a.c);
 	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
 		conn_io) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
 		conn_end(a.c, WHY_ERROR);
 	}
 	return 0;
+}
+
+static int
+start_main_p(lua_State *L)
+{
+	struct conn *c = lua_touserdata(L, 1);
+
+	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
+		return luaL_error(L, "the script defines no main()");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+	c->task = task_spawn(L, c->svc, c, 1);
+	return 0;
+}
+
+/* Not a connection yet: no fini, just the log line and the close. */
+static void
+proxy_fail(struct conn *c, enum conn_why why)
+{
+	c->why = why;
+	c->state = CONN_DRAINING;
+	conn_close(c);
+}
+
+/*
+ * The header named the client: from here on it is the peer that the
+ * access lists, the limits, getpeername and the log see.
+ */
+static void
+proxy_done(struct conn *c, const union net_addr *client)
+{
+	struct service *s = c->svc;
+	const char *why;
+
+	service_release(s, &c->peer);
+	c->counted = 0;
+	if (client)
+		c->peer = *client;
+	c->proxy_pending = 0;
+	loop_timer_cancel(&c->idle);
+	if ((why = service_admit(s, &c->peer)) != NULL) {
+		service_refuse(s, "tcp", &c->peer, why);
+		proxy_fail(c, WHY_REFUSED);
+		return;
+	}
+	service_hold(s, &c->peer);
+	c->counted = 1;
+	s->stats.accepted++;
+	arm_idle(c);
+	if (service_pcall(s, start_main_p, c) != LUA_OK)
+		proxy_fail(c, WHY_ERROR);
+}
+
+/* Reads until the whole header is in; 0 when the connection failed. */
+static int
+proxy_fill(struct conn *c)
+{
+	size_t room;
+	ssize_t r;
+	char *p;
+
+	if ((p = buf_reserve(&c->in, PROXY_MAX, &room)) == NULL) {
+		proxy_fail(c, WHY_ERROR);
+		return 0;
+	}
+	r = recv(c->io.fd, p, room, 0);
+	if (r > 0) {
+		buf_commit(&c->in, r);
+		c->bytes_in += r;
+		return 1;
+	}
+	if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		proxy_fail(c, WHY_NOPROXY);
+	return 0;
+}
+
+static void
+proxy_read(struct conn *c)
+{
+	union net_addr client;
+	int n, local = 0;
+
+	while ((n = proxy_parse(buf_head(&c->in), buf_used(&c->in), &client,
+		    &local)) == PROXY_NEED_MORE)
+		if (!proxy_fill(c))
+			return;
+	if (n == PROXY_BAD) {
+		proxy_fail(c, WHY_NOPROXY);
+		return;
+	}
+	buf_consume(&c->in, n);
+	proxy_done(c, local ? NULL : &client);
 }

@@ -26,6 +26,8 @@ enum conn_why {
 	WHY_SLOW,
 	WHY_SHUTDOWN,
 	WHY_RESET,
+	WHY_NOPROXY,
+	WHY_REFUSED,
 };
 
 #define CONN_REPORTED_R 0x1
@@ -41,6 +43,7 @@ struct conn {
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
 	uint8_t state, reported, why, eof, broken, skipping, flushq_on, udp;
+	uint8_t proxy_pending, counted;
 	double timeout;
 	double started, active;
 	struct loop_timer idle;
@@ -50,8 +53,10 @@ struct conn {
 };
 
 #define CONN_HIGH_WATER 65536
+#define PROXY_TIMEOUT 3.0 /* seconds for a PROXY header to arrive */
 
-int conn_accept(struct service *s, int fd, const union net_addr *peer);
+int conn_accept(
+    struct service *s, int fd, const union net_addr *peer, int proxied);
 void conn_init(
     struct conn *c, struct service *s, int fd, const union net_addr *peer);
 void conn_end(struct conn *c, enum conn_why why);

@@ -126,7 +126,10 @@ proxy_parse(const char *buf, size_t len, union net_addr *src, int *local)
 {
 	size_t n = len < 12 ? len : 12;
 
+	if (len == 0)
+		return PROXY_NEED_MORE;
 	if (memcmp(buf, v2sig, n) == 0)
+
 		return len < 12 ? PROXY_NEED_MORE
 				: parse_v2((const unsigned char *)buf, len, src,
 				      local);

@@ -279,6 +279,22 @@ service_admit(struct service *s, const union net_addr *peer)
 	return NULL;
 }
 
+/*
+ * Behind a proxy the peer is the proxy: only proxy_from and the counts
+ * apply now; the access lists and per-source limits wait for the header.
+ */
+static const char *
+service_admit_proxy(struct service *s, const union net_addr *peer)
+{
+	if (!acl_match(&s->conf->proxy_from, peer))
+		return "proxy_from";
+	if (service_total >= service_max_total)
+		return "global max_connections";
+	if (s->nconns >= s->conf->max_connections)
+		return "max_connections";
+	return NULL;
+}
+
 void
 service_hold(struct service *s, const union net_addr *peer)
 {
@@ -287,7 +303,6 @@ service_hold(struct service *s, const union net_addr *peer)
 	acl_key(peer, key);
 	s->nconns++;
 	service_total++;
-	s->stats.accepted++;
 	sources_add(&s->sources, key, 1);
 }
 
@@ -356,15 +371,19 @@ service_refuse(struct service *s, const char *proto, const union net_addr *peer,
 static void
 service_accept(struct service *s, int fd, const union net_addr *peer)
 {
-	const char *why = service_admit(s, peer);
+	const char *why;
 
+	if (s->conf->proxy_protocol)
+		why = service_admit_proxy(s, peer);
+	else
+		why = service_admit(s, peer);
 	if (why != NULL) {
 		close(fd);
 		service_refuse(s, "tcp", peer, why);
 	} else if (s->L == NULL) {
 		exec_start(s, fd, peer);
 	} else {
-		conn_accept(s, fd, peer);
+		conn_accept(s, fd, peer, s->conf->proxy_protocol);
 	}
 }
 

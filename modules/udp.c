@@ -121,6 +121,7 @@ dgram_start(struct listener *l, const union net_addr *peer, size_t len)
 	}
 	l->svc->stats.bytes_in += len;
 	service_hold(l->svc, peer);
+	l->svc->stats.accepted++;
 }
 
 void

@@ -63,7 +63,9 @@ test_partial_headers_need_more(void **state)
 	int port, local;
 
 	(void)state;
+	assert_int_equal(parse(NULL, 0, addr, &port, &local), PROXY_NEED_MORE);
 	for (i = 1; i < strlen(h); i++)
+
 		assert_int_equal(
 		    parse(h, i, addr, &port, &local), PROXY_NEED_MORE);
 }

@@ -1,0 +1,278 @@
+/* test_proxy.c - PROXY protocol v1/v2 in front of a Lua service, with a
+ * real HAProxy (send-proxy-v2) when it is installed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define HAPROXY "/usr/sbin/haproxy"
+
+static const char *script =
+    "function main(s)\n"
+    "  local a, p = s:getpeername()\n"
+    "  s:write(a, ' ', p, ' ', s:read() or '-', '\\n')\n"
+    "end\n";
+
+static int
+setup(void **state)
+{
+	struct superd *d = calloc(1, sizeof(*d));
+
+	sd_init(d);
+	sd_write(d, "px.lua", "%s", script);
+	*state = d;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct superd *d = *state;
+
+	sd_cleanup(d);
+	free(d);
+	return 0;
+}
+
+/* A service behind the proxy, and a plain echo to probe readiness. */
+static void
+start(struct superd *d, int port, int probe, const char *extra)
+{
+	sd_write(d, "e.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    " { name = \"px\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"px.lua\"; proxy_protocol = true; %s },\n"
+	    " { name = \"probe\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"e.lua\"; });\n",
+	    port, extra, probe);
+	assert_int_equal(sd_start(d, probe), 0);
+}
+
+static ssize_t
+ask(int port, const void *data, size_t len, char *out, size_t max)
+{
+	int fd = tcp_connect(port);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	if (len)
+		send_all(fd, data, len);
+	n = recv_line(fd, out, max, 5000);
+	close(fd);
+	return n;
+}
+
+static void
+test_v1_header_sets_peer_address(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port();
+	const char *h = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\nhello\n";
+	char out[256];
+
+	start(d, port, probe, "");
+	assert_true(ask(port, h, strlen(h), out, sizeof(out)) > 0);
+	assert_string_equal(out, "192.0.2.7 5555 hello\n");
+	assert_true(sd_log_wait(d, "px: tcp 192.0.2.7:5555: ", 1, 3000) == 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_v2_header_sets_peer_address(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port();
+	unsigned char h[64] = "\r\n\r\n\0\r\nQUIT\n\x21\x21\x00\x24";
+	uint16_t sp = htons(4444), dp = htons(80);
+	char out[256];
+
+	start(d, port, probe, "");
+	inet_pton(AF_INET6, "2001:db8::5", h + 16);
+	inet_pton(AF_INET6, "::1", h + 32);
+	memcpy(h + 48, &sp, 2);
+	memcpy(h + 50, &dp, 2);
+	memcpy(h + 52, "v2\n", 3);
+	assert_true(ask(port, h, 55, out, sizeof(out)) > 0);
+	assert_string_equal(out, "2001:db8::5 4444 v2\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_malformed_and_missing_headers_are_closed(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port(), fd;
+	char out[256];
+	struct timespec t0, t1;
+
+	start(d, port, probe, "");
+	assert_int_equal(
+	    ask(port, "GET / HTTP/1.0\r\n\r\n", 18, out, sizeof(out)), 0);
+	assert_int_equal(
+	    ask(port, "PROXY TCP4 1.2.3 4.5.6.7 1 2\r\n", 30, out, sizeof(out)),
+	    0);
+	/* no header at all: closed after 3 s, main never ran */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = tcp_connect(port);
+	assert_int_equal(wait_closed(fd, 6000), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fd);
+	assert_true(t1.tv_sec - t0.tv_sec >= 2 && t1.tv_sec - t0.tv_sec <= 5);
+	assert_int_equal(sd_log_wait(d, "no valid PROXY header", 3, 3000), 3);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_header_only_believed_from_proxy_from(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port();
+	const char *h = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\nhello\n";
+	char out[256];
+
+	start(d, port, probe, "proxy_from = [\"10.0.0.0/8\"];");
+	assert_int_equal(ask(port, h, strlen(h), out, sizeof(out)), 0);
+	assert_int_equal(sd_log_wait(d, "refused: proxy_from", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_access_lists_see_the_header_address(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port();
+	const char *in = "PROXY TCP4 192.0.2.7 127.0.0.1 1 80\r\nx\n";
+	const char *out_of = "PROXY TCP4 198.51.100.1 127.0.0.1 1 80\r\nx\n";
+	char out[256];
+
+	start(
+	    d, port, probe, "only_from = [\"192.0.2.0/24\"]; per_source = 1;");
+	assert_true(ask(port, in, strlen(in), out, sizeof(out)) > 0);
+	assert_int_equal(
+	    ask(port, out_of, strlen(out_of), out, sizeof(out)), 0);
+	assert_int_equal(sd_log_wait(d,
+			     "px: tcp 198.51.100.1:1: refused: "
+			     "only_from",
+			     1, 3000),
+	    1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static pid_t
+start_haproxy(struct superd *d, int front, int back)
+{
+	char cfg[256], log[256];
+	pid_t pid;
+	int fd;
+
+	snprintf(cfg, sizeof(cfg), "%s/haproxy.cfg", d->dir);
+	snprintf(log, sizeof(log), "%s/haproxy.log", d->dir);
+	sd_write(d, "haproxy.cfg",
+	    "global\n  maxconn 100\n"
+	    "defaults\n  mode tcp\n  timeout connect 2s\n"
+	    "  timeout client 5s\n  timeout server 5s\n"
+	    "frontend f\n  bind 127.0.0.1:%d\n  default_backend b\n"
+	    "backend b\n  server s1 127.0.0.1:%d send-proxy-v2\n",
+	    front, back);
+	if ((pid = fork()) == 0) {
+		fd = open(log, O_WRONLY | O_CREAT, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(HAPROXY, "haproxy", "-db", "-f", cfg, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if ((fd = tcp_connect(front)) >= 0) {
+			close(fd);
+			return pid;
+		}
+		usleep(20000);
+	}
+	return pid;
+}
+
+/* A client on 127.0.0.2 through HAProxy: the header carries 127.0.0.2. */
+static int
+connect_from(const char *src, int port)
+{
+	struct sockaddr_in a = {0}, b = {0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_family = b.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &a.sin_addr);
+	b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	b.sin_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    connect(fd, (struct sockaddr *)&b, sizeof(b)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+test_haproxy_send_proxy_v2_in_front(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port(), front = free_port(), fd;
+	char out[256];
+	pid_t hp;
+	int status;
+
+	if (access(HAPROXY, X_OK) != 0) {
+		print_message("haproxy is not installed: skipped\n");
+		skip();
+	}
+	start(d, port, probe, "only_from = [\"127.0.0.2\"];");
+	hp = start_haproxy(d, front, port);
+	fd = connect_from("127.0.0.2", front);
+	assert_true(fd >= 0);
+	send_str(fd, "through haproxy\n");
+	assert_true(recv_line(fd, out, sizeof(out), 5000) > 0);
+	close(fd);
+	kill(hp, SIGTERM);
+	waitpid(hp, &status, 0);
+	assert_non_null(strstr(out, "127.0.0.2 "));
+	assert_non_null(strstr(out, " through haproxy\n"));
+	/* the only_from list let 127.0.0.2 in: a direct 127.0.0.1 is not */
+	fd = connect_from("127.0.0.3", port);
+	send_str(fd, "PROXY TCP4 127.0.0.3 127.0.0.1 1 2\r\nx\n");
+	assert_int_equal(recv_line(fd, out, sizeof(out), 3000), 0);
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_v1_header_sets_peer_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_v2_header_sets_peer_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_malformed_and_missing_headers_are_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_header_only_believed_from_proxy_from, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_access_lists_see_the_header_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_haproxy_send_proxy_v2_in_front, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
+}
