@@ -16,6 +16,7 @@
 #include "modules/conf.h"
 #include "modules/conn.h"
 #include "modules/exec.h"
+#include "modules/lconnect.h"
 #include "modules/log.h"
 #include "modules/loop.h"
 #include "modules/reconf.h"
@@ -200,6 +201,8 @@ signal_io(struct loop_io *io, int events)
 			want_reap = 1;
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			want_stop = 1;
+		else if ((int)si.ssi_signo == LOOKUP_SIGNAL)
+			lconnect_resolved((void *)(uintptr_t)si.ssi_ptr);
 	}
 }
 
@@ -216,6 +219,7 @@ open_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, LOOKUP_SIGNAL);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

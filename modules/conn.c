@@ -103,10 +103,10 @@ conn_log(struct conn *c)
 		return;
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO,
-	    "%s: tcp %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
-	    c->svc->name, addr, port, loop_now() - c->started,
-	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-	    conn_why_text(c->why));
+	    "%s: tcp%s %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
+	    c->svc->name, c->outbound ? " out" : "", addr, port,
+	    loop_now() - c->started, (unsigned long long)c->bytes_in,
+	    (unsigned long long)c->bytes_out, conn_why_text(c->why));
 }
 
 void
@@ -126,6 +126,9 @@ conn_close(struct conn *c)
 	flushq_remove(c);
 	LIST_REMOVE(c, all);
 	nconns--;
+	if (c->owner)
+		c->owner->outbound--;
+	c->owner = NULL;
 	conn_log(c);
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
@@ -183,7 +186,7 @@ fini_p(lua_State *L)
 {
 	struct conn *c = lua_touserdata(L, 1);
 
-	if (lua_getglobal(L, "fini") != LUA_TFUNCTION)
+	if (c->outbound || lua_getglobal(L, "fini") != LUA_TFUNCTION)
 		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
 	task_spawn(L, c->svc, NULL, 1);
@@ -346,8 +349,70 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	return 0;
 }
 
+/*
+ * superd.connect: c is a fresh socket userdata on top of L's stack.
+ * 0 connected, 1 in progress (wait for writable), -1 with errno, -2 when
+ * a max_connections limit is reached.
+
+ */
+int
+conn_connect(lua_State *L, struct conn *c, struct service *s,
+    struct task *owner, const union net_addr *to)
+{
+	socklen_t len =
+	    to->sa.sa_family == AF_INET ? sizeof(to->in4) : sizeof(to->in6);
+	int fd, rc;
+
+	if (service_total >= service_max_total ||
+	    s->nconns >= s->conf->max_connections)
+		return -2;
+
+	fd = socket(
+	    to->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = connect(fd, &to->sa, len);
+	if (rc < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	lua_pushvalue(L, -1);
+	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	conn_init(c, s, fd, to);
+	c->outbound = 1;
+	c->owner = owner;
+	owner->outbound++;
+	net_nodelay(fd);
+	LIST_INSERT_HEAD(&conns, c, all);
+	nconns++;
+	service_hold(s, to);
+	c->counted = 1;
+	if (loop_add(&c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, conn_io) <
+	    0) {
+		conn_end(c, WHY_ERROR);
+		return -1;
+	}
+	return rc < 0;
+}
+
+/* The task that opened them has ended: so do its outbound sockets. */
+void
+conn_end_owned(struct task *owner)
+{
+	struct conn *c, *next;
+
+	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, all);
+		if (c->owner == owner) {
+			c->owner = NULL;
+			conn_end(c, WHY_SCRIPT);
+		}
+	}
+}
+
 static int
 start_main_p(lua_State *L)
+
 {
 	struct conn *c = lua_touserdata(L, 1);
 

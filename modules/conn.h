@@ -2,6 +2,7 @@
 #ifndef SUPERD_CONN_H
 #define SUPERD_CONN_H
 
+#include <lua.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -39,11 +40,12 @@ struct conn {
 	struct service *svc;
 	struct task *task;   /* running main, NULL once it ended */
 	struct task *waiter; /* the one task parked on this socket */
+	struct task *owner;  /* superd.connect: the task that opened it */
 	struct buf in, out;
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
 	uint8_t state, reported, why, eof, broken, skipping, flushq_on, udp;
-	uint8_t proxy_pending, counted;
+	uint8_t proxy_pending, counted, outbound;
 	double timeout;
 	double started, active;
 	struct loop_timer idle;
@@ -65,6 +67,10 @@ void conn_want_flush(struct conn *c);
 int conn_flush_queue(void);
 long conn_count(void);
 void conn_end_all(enum conn_why why);
+int conn_connect(lua_State *L, struct conn *c, struct service *s,
+    struct task *owner, const union net_addr *to);
+void conn_end_owned(struct task *owner);
+
 const char *conn_why_text(enum conn_why why);
 
 #endif

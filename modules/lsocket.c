@@ -41,7 +41,7 @@ is_own(lua_State *L, struct conn *c)
 {
 	struct task *t = task_current(L);
 
-	return t != NULL && t->conn == c;
+	return t != NULL && (t->conn == c || c->owner == t);
 }
 
 /*

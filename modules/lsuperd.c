@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "lconnect.h"
 #include "lsuperd.h"
 #include "service.h"
 #include "task.h"
@@ -164,6 +165,7 @@ lsuperd_stats(lua_State *L)
 
 static const luaL_Reg funcs[] = {
     {"stats", lsuperd_stats},
+    {"connect", lconnect_connect},
 
     {"sleep", lsuperd_sleep},
     {"spawn", lsuperd_spawn},

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "lconnect.h"
 #include "log.h"
 #include "lsuperd.h"
 #include "service.h"
@@ -103,7 +104,12 @@ task_release(struct task *t)
 	if (t->waiting && t->waiting->waiter == t)
 		t->waiting->waiter = NULL;
 	set_task(t->T, NULL);
+	if (t->lookup)
+		lconnect_orphan(t->lookup);
+	if (t->outbound)
+		conn_end_owned(t);
 	luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
+
 	LIST_REMOVE(t, link);
 	nlive--;
 	free(t);

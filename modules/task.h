@@ -15,6 +15,7 @@ struct conn;
 #define TASK_READ 1
 #define TASK_WRITE 2
 #define TASK_SLEEP 3
+#define TASK_LOOKUP 4
 
 struct task {
 	lua_State *T;
@@ -26,6 +27,9 @@ struct task {
 	int nargs; /* for the first resume */
 	unsigned queued : 1, timedout : 1, killed : 1;
 	double deadline; /* for the current socket call, 0 = none */
+	void *lookup;	 /* a name lookup under way (lconnect.c) */
+	int outbound;	 /* sockets it opened with superd.connect */
+
 	struct loop_timer timer;
 	TAILQ_ENTRY(task) runq;
 	LIST_ENTRY(task) link;

@@ -1,0 +1,212 @@
+/*
+ * lconnect.c - superd.connect(host, port [, timeout]): outbound TCP from a
+ * coroutine.  Names are resolved by getaddrinfo_a, which signals the end of
+ * a lookup through the signalfd, so the loop never blocks on DNS; the
+ * connect itself is non-blocking and the coroutine parks until the socket
+ * is writable.  The socket closes when the coroutine that opened it ends,
+ * or on close().
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "lconnect.h"
+#include "lsocket.h"
+#include "service.h"
+#include "task.h"
+
+struct lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	struct task *t; /* NULL once its task has gone */
+	int done;
+	char host[256], serv[8];
+};
+
+/* From the loop, when the lookup's signal arrives. */
+void
+lconnect_resolved(void *p)
+{
+	struct lookup *lk = p;
+
+	lk->done = 1;
+	if (lk->t == NULL) {
+		if (lk->cb.ar_result)
+			freeaddrinfo(lk->cb.ar_result);
+		free(lk);
+	} else if (lk->t->wait == TASK_LOOKUP) {
+		task_wake(lk->t);
+	}
+}
+
+/* Its task ended mid-lookup: the lookup frees itself when it finishes. */
+void
+lconnect_orphan(void *p)
+{
+	struct lookup *lk = p;
+
+	lk->t = NULL;
+	if (lk->done)
+		lconnect_resolved(lk);
+}
+
+static int
+fail(lua_State *L, const char *err)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, err);
+	return 2;
+}
+
+/* Stack: host, port, timeout, socket (once connecting). */
+static int
+connected_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = luaL_checkudata(L, 4, SOCKET_MT);
+	struct task *t = task_current(L);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	(void)status;
+	(void)ctx;
+	if (c->state != CONN_OPEN)
+		return fail(L, "closed");
+	if (task_take_timeout(t)) {
+		conn_end(c, WHY_TIMEOUT);
+		return fail(L, "timeout");
+	}
+	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		conn_end(c, WHY_ERROR);
+		lua_pushnil(L);
+		lua_pushstring(L, strerror(err));
+		return 2;
+	}
+	lua_settop(L, 4);
+	return 1;
+}
+
+/* Copies the first address out, so nothing is left to free on a park. */
+static void
+first_addr(struct addrinfo *ai, union net_addr *to)
+{
+	memset(to, 0, sizeof(*to));
+	memcpy(to, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+}
+
+/* Does not return when it parks: lua_yieldk leaves by longjmp. */
+static int
+start_connect(lua_State *L, struct task *t, const union net_addr *to)
+{
+	struct conn *c;
+	int rc;
+
+	lua_settop(L, 3);
+	c = lsocket_new(L);
+	rc = conn_connect(L, c, t->svc, t, to);
+	if (rc == -2)
+		return fail(L, "max_connections");
+	if (rc < 0)
+		return fail(L, strerror(errno));
+
+	if (rc == 0)
+		return 1;
+	return task_park(L, t, TASK_WRITE, c, t->deadline, 0, connected_k);
+}
+
+/* Stack: host, port, timeout, lookup (light userdata). */
+static int
+resolved_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct lookup *lk = lua_touserdata(L, 4);
+	struct task *t = task_current(L);
+	union net_addr to;
+	int rc;
+
+	(void)status;
+	(void)ctx;
+	t->lookup = NULL;
+	if (!lk->done) {
+		/* the deadline came first: the lookup finishes on its own */
+		lk->t = NULL;
+		if (gai_cancel(&lk->cb) == EAI_CANCELED)
+			free(lk); /* no signal will come for it */
+		task_take_timeout(t);
+
+		return fail(L, "timeout");
+	}
+	rc = gai_error(&lk->cb);
+	if (rc == 0)
+		first_addr(lk->cb.ar_result, &to);
+	else if (lk->cb.ar_result)
+		freeaddrinfo(lk->cb.ar_result);
+	free(lk);
+	if (rc != 0)
+		return fail(L, gai_strerror(rc));
+	return start_connect(L, t, &to);
+}
+
+static int
+start_lookup(lua_State *L, struct task *t, const char *host, int port)
+{
+	struct lookup *lk = calloc(1, sizeof(*lk));
+	struct sigevent sev = {0};
+	struct gaicb *list[1];
+
+	if (lk == NULL || strlen(host) >= sizeof(lk->host)) {
+		free(lk);
+		return fail(L, "bad host name");
+	}
+	snprintf(lk->host, sizeof(lk->host), "%s", host);
+	snprintf(lk->serv, sizeof(lk->serv), "%d", port);
+	lk->hints.ai_socktype = SOCK_STREAM;
+	lk->cb.ar_name = lk->host;
+	lk->cb.ar_service = lk->serv;
+	lk->cb.ar_request = &lk->hints;
+	lk->t = t;
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = LOOKUP_SIGNAL;
+	sev.sigev_value.sival_ptr = lk;
+	list[0] = &lk->cb;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
+		free(lk);
+		return fail(L, "name lookup failed");
+	}
+	t->lookup = lk;
+	lua_settop(L, 3);
+	lua_pushlightuserdata(L, lk);
+	return task_park(L, t, TASK_LOOKUP, NULL, t->deadline, 0, resolved_k);
+}
+
+int
+lconnect_connect(lua_State *L)
+{
+	const char *host = luaL_checkstring(L, 1);
+	lua_Integer port = luaL_checkinteger(L, 2);
+	lua_Number timeout = luaL_optnumber(L, 3, 0);
+	struct task *t = task_current(L);
+	struct addrinfo hints = {0}, *ai;
+	union net_addr to;
+	char serv[8];
+
+	luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
+	if (t == NULL)
+		return luaL_error(L, "superd.connect needs a coroutine");
+	lua_settop(L, 3);
+	task_deadline(t, timeout);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%d", (int)port);
+	if (getaddrinfo(host, serv, &hints, &ai) != 0)
+		return start_lookup(L, t, host, (int)port);
+	first_addr(ai, &to);
+	return start_connect(L, t, &to);
+}

@@ -1,0 +1,180 @@
+/* test_connect.c - superd.connect: outbound TCP from a coroutine. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static const char *script =
+    "function main(s)\n"
+    "  local host, port, timeout = s:read():match('^(%S+) (%d+) ?(%S*)$')\n"
+    "  local t0 = superd.now()\n"
+    "  local c, err = superd.connect(host, tonumber(port), tonumber(timeout))\n"
+    "  if not c then\n"
+    "    s:write('error ', err, string.format(' %.1f\\n', superd.now() - t0))\n"
+    "    return\n"
+    "  end\n"
+    "  c:write('ping\\n')\n"
+    "  s:write('got ', c:read(), ' ', (c:getpeername()), '\\n')\n"
+    "  keep = c\n"
+    "end\n";
+
+static int
+setup(void **state)
+{
+	struct superd *d = calloc(1, sizeof(*d));
+	char repo[512];
+
+	sd_init(d);
+	*state = d;
+	sd_write(d, "cn.lua", "%s", script);
+	return getcwd(repo, sizeof(repo)) ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct superd *d = *state;
+
+	sd_cleanup(d);
+	free(d);
+	return 0;
+}
+
+static void
+start(struct superd *d, int echo, int port, const char *extra)
+{
+	char repo[512];
+
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    " { name = \"echo\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"%s/services/echo.lua\"; },\n"
+	    " { name = \"cn\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"cn.lua\"; %s });\n",
+	    echo, repo, port, extra);
+	assert_int_equal(sd_start(d, port), 0);
+}
+
+static void
+ask(int port, const char *q, char *out, size_t len)
+{
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	send_str(fd, q);
+	recv_line(fd, out, len, 8000);
+	close(fd);
+}
+
+static void
+test_connect_to_local_echo_by_address_and_name(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port();
+	char q[64], out[256];
+
+	start(d, echo, port, "");
+	snprintf(q, sizeof(q), "127.0.0.1 %d\n", echo);
+	ask(port, q, out, sizeof(out));
+	assert_string_equal(out, "got ping 127.0.0.1\n");
+	/* a name: resolved without blocking the loop (getaddrinfo_a) */
+	snprintf(q, sizeof(q), "localhost %d\n", echo);
+	ask(port, q, out, sizeof(out));
+	assert_string_equal(out, "got ping 127.0.0.1\n");
+	/* the outbound socket closed with the coroutine that opened it */
+	assert_int_equal(sd_log_wait(d, "cn: tcp out 127.0.0.1:", 2, 3000), 2);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_connect_errors_come_back_as_nil_err(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port(), closed = free_port();
+	char q[64], out[256];
+
+	start(d, echo, port, "");
+	snprintf(q, sizeof(q), "127.0.0.1 %d\n", closed);
+	ask(port, q, out, sizeof(out));
+	assert_string_equal(out, "error Connection refused 0.0\n");
+	ask(port, "nonexistent.invalid 80\n", out, sizeof(out));
+	assert_non_null(strstr(out, "error "));
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* A listener whose backlog is full drops SYNs: the connect can only wait. */
+static void
+test_connect_timeout(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port(), full = free_port();
+	struct sockaddr_in a = {0};
+	int lfd, held[4], i;
+	char q[64], out[256];
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(full);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	for (i = 0; i < 4; i++) {
+		held[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(held[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	usleep(100000);
+	start(d, echo, port, "");
+	snprintf(q, sizeof(q), "127.0.0.1 %d 0.5\n", full);
+	ask(port, q, out, sizeof(out));
+	assert_string_equal(out, "error timeout 0.5\n");
+	for (i = 0; i < 4; i++)
+		close(held[i]);
+	close(lfd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_outbound_sockets_count_under_limits(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port();
+	char q[64], out[256];
+
+	/* one slot: the client's own connection takes it */
+	start(d, echo, port, "max_connections = 1;");
+	/* the start-up probe's connection must be gone first */
+	assert_int_equal(sd_log_wait(d, "cn: tcp 127.0.0.1:", 1, 3000), 1);
+	snprintf(q, sizeof(q), "127.0.0.1 %d\n", echo);
+	ask(port, q, out, sizeof(out));
+	assert_string_equal(out, "error max_connections 0.0\n");
+
+	assert_int_equal(sd_stop(d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_connect_to_local_echo_by_address_and_name, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_connect_errors_come_back_as_nil_err, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_connect_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_outbound_sockets_count_under_limits, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("connect", tests, NULL, NULL);
+}
