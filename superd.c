@@ -251,10 +251,9 @@ idle(void)
 	task_run_queue();
 	conn_flush_queue();
 	service_reap();
-	if (stopping &&
-	    (service_total == 0 ||
-		(hard_stop && exec_count() == service_total)) &&
-	    !task_pending())
+	if (stopping && !task_pending() &&
+	    (service_total == conn_outbound() ||
+		(hard_stop && exec_count() + conn_outbound() == service_total)))
 		loop_stop();
 	return task_pending();
 }

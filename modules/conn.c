@@ -19,7 +19,7 @@ static void proxy_fail(struct conn *c, enum conn_why why);
 
 static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
-static long nconns;
+static long nconns, noutbound;
 
 static const char *const why_text[] = {
     "open",
@@ -32,6 +32,7 @@ static const char *const why_text[] = {
     "reset by peer",
     "no valid PROXY header",
     "refused",
+    "connect failed",
 };
 
 const char *
@@ -44,6 +45,13 @@ long
 conn_count(void)
 {
 	return nconns;
+}
+
+/* Sockets opened by superd.connect: they do not hold up a shutdown. */
+long
+conn_outbound(void)
+{
+	return noutbound;
 }
 
 void
@@ -126,6 +134,8 @@ conn_close(struct conn *c)
 	flushq_remove(c);
 	LIST_REMOVE(c, all);
 	nconns--;
+	if (c->outbound)
+		noutbound--;
 	if (c->owner)
 		c->owner->outbound--;
 	c->owner = NULL;
@@ -380,6 +390,7 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	conn_init(c, s, fd, to);
 	c->outbound = 1;
+	noutbound++;
 	c->owner = owner;
 	owner->outbound++;
 	net_nodelay(fd);

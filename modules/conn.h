@@ -29,6 +29,7 @@ enum conn_why {
 	WHY_RESET,
 	WHY_NOPROXY,
 	WHY_REFUSED,
+	WHY_CONNECT,
 };
 
 #define CONN_REPORTED_R 0x1
@@ -66,6 +67,7 @@ int conn_flush(struct conn *c);
 void conn_want_flush(struct conn *c);
 int conn_flush_queue(void);
 long conn_count(void);
+long conn_outbound(void);
 void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);

@@ -84,7 +84,8 @@ connected_k(lua_State *L, int status, lua_KContext ctx)
 	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {
-		conn_end(c, WHY_ERROR);
+		conn_end(c, WHY_CONNECT);
+
 		lua_pushnil(L);
 		lua_pushstring(L, strerror(err));
 		return 2;

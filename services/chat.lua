@@ -1,5 +1,10 @@
 -- A line chat, the seed's: every member's coroutine writes to the others.
 -- members survives SIGUSR1 because the script re-runs in the same globals.
+--
+-- With options.redis = "host:port", joins, lines and leaves also go out on
+-- a Redis channel (options.channel, default "superd:chat"), and what other
+-- superd instances publish there reaches the members here: one room across
+-- workers and machines.  Without it the room is this process's.
 
 if members == nil then
   members = {}
@@ -10,18 +15,76 @@ local function login(socket)
   return socket:read()
 end
 
-local function wallaction(socket, who, everybody, me)
+local function deliver(except, text)
   for connection in pairs(members) do
-    if connection ~= socket then
-      connection:write(string.format("%s %s\n", who, everybody))
-    elseif me ~= nil then
-      connection:write(string.format("%s\n", me))
+    if connection ~= except then
+      connection:write(text)
     end
+  end
+end
+
+local function publish(text)
+  if bus and bus.pub then
+    bus.pub.sock:write(bus.redis.encode("PUBLISH", bus.channel, bus.id .. "\n" .. text))
+  end
+end
+
+local function wallaction(socket, who, everybody, me)
+  local text = string.format("%s %s\n", who, everybody)
+  deliver(socket, text)
+  publish(text)
+  if me ~= nil then
+    socket:write(string.format("%s\n", me))
   end
 end
 
 local function wall(socket, who, everybody)
   return wallaction(socket, who .. ":", everybody)
+end
+
+-- The bus: one connection publishes (replies off), one subscribes; each
+-- reconnects when Redis goes away.
+local function hold_publisher(redis, address)
+  while true do
+    local r = redis.connect(address)
+    if r then
+      r.sock:write(redis.encode("CLIENT", "REPLY", "OFF"))
+      local ip, port = r.sock:getsockname()
+      bus.id, bus.pub = ip .. ":" .. port, r
+      superd.log("info", "publishing to %s on %s", bus.channel, address)
+
+      r.sock:read("a")
+      bus.pub = nil
+      r:close()
+
+    end
+    superd.sleep(1)
+  end
+end
+
+local function relay_subscription(redis, address)
+  while true do
+    local r = redis.connect(address)
+    if r and r:subscribe(bus.channel) then
+      superd.log("info", "subscribed to %s on %s", bus.channel, address)
+      while true do
+        local channel, message = r:receive()
+        if not channel then break end
+
+        local origin, text = message:match("^(.-)\n(.*)$")
+        if origin and origin ~= bus.id then deliver(nil, text) end
+      end
+      r:close()
+    end
+    superd.sleep(1)
+  end
+end
+
+if options.redis and bus == nil then
+  local redis = require "redis"
+  bus = { redis = redis, channel = options.channel or "superd:chat" }
+  superd.spawn(hold_publisher, redis, options.redis)
+  superd.spawn(relay_subscription, redis, options.redis)
 end
 
 function main(socket)

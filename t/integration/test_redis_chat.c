@@ -1,0 +1,191 @@
+/* test_redis_chat.c - the shipped chat across two superd instances on one
+ * Redis: members on either see each other's joins, lines and leaves. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define REDIS "/usr/bin/redis-server"
+
+struct world {
+	struct superd a, b;
+	pid_t redis;
+};
+
+static int
+setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	sd_init(&w->a);
+	sd_init(&w->b);
+	*state = w;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct world *w = *state;
+	int status;
+
+	sd_cleanup(&w->a);
+	sd_cleanup(&w->b);
+	if (w->redis > 0) {
+		kill(w->redis, SIGTERM);
+		waitpid(w->redis, &status, 0);
+	}
+	free(w);
+	return 0;
+}
+
+static pid_t
+start_redis(const char *dir, int port)
+{
+	char p[16], log[256];
+	pid_t pid;
+	int fd;
+
+	snprintf(p, sizeof(p), "%d", port);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	if ((pid = fork()) == 0) {
+		fd = open(log, O_WRONLY | O_CREAT, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(REDIS, "redis-server", "--port", p, "--bind", "127.0.0.1",
+		    "--save", "", "--appendonly", "no", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if ((fd = tcp_connect(port)) >= 0) {
+			close(fd);
+			break;
+		}
+		usleep(20000);
+	}
+	return pid;
+}
+
+static void
+start_chat(struct superd *d, int port, int redis)
+{
+	char repo[512];
+
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(d, "superd.conf",
+	    "script_dir = \"%s/services\";\n"
+	    "services = ({ name = \"chat\"; port = %d; address = "
+	    "\"127.0.0.1\"; script = \"chat.lua\";\n"
+	    "  options = { redis = \"127.0.0.1:%d\"; channel = \"t\"; }; });\n",
+	    repo, port, redis);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "subscribed to t", 1, 5000), 1);
+	assert_int_equal(sd_log_wait(d, "publishing to t", 1, 5000), 1);
+}
+
+static int
+join(int port, const char *name)
+{
+	char line[256];
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(recv_n(fd, line, 18, 3000), 18);
+	send_str(fd, name);
+	send_str(fd, "\n");
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_string_equal(line, "You are in the room.\n");
+	return fd;
+}
+
+static void
+expect(int fd, const char *want)
+{
+	char line[256];
+
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_string_equal(line, want);
+}
+
+static void
+test_members_on_two_instances_share_one_room(void **state)
+{
+	struct world *w = *state;
+	int pa = free_port(), pb = free_port(), pr = free_port(), alice, bob,
+	    carol;
+
+	if (access(REDIS, X_OK) != 0) {
+		print_message("redis-server is not installed: skipped\n");
+		skip();
+	}
+	w->redis = start_redis(w->a.dir, pr);
+	start_chat(&w->a, pa, pr);
+	start_chat(&w->b, pb, pr);
+	alice = join(pa, "alice");
+	bob = join(pb, "bob");
+	expect(alice, "bob is in da room!\n");
+	carol = join(pa, "carol");
+	expect(alice, "carol is in da room!\n");
+	expect(bob, "carol is in da room!\n");
+	send_str(bob, "hello from b\n");
+	expect(alice, "bob: hello from b\n");
+	expect(carol, "bob: hello from b\n");
+	send_str(alice, "hello from a\n");
+	expect(bob, "alice: hello from a\n");
+	expect(carol, "alice: hello from a\n");
+	assert_true(quiet_for(alice, 200)); /* no echo of one's own line */
+	close(bob);
+	expect(alice, "bob has left the building!\n");
+	expect(carol, "bob has left the building!\n");
+	close(alice);
+	expect(carol, "alice has left the building!\n");
+	close(carol);
+	assert_int_equal(sd_stop(&w->a), 0);
+	assert_int_equal(sd_stop(&w->b), 0);
+}
+
+static void
+test_chat_without_redis_stays_local(void **state)
+{
+	struct world *w = *state;
+	int pa = free_port(), alice, bob;
+	char repo[512];
+
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(&w->a, "superd.conf",
+	    "script_dir = \"%s/services\";\n"
+	    "services = ({ name = \"chat\"; port = %d; address = "
+	    "\"127.0.0.1\"; script = \"chat.lua\"; });\n",
+	    repo, pa);
+	assert_int_equal(sd_start(&w->a, pa), 0);
+	alice = join(pa, "alice");
+	bob = join(pa, "bob");
+	expect(alice, "bob is in da room!\n");
+	send_str(bob, "local\n");
+	expect(alice, "bob: local\n");
+	assert_int_equal(sd_log_count(&w->a, "tcp out"), 0);
+	close(alice);
+	close(bob);
+	assert_int_equal(sd_stop(&w->a), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_members_on_two_instances_share_one_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_chat_without_redis_stays_local, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("redis_chat", tests, NULL, NULL);
+}
