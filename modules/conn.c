@@ -84,7 +84,7 @@ conn_flush(struct conn *c)
 		if (n > 0) {
 			c->active = loop_now();
 			c->bytes_out += n;
-			c->svc->stats.bytes_out += n;
+			c->svc->stats->bytes_out += n;
 			buf_consume(&c->out, n);
 		} else if (n < 0 && errno == EINTR) {
 			continue;
@@ -349,7 +349,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	service_hold(s, peer);
 	a.c->counted = 1;
 	if (!proxied)
-		s->stats.accepted++;
+		s->stats->accepted++;
 	arm_idle(a.c);
 	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
 		conn_io) < 0) {
@@ -466,7 +466,7 @@ proxy_done(struct conn *c, const union net_addr *client)
 	}
 	service_hold(s, &c->peer);
 	c->counted = 1;
-	s->stats.accepted++;
+	s->stats->accepted++;
 	arm_idle(c);
 	if (service_pcall(s, start_main_p, c) != LUA_OK)
 		proxy_fail(c, WHY_ERROR);

@@ -113,7 +113,7 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	children = c;
 	nchildren++;
 	service_hold(s, peer);
-	s->stats.accepted++;
+	s->stats->accepted++;
 }
 
 static void

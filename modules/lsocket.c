@@ -106,7 +106,7 @@ fill(struct conn *c)
 		c->active = loop_now();
 		buf_commit(&c->in, n);
 		c->bytes_in += n;
-		c->svc->stats.bytes_in += n;
+		c->svc->stats->bytes_in += n;
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

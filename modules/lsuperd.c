@@ -122,41 +122,98 @@ set_count(lua_State *L, const char *name, uint64_t n)
 }
 
 static void
-push_service_stats(lua_State *L, const struct service *s)
+push_counts(lua_State *L, const struct service_stats *st)
 {
-	const struct service_stats *st = &s->stats;
 	int i;
 
 	lua_createtable(L, 0, 9);
-	set_count(L, "active", (uint64_t)s->nconns);
+	set_count(L, "active", (uint64_t)st->active);
 	set_count(L, "accepted", st->accepted);
 	set_count(L, "refused", st->refused);
 	set_count(L, "bytes_in", st->bytes_in);
 	set_count(L, "bytes_out", st->bytes_out);
 	set_count(L, "errors", st->errors);
-	set_count(L, "memory", s->mem);
+	set_count(L, "memory", st->memory);
 	lua_newtable(L);
-	for (i = 0; i < SERVICE_REASONS && st->refused_by[i].why; i++)
+	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
 		set_count(L, st->refused_by[i].why, st->refused_by[i].n);
 	lua_setfield(L, -2, "refused_by");
 }
 
-/* { uptime =, reloads =, services = { name = { active = ... } } } */
+static void
+add_counts(struct service_stats *sum, const struct service_stats *st)
+{
+	int i, j;
+
+	sum->accepted += st->accepted;
+	sum->refused += st->refused;
+	sum->bytes_in += st->bytes_in;
+	sum->bytes_out += st->bytes_out;
+	sum->errors += st->errors;
+	sum->active += st->active;
+	sum->memory += st->memory;
+	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
+		for (j = 0; j < STATS_REASONS; j++) {
+			if (sum->refused_by[j].why == NULL)
+				sum->refused_by[j].why = st->refused_by[i].why;
+			if (strcmp(sum->refused_by[j].why,
+				st->refused_by[i].why) == 0) {
+				sum->refused_by[j].n += st->refused_by[i].n;
+				break;
+			}
+		}
+}
+
+/* workers = N: each worker's row of each service, then their sums. */
+static void
+push_shared(lua_State *L, const struct service *s)
+{
+	struct service_stats sum;
+	const struct stats_slot *slot;
+	int i, w, n = stats_workers();
+
+	memset(&sum, 0, sizeof(sum));
+	lua_createtable(L, n, 0);
+	for (i = 0; i < STATS_SERVICES; i++) {
+		if ((slot = stats_slot(i)) == NULL ||
+		    strcmp(slot->name, s->name) != 0)
+			continue;
+		for (w = 0; w < n; w++) {
+			add_counts(&sum, &slot->w[w]);
+			push_counts(L, &slot->w[w]);
+			lua_rawseti(L, -2, w + 1);
+		}
+	}
+	push_counts(L, &sum);
+	lua_insert(L, -2);
+	lua_setfield(L, -2, "workers");
+}
+
+/*
+ * { uptime =, reloads =, worker =, workers =,
+ *   services = { NAME = { active =, ..., workers = { [k] = {...} } } } }
+ */
 static int
 lsuperd_stats(lua_State *L)
 {
 	struct service *s;
 
-	lua_createtable(L, 0, 3);
+	lua_createtable(L, 0, 5);
 	lua_pushnumber(L, loop_now() - service_started);
 	lua_setfield(L, -2, "uptime");
 	set_count(L, "reloads", (uint64_t)service_reloads);
+	set_count(L, "worker", (uint64_t)service_worker);
+	set_count(L, "workers", (uint64_t)stats_workers());
 	lua_newtable(L);
 	LIST_FOREACH(s, &services, link)
 	{
 		if (s->retired)
 			continue;
-		push_service_stats(L, s);
+		service_sync_stats(s);
+		if (stats_workers() > 1)
+			push_shared(L, s);
+		else
+			push_counts(L, s->stats);
 		lua_setfield(L, -2, s->name);
 	}
 	lua_setfield(L, -2, "services");
@@ -189,6 +246,8 @@ lsuperd_open(lua_State *L, struct service *s, const char *confdir)
 	lua_setfield(L, -2, "path");
 	lua_pushstring(L, s->name);
 	lua_setfield(L, -2, "service");
+	lua_pushinteger(L, service_worker);
+	lua_setfield(L, -2, "worker");
 	lua_setglobal(L, "superd");
 	lua_pushcfunction(L, lsuperd_print);
 	lua_setglobal(L, "print");

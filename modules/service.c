@@ -23,6 +23,7 @@
 struct service_list services = LIST_HEAD_INITIALIZER(services);
 long service_total, service_max_total = 10000, service_reloads;
 double service_started;
+int service_worker = 1;
 
 /* Each state counts its bytes; past memory_limit Lua gets a memory error. */
 static void *
@@ -207,6 +208,9 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 
 	s->name = strdup(v->name);
 	s->conf = v;
+	s->stats = stats_slot_for(v->name, service_worker);
+	if (s->stats == NULL)
+		s->stats = &s->own_stats;
 	s->mem_limit = v->memory_limit;
 	if (v->script == NULL)
 		goto done;
@@ -304,6 +308,15 @@ service_hold(struct service *s, const union net_addr *peer)
 	s->nconns++;
 	service_total++;
 	sources_add(&s->sources, key, 1);
+	s->stats->active = s->nconns;
+}
+
+/* The counts only this process knows, into its (maybe shared) row. */
+void
+service_sync_stats(struct service *s)
+{
+	s->stats->active = s->nconns;
+	s->stats->memory = s->mem;
 }
 
 void
@@ -315,6 +328,7 @@ service_release(struct service *s, const union net_addr *peer)
 	s->nconns--;
 	service_total--;
 	sources_add(&s->sources, key, -1);
+	s->stats->active = s->nconns;
 }
 
 /*
@@ -343,12 +357,12 @@ service_count_refusal(struct service *s, const char *why)
 {
 	int i;
 
-	s->stats.refused++;
-	for (i = 0; i < SERVICE_REASONS; i++) {
-		if (s->stats.refused_by[i].why == NULL)
-			s->stats.refused_by[i].why = why;
-		if (strcmp(s->stats.refused_by[i].why, why) == 0) {
-			s->stats.refused_by[i].n++;
+	s->stats->refused++;
+	for (i = 0; i < STATS_REASONS; i++) {
+		if (s->stats->refused_by[i].why == NULL)
+			s->stats->refused_by[i].why = why;
+		if (strcmp(s->stats->refused_by[i].why, why) == 0) {
+			s->stats->refused_by[i].n++;
 			return;
 		}
 	}

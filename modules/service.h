@@ -11,6 +11,7 @@
 #include "limit.h"
 #include "loop.h"
 #include "net.h"
+#include "stats.h"
 
 struct listener {
 	struct loop_io io;
@@ -23,16 +24,6 @@ struct listener {
 	struct listener *next;
 };
 
-#define SERVICE_REASONS 16
-
-struct service_stats {
-	uint64_t accepted, refused, bytes_in, bytes_out, errors;
-	struct {
-		const char *why; /* one of the literal refusal reasons */
-		uint64_t n;
-	} refused_by[SERVICE_REASONS];
-};
-
 struct service {
 	char *name;
 	struct svc_conf *conf; /* points into the running struct conf */
@@ -40,7 +31,8 @@ struct service {
 	size_t mem, mem_limit;
 	long nconns; /* open connections, exec children, UDP coroutines */
 	struct listener *listeners;
-	struct service_stats stats;
+	struct service_stats *stats; /* own_stats, or a shared row */
+	struct service_stats own_stats;
 	struct bucket bucket;
 	struct sources sources;
 	struct conf *owner; /* the configuration conf points into */
@@ -52,6 +44,7 @@ LIST_HEAD(service_list, service);
 extern struct service_list services;
 extern long service_total, service_max_total, service_reloads;
 extern double service_started;
+extern int service_worker;
 
 struct service *service_new(struct svc_conf *v, const struct conf *c,
     int compile_only, char *err, size_t len);
@@ -77,6 +70,7 @@ void service_count_refusal(struct service *s, const char *why);
 
 struct service *service_find(const char *name);
 void service_reap(void);
+void service_sync_stats(struct service *s);
 int service_is_own_udp(const union net_addr *peer);
 
 #endif

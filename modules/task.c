@@ -238,7 +238,7 @@ task_finish(struct task *t, int status)
 	int ours = c && c->task == t;
 
 	if (status != LUA_OK) {
-		t->svc->stats.errors++;
+		t->svc->stats->errors++;
 		task_log_error(t, status);
 	}
 	if (ours)

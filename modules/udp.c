@@ -119,9 +119,9 @@ dgram_start(struct listener *l, const union net_addr *peer, size_t len)
 		drop(l->svc, peer, "script cannot start");
 		return;
 	}
-	l->svc->stats.bytes_in += len;
+	l->svc->stats->bytes_in += len;
 	service_hold(l->svc, peer);
-	l->svc->stats.accepted++;
+	l->svc->stats->accepted++;
 }
 
 void
@@ -154,7 +154,7 @@ udp_send(struct conn *c, const char *data, size_t len)
 	if (n < 0)
 		return -1;
 	c->bytes_out += n;
-	c->svc->stats.bytes_out += n;
+	c->svc->stats->bytes_out += n;
 	return 0;
 }
 
