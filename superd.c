@@ -19,6 +19,9 @@
 #include "modules/lconnect.h"
 #include "modules/log.h"
 #include "modules/loop.h"
+#include "modules/master.h"
+#include "modules/net.h"
+#include "modules/stats.h"
 #include "modules/reconf.h"
 #include "modules/service.h"
 #include "modules/task.h"
@@ -70,31 +73,42 @@ check_exec_paths(struct conf *c)
 	return 0;
 }
 
-/* -t: every error, not just the first, each as FILE:LINE: message. */
+/* Every script compiles and every program is there; errors as FILE:LINE. */
 static int
-check_config(const char *path)
+check_scripts(struct conf *c)
 {
 	char err[CONF_ERRLEN * 2];
 	struct service *s;
 	int i, rc = 0;
 
-	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	for (i = 0; i < conf->nsvcs; i++) {
-		if (conf->svcs[i].script == NULL)
+	for (i = 0; i < c->nsvcs; i++) {
+		if (c->svcs[i].script == NULL)
 			continue;
-		s = service_new(&conf->svcs[i], conf, 1, err, sizeof(err));
+		s = service_new(&c->svcs[i], c, 1, err, sizeof(err));
 		if (s == NULL) {
 			fprintf(stderr, "%s\n", err);
-			rc = 1;
+			rc = -1;
 		} else {
 			service_free(s);
 		}
 	}
-	if (rc == 0 && check_exec_paths(conf) < 0)
-		rc = 1;
+	if (rc == 0 && check_exec_paths(c) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* -t: every error, not just the first, each as FILE:LINE: message. */
+static int
+check_config(const char *path)
+{
+	char err[CONF_ERRLEN * 2];
+	int rc;
+
+	if ((conf = conf_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	rc = check_scripts(conf) < 0;
 	if (rc == 0)
 		printf("%s: configuration ok\n", path);
 	conf_free(conf);
@@ -404,6 +418,91 @@ start(int daemon)
 	return 0;
 }
 
+/* One process serving everything: the loop until a stop. */
+static int
+run(int daemon)
+{
+	if (start(daemon) < 0)
+		return 1;
+	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
+	    conf->nsvcs);
+	loop_set_idle(idle);
+	loop_run();
+	log_msg(LOG_NOTICE, "superd stopped");
+	return 0;
+}
+
+/* workers = N: worker index, forked by the master. */
+static int
+run_worker(int index)
+{
+	int rc;
+
+	service_worker = index;
+	pidfile = NULL;
+	log_tag(index);
+	rc = run(0);
+	shutdown_all();
+	return rc;
+}
+
+/* Each port bound once and let go, so a clash is an error before forking. */
+static int
+trial_bind(struct conf *c)
+{
+	char err[CONF_ERRLEN];
+	struct svc_conf *v;
+	int i, j, p, fd;
+
+	for (i = 0; i < c->nsvcs; i++) {
+		v = &c->svcs[i];
+		for (j = 0; j < v->naddrs; j++)
+			for (p = CONF_TCP; p <= CONF_UDP; p <<= 1) {
+				if (!(v->protos & p))
+					continue;
+				fd = net_listen(v->addrs[j], v->port,
+				    p == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM,
+				    err, sizeof(err));
+				if (fd < 0) {
+					fprintf(stderr,
+					    "%s:%d: service \"%s\": %s\n",
+					    c->path, v->line, v->name, err);
+					return -1;
+				}
+				close(fd);
+			}
+	}
+	return 0;
+}
+
+static int
+run_master(int daemon)
+{
+	int i, rc;
+
+	net_reuseport = 1;
+	if (check_scripts(conf) < 0 || trial_bind(conf) < 0)
+		return 1;
+	if (stats_share(conf->workers) < 0) {
+		fprintf(
+		    stderr, "superd: shared counters: %s\n", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < conf->nsvcs; i++)
+		stats_slot_for(conf->svcs[i].name, 1);
+	if (daemon && !conf->log_set)
+		conf->log_where = LOG_TO_SYSLOG;
+	apply_globals(conf);
+	raise_nofile();
+	if ((daemon && detach() < 0) || write_pidfile() < 0)
+		return 1;
+	rc = master_run(conf->workers, conf->shutdown_timeout, run_worker);
+	if (pid_written)
+		unlink(pidfile);
+	pid_written = 0;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -448,15 +547,10 @@ main(int argc, char **argv)
 		pidfile = pidabs = absolute(pidarg);
 	else
 		pidfile = pidabs = conf->pidfile ? strdup(conf->pidfile) : NULL;
-	if (start(daemon) < 0) {
-		rc = 1;
-	} else {
-		log_msg(LOG_NOTICE, "superd %s started, %d services",
-		    SUPERD_VERSION, conf->nsvcs);
-		loop_set_idle(idle);
-		loop_run();
-		log_msg(LOG_NOTICE, "superd stopped");
-	}
+	if (conf->workers > 1)
+		rc = run_master(daemon);
+	else
+		rc = run(daemon);
 	shutdown_all();
 	free(conf_path);
 	free(pidabs);

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 
 struct ctx {
 	struct conf *c;
@@ -65,6 +66,7 @@ static const char *const global_names[] = {
     "pidfile",
     "max_connections",
     "shutdown_timeout",
+    "workers",
     "services",
     NULL,
 };
@@ -458,6 +460,25 @@ load_log(struct ctx *x, const config_setting_t *root)
 	return rc;
 }
 
+/* workers = N, or "auto": one per CPU. */
+static int
+load_workers(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s = config_setting_get_member(root, "workers");
+	long n = 1;
+
+	if (s != NULL && config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    strcmp(config_setting_get_string(s), "auto") == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	else if (s != NULL &&
+		 (config_setting_type(s) != CONFIG_TYPE_INT ||
+		     (n = config_setting_get_int(s)) < 1 || n > STATS_WORKERS))
+		return fail(x, s, "\"workers\" must be 1 to %d or \"auto\"",
+		    STATS_WORKERS);
+	x->c->workers = n < 1 ? 1 : n > STATS_WORKERS ? STATS_WORKERS : (int)n;
+	return 0;
+}
+
 static int
 load_globals(struct ctx *x, const config_setting_t *root)
 {
@@ -473,6 +494,8 @@ load_globals(struct ctx *x, const config_setting_t *root)
 	    get_long(x, root, "max_connections", 1, INT_MAX,
 		&c->max_connections) < 0 ||
 	    get_seconds(x, root, "shutdown_timeout", &c->shutdown_timeout) < 0)
+		goto fail;
+	if (load_workers(x, root) < 0)
 		goto fail;
 	c->script_dir = conf_resolve(c->dir, dir ? dir : ".");
 	if (lpath == NULL &&
@@ -540,6 +563,7 @@ conf_load(const char *path, char *err, size_t len)
 	c->log_level = LOG_INFO;
 	c->max_connections = 10000;
 	c->shutdown_timeout = 5;
+	c->workers = 1;
 	if (conf_read(&x) < 0 ||
 	    load_globals(&x, config_root_setting(&c->cfg)) < 0 ||
 	    load_services(&x, config_lookup(&c->cfg, "services")) < 0) {

@@ -49,6 +49,7 @@ struct conf {
 	char *user, *group, *pidfile;
 	long max_connections;
 	double shutdown_timeout;
+	int workers;
 	struct svc_conf *svcs;
 	int nsvcs;
 	int refs;    /* the running config and services still pointing in */

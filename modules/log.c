@@ -9,6 +9,7 @@
 
 static int log_where = LOG_TO_STDERR;
 static int log_max = LOG_INFO;
+static char tag[16]; /* "/2" in worker 2 */
 
 static const char *const level_names[] = {
     "emerg",
@@ -44,6 +45,12 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+void
+log_tag(int worker)
+{
+	snprintf(tag, sizeof(tag), "/%d", worker);
+}
+
 int
 log_enabled(int level)
 {
@@ -71,7 +78,8 @@ log_stderr(int level, const char *fmt, va_list ap)
 	struct tm tm;
 
 	if (journal()) {
-		fprintf(stderr, "<%d>superd[%s]: ", level, level_names[level]);
+		fprintf(stderr, "<%d>superd%s[%s]: ", level, tag,
+		    level_names[level]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		return;
@@ -80,8 +88,8 @@ log_stderr(int level, const char *fmt, va_list ap)
 
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ld superd[%s]: ", when, ts.tv_nsec / 1000000,
-	    level_names[level]);
+	fprintf(stderr, "%s.%03ld superd%s[%s]: ", when, ts.tv_nsec / 1000000,
+	    tag, level_names[level]);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }

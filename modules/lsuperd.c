@@ -164,28 +164,35 @@ add_counts(struct service_stats *sum, const struct service_stats *st)
 		}
 }
 
-/* workers = N: each worker's row of each service, then their sums. */
+/*
+ * workers = N: each worker's row of the service, then their sum.  Two
+ * workers adding a service at once may name two slots: rows add up.
+ */
 static void
 push_shared(lua_State *L, const struct service *s)
 {
+	static struct service_stats per[STATS_WORKERS];
 	struct service_stats sum;
 	const struct stats_slot *slot;
 	int i, w, n = stats_workers();
 
+	memset(per, 0, sizeof(per));
 	memset(&sum, 0, sizeof(sum));
-	lua_createtable(L, n, 0);
 	for (i = 0; i < STATS_SERVICES; i++) {
 		if ((slot = stats_slot(i)) == NULL ||
 		    strcmp(slot->name, s->name) != 0)
 			continue;
 		for (w = 0; w < n; w++) {
+			add_counts(&per[w], &slot->w[w]);
 			add_counts(&sum, &slot->w[w]);
-			push_counts(L, &slot->w[w]);
-			lua_rawseti(L, -2, w + 1);
 		}
 	}
 	push_counts(L, &sum);
-	lua_insert(L, -2);
+	lua_createtable(L, n, 0);
+	for (w = 0; w < n; w++) {
+		push_counts(L, &per[w]);
+		lua_rawseti(L, -2, w + 1);
+	}
 	lua_setfield(L, -2, "workers");
 }
 

@@ -10,6 +10,9 @@
 
 #include "net.h"
 
+/* Set with workers = N: every worker binds the same ports. */
+int net_reuseport;
+
 static int
 net_resolve(const char *host, int port, int type, union net_addr *a,
     socklen_t *alen, char *err, size_t len)
@@ -40,6 +43,9 @@ net_bind(int fd, const union net_addr *a, socklen_t alen, int type)
 	int on = 1, off = 0;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		return -1;
+	if (net_reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
 		return -1;
 	/* "::" is one dual-stack socket, whatever the sysctl default says. */
 	if (a->sa.sa_family == AF_INET6 &&

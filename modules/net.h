@@ -14,6 +14,8 @@ union net_addr {
 	struct sockaddr_in6 in6;
 };
 
+extern int net_reuseport;
+
 int net_listen(const char *host, int port, int type, char *err, size_t len);
 int net_accept(int fd, union net_addr *peer);
 int net_nodelay(int fd);

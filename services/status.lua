@@ -27,8 +27,17 @@ local function metrics()
   for _, f in ipairs(families) do
     out[#out + 1] = string.format("# HELP %s %s\n# TYPE %s %s\n", f[1], f[3], f[1], f[2])
     for _, name in ipairs(names) do
-      out[#out + 1] = string.format('%s{service="%s"} %d\n', f[1], name, st.services[name][f[4]])
+      local s = st.services[name]
+      if s.workers then
+        -- workers = N: a series per worker; sum(...) by (service) adds them up
+        for k, w in ipairs(s.workers) do
+          out[#out + 1] = string.format('%s{service="%s",worker="%d"} %d\n', f[1], name, k, w[f[4]])
+        end
+      else
+        out[#out + 1] = string.format('%s{service="%s"} %d\n', f[1], name, s[f[4]])
+      end
     end
+
   end
   out[#out + 1] = "# HELP superd_uptime_seconds Seconds since superd started.\n"
   out[#out + 1] = "# TYPE superd_uptime_seconds gauge\n"

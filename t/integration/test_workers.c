@@ -1,0 +1,238 @@
+/* test_workers.c - workers = 2: both serve, a killed one comes back,
+ * signals reach all, counters add up across them, SIGTERM drains all. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static int
+setup(void **state)
+{
+	struct superd *d = calloc(1, sizeof(*d));
+
+	sd_init(d);
+	*state = d;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct superd *d = *state;
+
+	sd_cleanup(d);
+	free(d);
+	return 0;
+}
+
+/* The master's children: its workers. */
+static int
+children(pid_t parent, pid_t *out, int max)
+{
+	char path[300], buf[512], *p;
+	struct dirent *e;
+	int n = 0, ppid;
+	DIR *dir = opendir("/proc");
+	FILE *f;
+
+	while (dir && (e = readdir(dir)) != NULL && n < max) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+			out[n++] = atoi(e->d_name);
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+static int
+which_worker(int port)
+{
+	char line[32];
+	int fd = tcp_connect(port);
+
+	if (fd < 0)
+		return -1;
+	recv_line(fd, line, sizeof(line), 3000);
+	close(fd);
+	return atoi(line);
+}
+
+/* Up to 200 connections, until both workers have answered. */
+static int
+both_answer(int port)
+{
+	int seen[3] = {0}, i, w;
+
+	for (i = 0; i < 200 && !(seen[1] && seen[2]); i++)
+		if ((w = which_worker(port)) >= 1 && w <= 2)
+			seen[w] = 1;
+	return seen[1] && seen[2];
+}
+
+static void
+start(struct superd *d, int port, int status)
+{
+	char repo[512];
+
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(d, "w.lua",
+	    "if loads == nil then loads = 0 end\n"
+	    "loads = loads + 1\n"
+	    "function main(s) s:write(superd.worker, ' ', loads, '\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; },\n"
+	    " { name = \"status\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"%s/services/status.lua\"; });\n",
+	    port, status, repo);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+}
+
+static void
+test_two_workers_both_serve(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port();
+	pid_t kids[8];
+
+	start(d, port, status);
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	assert_true(both_answer(port));
+	assert_int_equal(sd_stop(d), 0);
+	/* SIGTERM reached the workers: none is left */
+	assert_int_equal(kill(kids[0], 0) == 0 && kill(kids[1], 0) == 0, 0);
+}
+
+static void
+test_killed_worker_is_restarted(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), i, n = 0;
+	pid_t kids[8], now[8];
+
+	start(d, port, status);
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	kill(kids[0], SIGKILL);
+	assert_int_equal(sd_log_wait(d, "restarting in", 1, 3000), 1);
+	for (i = 0; i < 100 && n < 2; i++) {
+		usleep(50000);
+		n = children(d->pid, now, 8);
+	}
+	assert_int_equal(n, 2);
+	assert_true(now[0] != kids[0] && now[1] != kids[0]);
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 3, 5000), 3);
+	assert_true(both_answer(port));
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_sigusr1_reaches_every_worker(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), i, fd, ok[3] = {0};
+	char line[32];
+
+	start(d, port, status);
+	sd_signal(d, SIGUSR1);
+	assert_int_equal(sd_log_wait(d, "w: reloaded", 2, 5000), 2);
+	/* each worker ran the script twice: loads == 2 in both */
+	for (i = 0; i < 200 && !(ok[1] && ok[2]); i++) {
+		if ((fd = tcp_connect(port)) < 0)
+			continue;
+		recv_line(fd, line, sizeof(line), 3000);
+		close(fd);
+		if (strcmp(line + 1, " 2\n") == 0 &&
+		    (line[0] == '1' || line[0] == '2'))
+			ok[line[0] - '0'] = 1;
+	}
+	assert_true(ok[1] && ok[2]);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_metrics_label_each_worker(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), fd, i;
+	char out[16384];
+	ssize_t n;
+
+	start(d, port, status);
+	for (i = 0; i < 40; i++)
+		which_worker(port);
+	fd = tcp_connect(status);
+	send_str(fd, "GET /metrics HTTP/1.0\r\n\r\n");
+	n = recv_n(fd, out, sizeof(out) - 1, 3000);
+	close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	assert_non_null(strstr(out, "superd_connections_total{service=\"w\","
+				    "worker=\"1\"}"));
+	assert_non_null(strstr(out, "superd_connections_total{service=\"w\","
+				    "worker=\"2\"}"));
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_port_in_use_is_an_error_before_forking(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), fd;
+	struct sockaddr_in a = {0};
+	char out[4096];
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	sd_write(d, "w.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = ({ name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; });\n",
+	    port);
+	assert_int_equal(sd_run(d, out, sizeof(out), "-c", d->conf, NULL), 1);
+	assert_non_null(strstr(out, "superd.conf:2: service \"w\": cannot "
+				    "listen"));
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_two_workers_both_serve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_killed_worker_is_restarted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sigusr1_reaches_every_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_metrics_label_each_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_port_in_use_is_an_error_before_forking, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
+}
