@@ -1,0 +1,228 @@
+/* test_scaling.c - the README's "Scaling out" example, as shipped in
+ * conf/examples/: HAProxy (send-proxy-v2) in front of superd with two
+ * workers, the chat's room spanning them through Redis. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define HAPROXY "/usr/sbin/haproxy"
+#define REDIS "/usr/bin/redis-server"
+
+struct world {
+	struct superd d;
+	pid_t haproxy, redis;
+};
+
+static int
+setup(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+
+	sd_init(&w->d);
+	*state = w;
+	return 0;
+}
+
+static void
+stop(pid_t pid)
+{
+	int status;
+
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+	}
+}
+
+static int
+teardown(void **state)
+{
+	struct world *w = *state;
+
+	sd_cleanup(&w->d);
+	stop(w->haproxy);
+	stop(w->redis);
+	free(w);
+	return 0;
+}
+
+/* The example file with its ports and paths swapped for the test's. */
+static void
+copy_example(struct superd *d, const char *name, const char *const *swap)
+{
+	char path[512], *text, *p, *out;
+	size_t n, i, len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "conf/examples/%s", name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text = calloc(1, 1 << 16);
+	n = fread(text, 1, (1 << 16) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (i = 0; swap[i]; i += 2) {
+		while ((p = strstr(text, swap[i])) != NULL) {
+			len = strlen(swap[i]);
+			out = calloc(1, 1 << 16);
+			memcpy(out, text, p - text);
+			strcat(out, swap[i + 1]);
+			strcat(out, p + len);
+			free(text);
+			text = out;
+		}
+	}
+	sd_write(d, name, "%s", text);
+	free(text);
+}
+
+static pid_t
+spawn(const char *log, char *const argv[])
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int
+wait_port(int port)
+{
+	int fd, i;
+
+	for (i = 0; i < 150; i++) {
+		if ((fd = tcp_connect(port)) >= 0) {
+			close(fd);
+			return 0;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+static int
+join(int port, const char *name)
+{
+	char line[256];
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(recv_n(fd, line, 18, 3000), 18);
+	send_str(fd, name);
+	send_str(fd, "\n");
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_string_equal(line, "You are in the room.\n");
+	return fd;
+}
+
+static void
+expect(int fd, const char *want)
+{
+	char line[256];
+
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_string_equal(line, want);
+}
+
+static void
+test_readme_scaling_example_runs(void **state)
+{
+	struct world *w = *state;
+	char chat[8], redis[8], front[8], repo[512], services[600], cfg[300],
+	    log[300], rport[8];
+	int i, fds[10];
+
+	if (access(HAPROXY, X_OK) != 0 || access(REDIS, X_OK) != 0) {
+		print_message("haproxy or redis-server missing: skipped\n");
+		skip();
+	}
+	snprintf(chat, sizeof(chat), "%d", free_port());
+	snprintf(redis, sizeof(redis), "%d", free_port());
+	snprintf(front, sizeof(front), "%d", free_port());
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	snprintf(services, sizeof(services), "%s/services", repo);
+	{
+		const char *const swap[] = {"7070", chat, "6379", redis,
+		    "../../services", services, "\"auto\"", "2", NULL};
+		const char *const hswap[] = {"7070", chat, "6070", front, NULL};
+
+		copy_example(&w->d, "scaled.conf", swap);
+		copy_example(&w->d, "haproxy.cfg", hswap);
+	}
+	snprintf(w->d.conf, sizeof(w->d.conf), "%s/scaled.conf", w->d.dir);
+	snprintf(rport, sizeof(rport), "%s", redis);
+	snprintf(log, sizeof(log), "%s/redis.log", w->d.dir);
+	{
+		char *const argv[] = {REDIS, "--port", rport, "--bind",
+		    "127.0.0.1", "--save", "", "--appendonly", "no", NULL};
+
+		w->redis = spawn(log, argv);
+	}
+	assert_int_equal(wait_port(atoi(redis)), 0);
+	/* the probe connection of sd_start has no PROXY header: harmless */
+	assert_int_equal(sd_start(&w->d, atoi(chat)), 0);
+	assert_int_equal(sd_log_wait(&w->d, "publishing to", 2, 5000), 2);
+	assert_int_equal(sd_log_wait(&w->d, "subscribed to", 2, 5000), 2);
+	snprintf(cfg, sizeof(cfg), "%s/haproxy.cfg", w->d.dir);
+	snprintf(log, sizeof(log), "%s/haproxy.log", w->d.dir);
+	{
+		char *const argv[] = {HAPROXY, "-db", "-f", cfg, NULL};
+
+		w->haproxy = spawn(log, argv);
+	}
+	assert_int_equal(wait_port(atoi(front)), 0);
+	/* ten members through HAProxy; the kernel spreads them over the
+	 * two workers (all on one: a chance of 1 in 512) */
+	for (i = 0; i < 10; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "m%d", i);
+		fds[i] = join(atoi(front), name);
+		usleep(50000);
+	}
+	send_str(fds[0], "hello all\n");
+	for (i = 1; i < 10; i++) {
+		char line[256];
+
+		/* skip the join announcements of the later members */
+		do
+			assert_true(
+			    recv_line(fds[i], line, sizeof(line), 3000) > 0);
+		while (strstr(line, "is in da room!") != NULL);
+		assert_string_equal(line, "m0: hello all\n");
+	}
+	expect(fds[0], "m1 is in da room!\n");
+	/* both workers have members, and they heard each other */
+	assert_true(sd_log_count(&w->d, "superd/1[info]: chat: m") > 0);
+	assert_true(sd_log_count(&w->d, "superd/2[info]: chat: m") > 0);
+	for (i = 0; i < 10; i++)
+		close(fds[i]);
+	assert_int_equal(sd_stop(&w->d), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_readme_scaling_example_runs, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("scaling", tests, NULL, NULL);
+}
