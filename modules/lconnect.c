@@ -56,14 +56,6 @@ lconnect_orphan(void *p)
 		lconnect_resolved(lk);
 }
 
-static int
-fail(lua_State *L, const char *err)
-{
-	lua_pushnil(L);
-	lua_pushstring(L, err);
-	return 2;
-}
-
 /* Stack: host, port, timeout, socket (once connecting). */
 static int
 connected_k(lua_State *L, int status, lua_KContext ctx)
@@ -76,10 +68,10 @@ connected_k(lua_State *L, int status, lua_KContext ctx)
 	(void)status;
 	(void)ctx;
 	if (c->state != CONN_OPEN)
-		return fail(L, "closed");
+		return lsocket_fail(L, "closed");
 	if (task_take_timeout(t)) {
 		conn_end(c, WHY_TIMEOUT);
-		return fail(L, "timeout");
+		return lsocket_fail(L, "timeout");
 	}
 	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
@@ -114,9 +106,9 @@ start_connect(lua_State *L, struct task *t, const union net_addr *to)
 	c = lsocket_new(L);
 	rc = conn_connect(L, c, t->svc, t, to);
 	if (rc == -2)
-		return fail(L, "max_connections");
+		return lsocket_fail(L, "max_connections");
 	if (rc < 0)
-		return fail(L, strerror(errno));
+		return lsocket_fail(L, strerror(errno));
 
 	if (rc == 0)
 		return 1;
@@ -142,7 +134,7 @@ resolved_k(lua_State *L, int status, lua_KContext ctx)
 			free(lk); /* no signal will come for it */
 		task_take_timeout(t);
 
-		return fail(L, "timeout");
+		return lsocket_fail(L, "timeout");
 	}
 	rc = gai_error(&lk->cb);
 	if (rc == 0)
@@ -151,7 +143,7 @@ resolved_k(lua_State *L, int status, lua_KContext ctx)
 		freeaddrinfo(lk->cb.ar_result);
 	free(lk);
 	if (rc != 0)
-		return fail(L, gai_strerror(rc));
+		return lsocket_fail(L, gai_strerror(rc));
 	return start_connect(L, t, &to);
 }
 
@@ -164,7 +156,7 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 
 	if (lk == NULL || strlen(host) >= sizeof(lk->host)) {
 		free(lk);
-		return fail(L, "bad host name");
+		return lsocket_fail(L, "bad host name");
 	}
 	snprintf(lk->host, sizeof(lk->host), "%s", host);
 	snprintf(lk->serv, sizeof(lk->serv), "%d", port);
@@ -179,7 +171,7 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 	list[0] = &lk->cb;
 	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
 		free(lk);
-		return fail(L, "name lookup failed");
+		return lsocket_fail(L, "name lookup failed");
 	}
 	t->lookup = lk;
 	lua_settop(L, 3);

@@ -62,8 +62,9 @@ closed(lua_State *L, struct conn *c, int dir)
 	return 2;
 }
 
-static int
-fail(lua_State *L, const char *err)
+/* nil, err: how every socket call reports a failure. */
+int
+lsocket_fail(lua_State *L, const char *err)
 {
 	lua_pushnil(L);
 	lua_pushstring(L, err);
@@ -139,7 +140,7 @@ take_line(lua_State *L, struct conn *c, int kind)
 	if (n == BUF_LINE_TOOLONG) {
 		/* The rest of the long line goes; the lines after it stay. */
 		c->skipping = !buf_skip_line(&c->in);
-		fail(L, "line too long");
+		lsocket_fail(L, "line too long");
 		return -1;
 	}
 	len = n;
@@ -225,7 +226,7 @@ read_k(lua_State *L, int status, lua_KContext ctx)
 	if ((r = read_try(L, c, ctx)) != 0)
 		return r > 0 ? 1 : 2;
 	if (task_take_timeout(t))
-		return fail(L, "timeout");
+		return lsocket_fail(L, "timeout");
 	return task_park(L, t, TASK_READ, c, t ? t->deadline : 0, ctx, read_k);
 }
 
@@ -288,9 +289,9 @@ udp_write(lua_State *L, struct conn *c)
 	luaL_pushresult(&b);
 	data = lua_tolstring(L, -1, &len);
 	if (len > UDP_MAX_PAYLOAD)
-		return fail(L, "datagram too large");
+		return lsocket_fail(L, "datagram too large");
 	if (udp_send(c, data, len) < 0)
-		return fail(L, "closed");
+		return lsocket_fail(L, "closed");
 	lua_settop(L, 1);
 	return 1;
 }
@@ -338,7 +339,7 @@ write_k(lua_State *L, int status, lua_KContext ctx)
 	if (buf_used(&c->out) <= CONN_HIGH_WATER)
 		return 1;
 	if (task_take_timeout(t))
-		return fail(L, "timeout");
+		return lsocket_fail(L, "timeout");
 	return task_park(L, t, TASK_WRITE, c, t->deadline, ctx, write_k);
 }
 
@@ -419,7 +420,7 @@ push_addr(lua_State *L, const union net_addr *a)
 	int port;
 
 	if (net_ntop(a, addr, &port) == NULL)
-		return fail(L, "closed");
+		return lsocket_fail(L, "closed");
 	lua_pushstring(L, addr);
 	lua_pushinteger(L, port);
 	return 2;
@@ -438,7 +439,7 @@ lsocket_getsockname(lua_State *L)
 	union net_addr a;
 
 	if (c->state == CONN_CLOSED || net_local(c->io.fd, &a) < 0)
-		return fail(L, "closed");
+		return lsocket_fail(L, "closed");
 	return push_addr(L, &a);
 }
 

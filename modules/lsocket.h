@@ -13,5 +13,6 @@ struct service;
 
 struct conn *lsocket_new(lua_State *L);
 void lsocket_open(lua_State *L);
+int lsocket_fail(lua_State *L, const char *err);
 
 #endif

@@ -12,12 +12,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 
-static long
+long
 now_ms(void)
 {
 	struct timespec ts;
@@ -374,4 +375,91 @@ int
 quiet_for(int fd, int ms)
 {
 	return !readable(fd, now_ms() + ms);
+}
+
+int
+sd_setup(void **state)
+{
+	struct superd *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return -1;
+	sd_init(d);
+	*state = d;
+	return 0;
+}
+
+int
+sd_teardown(void **state)
+{
+	struct superd *d = *state;
+
+	sd_cleanup(d);
+	free(d);
+	return 0;
+}
+
+long
+proc_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+int
+proc_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+int
+expect_line(int fd, const char *want)
+{
+	char line[8192];
+
+	if (recv_line(fd, line, sizeof(line), 3000) <= 0 ||
+	    strcmp(line, want) != 0) {
+		fprintf(stderr, "expected \"%s\", got \"%s\"\n", want, line);
+		return -1;
+	}
+	return 0;
+}
+
+int
+chat_join(int port, const char *name)
+{
+	char prompt[32];
+	int fd = tcp_connect(port);
+
+	if (fd < 0)
+		return -1;
+	if (recv_n(fd, prompt, 18, 3000) != 18 ||
+	    memcmp(prompt, "Handle you go by: ", 18) != 0 ||
+	    send_str(fd, name) < 0 || send_str(fd, "\n") < 0 ||
+	    expect_line(fd, "You are in the room.\n") < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

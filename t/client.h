@@ -12,6 +12,16 @@ struct superd {
 	char log[192];	/* superd's stderr */
 };
 
+long now_ms(void);
+
+/* cmocka fixtures: *state becomes a struct superd, ready for sd_write. */
+int sd_setup(void **state);
+int sd_teardown(void **state);
+
+/* What /proc says of a process: VmRSS in kB, open descriptors. */
+long proc_rss_kb(pid_t pid);
+int proc_fd_count(pid_t pid);
+
 /* A port free on 127.0.0.1 for both TCP and UDP (the kernel picks). */
 int free_port(void);
 
@@ -45,5 +55,9 @@ ssize_t recv_all(int fd, void *buf, size_t max, int ms);
 int wait_closed(int fd, int ms);
 /* 1 when no data arrives within ms. */
 int quiet_for(int fd, int ms);
+/* 0 when the next line is want (with its '\n'). */
+int expect_line(int fd, const char *want);
+/* Logs in to a chat as name: the connected fd, or -1. */
+int chat_join(int port, const char *name);
 
 #endif

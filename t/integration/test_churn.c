@@ -14,40 +14,6 @@
 
 #include "client.h"
 
-static long
-rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-static int
-fd_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* One connection, ended the i-th of several ways. */
 static void
 one(int port, int i)
@@ -107,14 +73,14 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	    port);
 	assert_int_equal(sd_start(&d, port), 0);
 	usleep(100000);
-	fds0 = fd_count(d.pid);
+	fds0 = proc_fd_count(d.pid);
 	for (i = 0; i < n; i++) {
 		one(port, i);
 		if (i + 1 == 10000)
-			rss10k = rss_kb(d.pid);
+			rss10k = proc_rss_kb(d.pid);
 	}
 	usleep(300000);
-	rss_end = rss_kb(d.pid);
+	rss_end = proc_rss_kb(d.pid);
 	print_message("%d connections: RSS %ld kB after 10000, %ld kB at end\n",
 	    n, rss10k, rss_end);
 	/* ASan's quarantine holds freed memory on purpose: no RSS there */
@@ -122,9 +88,9 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 		assert_true(rss_end <= rss10k + rss10k / 10);
 
 	/* the last connections may still be closing (slowly, under valgrind) */
-	for (i = 0; i < 100 && fd_count(d.pid) != fds0; i++)
+	for (i = 0; i < 100 && proc_fd_count(d.pid) != fds0; i++)
 		usleep(50000);
-	assert_int_equal(fd_count(d.pid), fds0);
+	assert_int_equal(proc_fd_count(d.pid), fds0);
 
 	/* per_source = 2 still admits exactly two */
 	a = tcp_connect(port);

@@ -31,22 +31,9 @@ static const char *script =
 static int
 setup(void **state)
 {
-	struct superd *d = calloc(1, sizeof(*d));
-	char repo[512];
-
-	sd_init(d);
-	*state = d;
-	sd_write(d, "cn.lua", "%s", script);
-	return getcwd(repo, sizeof(repo)) ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	struct superd *d = *state;
-
-	sd_cleanup(d);
-	free(d);
+	if (sd_setup(state) < 0)
+		return -1;
+	sd_write(*state, "cn.lua", "%s", script);
 	return 0;
 }
 
@@ -168,13 +155,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 		test_connect_to_local_echo_by_address_and_name, setup,
-		teardown),
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_connect_errors_come_back_as_nil_err, setup, teardown),
+		test_connect_errors_come_back_as_nil_err, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_connect_timeout, setup, teardown),
+		test_connect_timeout, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_outbound_sockets_count_under_limits, setup, teardown),
+		test_outbound_sockets_count_under_limits, setup, sd_teardown),
 	};
 	return cmocka_run_group_tests_name("connect", tests, NULL, NULL);
 }

@@ -42,15 +42,6 @@ struct fix {
 	"  end\n"                        \
 	"end\n"
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static const char *
 binary(void)
 {
@@ -117,15 +108,6 @@ assert_alive(struct fix *f)
 	}
 }
 
-static void
-expect_line(int fd, const char *want)
-{
-	char buf[4096];
-
-	recv_line(fd, buf, sizeof(buf), 5000);
-	assert_string_equal(buf, want);
-}
-
 /* superd has its pid still, and the echo beside the test answers. */
 static void
 assert_healthy(struct fix *f)
@@ -136,7 +118,7 @@ assert_healthy(struct fix *f)
 	fd = tcp_connect(f->echo);
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "healthy\n"), 0);
-	expect_line(fd, "healthy\n");
+	assert_int_equal(expect_line(fd, "healthy\n"), 0);
 	close(fd);
 }
 
@@ -279,41 +261,6 @@ assert_has(const char *s, const char *needle)
 		fail_msg("\"%s\" not in \"%s\"", needle, s);
 }
 
-static long
-proc_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-static int
-proc_fd_count(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((dir = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(dir)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
 /* utime + stime, in seconds. */
 static double
 proc_cpu_s(pid_t pid)
@@ -415,18 +362,18 @@ test_read_line_too_long_returns_error_then_next_line(void **state)
 	buf[1024] = '\n';
 	assert_int_equal(send_timed(fd, buf, 1025, 5000), 0);
 	snprintf(want, 1100, "line %.1024s\n", buf);
-	expect_line(fd, want);
+	assert_int_equal(expect_line(fd, want), 0);
 	memset(buf, 'x', big);
 	assert_int_equal(send_timed(fd, buf, big, 10000), 0);
 	assert_int_equal(send_str(fd, "\nok\n"), 0);
-	expect_line(fd, "error line too long\n");
-	expect_line(fd, "line ok\n");
+	assert_int_equal(expect_line(fd, "error line too long\n"), 0);
+	assert_int_equal(expect_line(fd, "line ok\n"), 0);
 	/* One past the limit is too long, and the next line is whole. */
 	memset(buf, 'b', 1025);
 	memcpy(buf + 1025, "\nnext\n", 6);
 	assert_int_equal(send_timed(fd, buf, 1031, 5000), 0);
-	expect_line(fd, "error line too long\n");
-	expect_line(fd, "line next\n");
+	assert_int_equal(expect_line(fd, "error line too long\n"), 0);
+	assert_int_equal(expect_line(fd, "line next\n"), 0);
 	close(fd);
 	free(buf);
 	free(want);
@@ -449,7 +396,7 @@ test_newline_free_flood_keeps_rss_flat(void **state)
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "warm\n"), 0);
-	expect_line(fd, "line warm\n");
+	assert_int_equal(expect_line(fd, "line warm\n"), 0);
 	peak = base = proc_rss_kb(f->pid);
 	assert_true(base > 0);
 	memset(chunk, 'x', sizeof(chunk));
@@ -463,8 +410,8 @@ test_newline_free_flood_keeps_rss_flat(void **state)
 			fail_msg("100 MB not sent in 30 s (%zu sent)", sent);
 	}
 	assert_int_equal(send_str(fd, "\nok\n"), 0);
-	expect_line(fd, "error line too long\n");
-	expect_line(fd, "line ok\n");
+	assert_int_equal(expect_line(fd, "error line too long\n"), 0);
+	assert_int_equal(expect_line(fd, "line ok\n"), 0);
 	if ((rss = proc_rss_kb(f->pid)) > peak)
 		peak = rss;
 	print_message("    100 MB in %ld ms; VmRSS %ld kB, peak %ld kB\n",
@@ -500,13 +447,13 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 	start_test(f, CHAT_LUA, "output_limit = 65536;");
 	slow = connect_from(NULL, f->port, 4096);
 	assert_true(slow >= 0);
-	expect_line(slow, "hi\n");
+	assert_int_equal(expect_line(slow, "hi\n"), 0);
 	a = tcp_connect(f->port);
 	assert_true(a >= 0);
-	expect_line(a, "hi\n");
+	assert_int_equal(expect_line(a, "hi\n"), 0);
 	b = tcp_connect(f->port);
 	assert_true(b >= 0);
-	expect_line(b, "hi\n");
+	assert_int_equal(expect_line(b, "hi\n"), 0);
 	memset(pad, 'p', 1000);
 	pad[1000] = '\0';
 	/* a talks, b keeps up, slow never reads. */
@@ -536,7 +483,7 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 	assert_true(wait_closed(slow, 10000));
 	close(slow);
 	assert_int_equal(send_str(a, "last\n"), 0);
-	expect_line(b, "last\n");
+	assert_int_equal(expect_line(b, "last\n"), 0);
 	close(a);
 	close(b);
 	assert_healthy(f);
@@ -585,7 +532,7 @@ test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 	keep = tcp_connect(f->port);
 	assert_true(keep >= 0);
 	assert_int_equal(send_str(keep, "hello\n"), 0);
-	expect_line(keep, "ok hello\n");
+	assert_int_equal(expect_line(keep, "ok hello\n"), 0);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		fd = tcp_connect(f->port);
 		assert_true(fd >= 0);
@@ -600,7 +547,7 @@ test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 		error_line(f, port, line, sizeof(line));
 		assert_has(line, "cpu limit exceeded");
 		assert_int_equal(send_str(keep, "again\n"), 0);
-		expect_line(keep, "ok again\n");
+		assert_int_equal(expect_line(keep, "ok again\n"), 0);
 	}
 	close(keep);
 	assert_healthy(f);
@@ -771,7 +718,7 @@ test_memory_error_costs_only_its_coroutine(void **state)
 	keep = tcp_connect(f->port);
 	assert_true(keep >= 0);
 	assert_int_equal(send_str(keep, "hello\n"), 0);
-	expect_line(keep, "ok hello\n");
+	assert_int_equal(expect_line(keep, "ok hello\n"), 0);
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "eat\n"), 0);
@@ -779,11 +726,11 @@ test_memory_error_costs_only_its_coroutine(void **state)
 	close(fd);
 	assert_alive(f);
 	assert_int_equal(send_str(keep, "still\n"), 0);
-	expect_line(keep, "ok still\n");
+	assert_int_equal(expect_line(keep, "ok still\n"), 0);
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "again\n"), 0);
-	expect_line(fd, "ok again\n");
+	assert_int_equal(expect_line(fd, "ok again\n"), 0);
 	close(fd);
 	close(keep);
 	assert_healthy(f);
@@ -1075,7 +1022,7 @@ mode_conn(struct fix *f, const char *mode)
 	snprintf(buf, sizeof(buf), "%s\n", mode);
 	assert_int_equal(send_str(fd, buf), 0);
 	snprintf(buf, sizeof(buf), "mode %s\n", mode);
-	expect_line(fd, buf);
+	assert_int_equal(expect_line(fd, buf), 0);
 	return fd;
 }
 
@@ -1120,8 +1067,8 @@ test_vanishing_peers_cost_nothing_and_fini_runs_once(void **state)
 	v1 = mode_conn(f, "victim");
 	v2 = mode_conn(f, "victim");
 	w = mode_conn(f, "writer");
-	expect_line(v1, "tick 1\n");
-	expect_line(v2, "tick 1\n");
+	assert_int_equal(expect_line(v1, "tick 1\n"), 0);
+	assert_int_equal(expect_line(v2, "tick 1\n"), 0);
 	close(v1);
 	recv_line(v2, buf, 64, 3000);
 	reset_close(v2);
@@ -1445,7 +1392,7 @@ test_mapped_peer_limited_and_logged_as_ipv4(void **state)
 	a = tcp_connect(f->port);
 	assert_true(a >= 0);
 	pa = local_port(a);
-	expect_line(a, "hello 127.0.0.1\n");
+	assert_int_equal(expect_line(a, "hello 127.0.0.1\n"), 0);
 	b = tcp_connect(f->port);
 	assert_true(b >= 0);
 	pb = local_port(b);
@@ -1462,7 +1409,7 @@ test_mapped_peer_limited_and_logged_as_ipv4(void **state)
 	    log_lines_wait(&f->d, needle, "closed by peer", 1, 3000), 1);
 	c = tcp_connect(f->port);
 	assert_true(c >= 0);
-	expect_line(c, "hello 127.0.0.1\n");
+	assert_int_equal(expect_line(c, "hello 127.0.0.1\n"), 0);
 	close(c);
 	assert_int_equal(sd_log_count(&f->d, "::ffff:"), 0);
 	assert_healthy(f);
@@ -1503,7 +1450,7 @@ test_drip_feed_meets_timeout_not_idle_timeout(void **state)
 		sent++;
 	}
 	took = now_ms() - t0;
-	expect_line(fd, "timeout\n");
+	assert_int_equal(expect_line(fd, "timeout\n"), 0);
 	print_message(
 	    "    timeout after %ld ms, %d bytes dripped\n", took, sent);
 	assert_true(took >= 900 && took < 2000);
@@ -1523,7 +1470,7 @@ test_drip_feed_meets_timeout_not_idle_timeout(void **state)
 	assert_int_equal(send_str(fd, "\n"), 0);
 	memset(want, 'x', sent);
 	snprintf(buf, sizeof(buf), "line %.*s\n", sent, want);
-	expect_line(fd, buf);
+	assert_int_equal(expect_line(fd, buf), 0);
 	close(fd);
 	assert_healthy(f);
 	assert_int_equal(sd_stop(&f->d), 0);
@@ -1600,7 +1547,7 @@ end_one_way(struct fix *f, const struct way *w)
 	snprintf(buf, sizeof(buf), "%s\n", w->mode);
 	assert_int_equal(send_str(fd, buf), 0);
 	if (w->reply)
-		expect_line(fd, w->reply);
+		assert_int_equal(expect_line(fd, w->reply), 0);
 	if (strcmp(w->mode, "hold") != 0)
 		assert_true(wait_closed(fd, 5000));
 	if (w->rst)
@@ -1617,7 +1564,7 @@ hold_from(struct fix *f, const char *src)
 
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "hold\n"), 0);
-	expect_line(fd, "ok hold\n");
+	assert_int_equal(expect_line(fd, "ok hold\n"), 0);
 	return fd;
 }
 

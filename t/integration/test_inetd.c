@@ -30,15 +30,6 @@
 static char repo[512];	 /* the repository: tests run from its root */
 static pid_t daemon_pid; /* a detached superd the teardown must kill */
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 static const char *
 binary(void)
 {

@@ -22,21 +22,9 @@ static char repo[1024];
 static int
 setup(void **state)
 {
-	struct superd *d = calloc(1, sizeof(*d));
-
-	sd_init(d);
-	*state = d;
+	if (sd_setup(state) < 0)
+		return -1;
 	return getcwd(repo, sizeof(repo)) ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-	struct superd *d = *state;
-
-	sd_cleanup(d);
-	free(d);
-	return 0;
 }
 
 /* Runs a shell command, its output into out; returns the exit status. */
@@ -343,18 +331,19 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_install_lays_out_every_file, setup, teardown),
+		test_install_lays_out_every_file, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_installed_superd_checks_installed_config_by_default, setup,
-		teardown),
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_man_pages_render_without_warnings, setup, teardown),
+		test_man_pages_render_without_warnings, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_socket_activation_serves_passed_socket, setup, teardown),
+		test_socket_activation_serves_passed_socket, setup,
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_metrics_count_connections_and_bytes, setup, teardown),
+		test_metrics_count_connections_and_bytes, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_journal_stream_drops_own_timestamps, setup, teardown),
+		test_journal_stream_drops_own_timestamps, setup, sd_teardown),
 
 	};
 	return cmocka_run_group_tests_name("install", tests, NULL, NULL);

@@ -29,21 +29,9 @@ static const char *script =
 static int
 setup(void **state)
 {
-	struct superd *d = calloc(1, sizeof(*d));
-
-	sd_init(d);
-	sd_write(d, "px.lua", "%s", script);
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct superd *d = *state;
-
-	sd_cleanup(d);
-	free(d);
+	if (sd_setup(state) < 0)
+		return -1;
+	sd_write(*state, "px.lua", "%s", script);
 	return 0;
 }
 
@@ -262,17 +250,18 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_v1_header_sets_peer_address, setup, teardown),
+		test_v1_header_sets_peer_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_v2_header_sets_peer_address, setup, teardown),
+		test_v2_header_sets_peer_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_malformed_and_missing_headers_are_closed, setup, teardown),
+		test_malformed_and_missing_headers_are_closed, setup,
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_header_only_believed_from_proxy_from, setup, teardown),
+		test_header_only_believed_from_proxy_from, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_access_lists_see_the_header_address, setup, teardown),
+		test_access_lists_see_the_header_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_haproxy_send_proxy_v2_in_front, setup, teardown),
+		test_haproxy_send_proxy_v2_in_front, setup, sd_teardown),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }

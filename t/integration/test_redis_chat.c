@@ -92,30 +92,6 @@ start_chat(struct superd *d, int port, int redis)
 	assert_int_equal(sd_log_wait(d, "publishing to t", 1, 5000), 1);
 }
 
-static int
-join(int port, const char *name)
-{
-	char line[256];
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	assert_int_equal(recv_n(fd, line, 18, 3000), 18);
-	send_str(fd, name);
-	send_str(fd, "\n");
-	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
-	assert_string_equal(line, "You are in the room.\n");
-	return fd;
-}
-
-static void
-expect(int fd, const char *want)
-{
-	char line[256];
-
-	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
-	assert_string_equal(line, want);
-}
-
 static void
 test_members_on_two_instances_share_one_room(void **state)
 {
@@ -130,24 +106,25 @@ test_members_on_two_instances_share_one_room(void **state)
 	w->redis = start_redis(w->a.dir, pr);
 	start_chat(&w->a, pa, pr);
 	start_chat(&w->b, pb, pr);
-	alice = join(pa, "alice");
-	bob = join(pb, "bob");
-	expect(alice, "bob is in da room!\n");
-	carol = join(pa, "carol");
-	expect(alice, "carol is in da room!\n");
-	expect(bob, "carol is in da room!\n");
+	alice = chat_join(pa, "alice");
+	bob = chat_join(pb, "bob");
+	assert_int_equal(expect_line(alice, "bob is in da room!\n"), 0);
+	carol = chat_join(pa, "carol");
+	assert_int_equal(expect_line(alice, "carol is in da room!\n"), 0);
+	assert_int_equal(expect_line(bob, "carol is in da room!\n"), 0);
 	send_str(bob, "hello from b\n");
-	expect(alice, "bob: hello from b\n");
-	expect(carol, "bob: hello from b\n");
+	assert_int_equal(expect_line(alice, "bob: hello from b\n"), 0);
+	assert_int_equal(expect_line(carol, "bob: hello from b\n"), 0);
 	send_str(alice, "hello from a\n");
-	expect(bob, "alice: hello from a\n");
-	expect(carol, "alice: hello from a\n");
+	assert_int_equal(expect_line(bob, "alice: hello from a\n"), 0);
+	assert_int_equal(expect_line(carol, "alice: hello from a\n"), 0);
 	assert_true(quiet_for(alice, 200)); /* no echo of one's own line */
 	close(bob);
-	expect(alice, "bob has left the building!\n");
-	expect(carol, "bob has left the building!\n");
+	assert_int_equal(expect_line(alice, "bob has left the building!\n"), 0);
+	assert_int_equal(expect_line(carol, "bob has left the building!\n"), 0);
 	close(alice);
-	expect(carol, "alice has left the building!\n");
+	assert_int_equal(
+	    expect_line(carol, "alice has left the building!\n"), 0);
 	close(carol);
 	assert_int_equal(sd_stop(&w->a), 0);
 	assert_int_equal(sd_stop(&w->b), 0);
@@ -167,11 +144,11 @@ test_chat_without_redis_stays_local(void **state)
 	    "\"127.0.0.1\"; script = \"chat.lua\"; });\n",
 	    repo, pa);
 	assert_int_equal(sd_start(&w->a, pa), 0);
-	alice = join(pa, "alice");
-	bob = join(pa, "bob");
-	expect(alice, "bob is in da room!\n");
+	alice = chat_join(pa, "alice");
+	bob = chat_join(pa, "bob");
+	assert_int_equal(expect_line(alice, "bob is in da room!\n"), 0);
 	send_str(bob, "local\n");
-	expect(alice, "bob: local\n");
+	assert_int_equal(expect_line(alice, "bob: local\n"), 0);
 	assert_int_equal(sd_log_count(&w->a, "tcp out"), 0);
 	close(alice);
 	close(bob);

@@ -117,30 +117,6 @@ wait_port(int port)
 	return -1;
 }
 
-static int
-join(int port, const char *name)
-{
-	char line[256];
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	assert_int_equal(recv_n(fd, line, 18, 3000), 18);
-	send_str(fd, name);
-	send_str(fd, "\n");
-	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
-	assert_string_equal(line, "You are in the room.\n");
-	return fd;
-}
-
-static void
-expect(int fd, const char *want)
-{
-	char line[256];
-
-	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
-	assert_string_equal(line, want);
-}
-
 static void
 test_readme_scaling_example_runs(void **state)
 {
@@ -194,7 +170,7 @@ test_readme_scaling_example_runs(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "m%d", i);
-		fds[i] = join(atoi(front), name);
+		fds[i] = chat_join(atoi(front), name);
 		usleep(50000);
 	}
 	send_str(fds[0], "hello all\n");
@@ -208,7 +184,7 @@ test_readme_scaling_example_runs(void **state)
 		while (strstr(line, "is in da room!") != NULL);
 		assert_string_equal(line, "m0: hello all\n");
 	}
-	expect(fds[0], "m1 is in da room!\n");
+	assert_int_equal(expect_line(fds[0], "m1 is in da room!\n"), 0);
 	/* both workers have members, and they heard each other */
 	assert_true(sd_log_count(&w->d, "superd/1[info]: chat: m") > 0);
 	assert_true(sd_log_count(&w->d, "superd/2[info]: chat: m") > 0);

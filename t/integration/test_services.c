@@ -32,15 +32,6 @@ start_shipped(struct superd *d, const char *name, int port, const char *extra)
 }
 
 static void
-expect_line(int fd, const char *want)
-{
-	char buf[512];
-
-	recv_line(fd, buf, sizeof(buf), 3000);
-	assert_string_equal(buf, want);
-}
-
-static void
 test_qotd_sends_short_crlf_quote_and_closes(void **state)
 {
 	char buf[4096], first[4096];
@@ -71,22 +62,6 @@ test_qotd_sends_short_crlf_quote_and_closes(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-/* Connects, answers the prompt, and checks the welcome. */
-static int
-chat_join(int port, const char *handle)
-{
-	char buf[64];
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	assert_int_equal(recv_n(fd, buf, strlen(PROMPT), 3000), strlen(PROMPT));
-	assert_memory_equal(buf, PROMPT, strlen(PROMPT));
-	snprintf(buf, sizeof(buf), "%s\n", handle);
-	assert_int_equal(send_str(fd, buf), 0);
-	expect_line(fd, "You are in the room.\n");
-	return fd;
-}
-
 static void
 test_chat_announces_relays_and_says_goodbye(void **state)
 {
@@ -96,27 +71,27 @@ test_chat_announces_relays_and_says_goodbye(void **state)
 	start_shipped(d, "chat", port, NULL);
 	a = chat_join(port, "alice");
 	b = chat_join(port, "bob");
-	expect_line(a, "bob is in da room!\n");
+	assert_int_equal(expect_line(a, "bob is in da room!\n"), 0);
 	c = chat_join(port, "carol");
-	expect_line(a, "carol is in da room!\n");
-	expect_line(b, "carol is in da room!\n");
+	assert_int_equal(expect_line(a, "carol is in da room!\n"), 0);
+	assert_int_equal(expect_line(b, "carol is in da room!\n"), 0);
 
 	assert_int_equal(send_str(a, "hi\n"), 0);
-	expect_line(b, "alice: hi\n");
-	expect_line(c, "alice: hi\n");
+	assert_int_equal(expect_line(b, "alice: hi\n"), 0);
+	assert_int_equal(expect_line(c, "alice: hi\n"), 0);
 	assert_true(quiet_for(a, 300));
 
 	assert_int_equal(send_str(c, "hello there\n"), 0);
-	expect_line(a, "carol: hello there\n");
-	expect_line(b, "carol: hello there\n");
+	assert_int_equal(expect_line(a, "carol: hello there\n"), 0);
+	assert_int_equal(expect_line(b, "carol: hello there\n"), 0);
 	assert_true(quiet_for(c, 300));
 
 	close(b);
-	expect_line(a, "bob has left the building!\n");
-	expect_line(c, "bob has left the building!\n");
+	assert_int_equal(expect_line(a, "bob has left the building!\n"), 0);
+	assert_int_equal(expect_line(c, "bob has left the building!\n"), 0);
 	assert_true(quiet_for(a, 200));
 	close(a);
-	expect_line(c, "alice has left the building!\n");
+	assert_int_equal(expect_line(c, "alice has left the building!\n"), 0);
 	close(c);
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -181,7 +156,7 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 	start_shipped(d, "chat", port, "output_limit = 65536;");
 	s = chat_join(port, "sender");
 	slow = chat_join(port, "slow");
-	expect_line(s, "slow is in da room!\n");
+	assert_int_equal(expect_line(s, "slow is in da room!\n"), 0);
 	r.fd = chat_join(port, "reader");
 	r.len = 0;
 	/* Until the slow member is dropped, and at least MIN_LINES. */
@@ -216,7 +191,8 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 	assert_true(quiet_for(r.fd, 200));
 	close(slow);
 	close(s);
-	expect_line(r.fd, "sender has left the building!\n");
+	assert_int_equal(
+	    expect_line(r.fd, "sender has left the building!\n"), 0);
 	close(r.fd);
 	assert_int_equal(sd_stop(d), 0);
 }

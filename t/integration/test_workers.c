@@ -16,26 +16,6 @@
 
 #include "client.h"
 
-static int
-setup(void **state)
-{
-	struct superd *d = calloc(1, sizeof(*d));
-
-	sd_init(d);
-	*state = d;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct superd *d = *state;
-
-	sd_cleanup(d);
-	free(d);
-	return 0;
-}
-
 /* The master's children: its workers. */
 static int
 children(pid_t parent, pid_t *out, int max)
@@ -224,15 +204,16 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
-		test_two_workers_both_serve, setup, teardown),
+		test_two_workers_both_serve, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_killed_worker_is_restarted, setup, teardown),
+		test_killed_worker_is_restarted, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_sigusr1_reaches_every_worker, setup, teardown),
+		test_sigusr1_reaches_every_worker, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_metrics_label_each_worker, setup, teardown),
+		test_metrics_label_each_worker, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_port_in_use_is_an_error_before_forking, setup, teardown),
+		test_port_in_use_is_an_error_before_forking, sd_setup,
+		sd_teardown),
 	};
 	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
 }
