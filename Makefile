@@ -148,6 +148,8 @@ install: superd.inst
 	install -m 755 superd.inst $(DESTDIR)$(SBINDIR)/superd
 
 	install -m 644 $(SCRIPTS) conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
+	install -d $(DESTDIR)$(DATADIR)/superd/lib
+	install -m 644 services/lib/*.lua $(DESTDIR)$(DATADIR)/superd/lib/
 	sed -e 's|^script_dir *=.*|script_dir   = "$(DATADIR)/superd";|' \
 	    -e 's|quotes = "quotes.txt"|quotes = "$(DATADIR)/superd/quotes.txt"|' \
 	    conf/superd.conf > $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf
@@ -167,7 +169,9 @@ uninstall:
 	    $(DESTDIR)$(SYSTEMDDIR)/superd.service \
 	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/,$(notdir $(SCRIPTS)) quotes.txt)
-	-rmdir $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(SYSCONFDIR)/superd
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/lib/,$(notdir $(wildcard services/lib/*.lua)))
+	-rmdir $(DESTDIR)$(DATADIR)/superd/lib $(DESTDIR)$(DATADIR)/superd \
+	    $(DESTDIR)$(SYSCONFDIR)/superd
 
 # The integration tests with superd under valgrind's memcheck.
 # (the timing-free ones: memcheck runs superd some twenty times slower).

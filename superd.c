@@ -475,6 +475,20 @@ trial_bind(struct conf *c)
 	return 0;
 }
 
+/* The master's copy of the configuration, for the workers it restarts. */
+static void
+master_reread(void)
+{
+	char err[CONF_ERRLEN * 2];
+	struct conf *c = conf_load(conf_path, err, sizeof(err));
+
+	if (c == NULL)
+		return; /* each worker logs the error itself */
+	c->refs = 1;
+	conf_release(conf);
+	conf = c;
+}
+
 static int
 run_master(int daemon)
 {
@@ -496,7 +510,8 @@ run_master(int daemon)
 	raise_nofile();
 	if ((daemon && detach() < 0) || write_pidfile() < 0)
 		return 1;
-	rc = master_run(conf->workers, conf->shutdown_timeout, run_worker);
+	rc = master_run(
+	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
 	if (pid_written)
 		unlink(pidfile);
 	pid_written = 0;

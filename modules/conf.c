@@ -225,7 +225,7 @@ strv_free(char **v)
 static int
 valid_name(const char *s)
 {
-	if (*s == '\0')
+	if (*s == '\0' || strlen(s) > 63)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
@@ -382,7 +382,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return -1;
 	if (v->name == NULL || !valid_name(v->name))
 		return fail(x, config_setting_get_member(g, "name") ?: g,
-		    "service needs a \"name\" of [a-z0-9_-]+");
+		    "service needs a \"name\" of [a-z0-9_-]+, 63 at most");
 	if (config_setting_get_member(g, "port") == NULL)
 		return fail(x, g, "service \"%s\" needs a \"port\"", v->name);
 	if (get_long(x, g, "port", 1, 65535, &port) < 0)

@@ -143,7 +143,7 @@ conn_close(struct conn *c)
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
 	if (c->counted)
-		service_release(s, &c->peer);
+		service_release(s, c->outbound ? NULL : &c->peer);
 }
 
 /* Output gone, or a writer parked on it: the loop's part of a write. */
@@ -396,7 +396,7 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, c, all);
 	nconns++;
-	service_hold(s, to);
+	service_hold(s, NULL);
 	c->counted = 1;
 	if (loop_add(&c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, conn_io) <
 	    0) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -70,28 +71,36 @@ journal(void)
 	return yes;
 }
 
+/*
+ * One write per line: several workers share this stderr, and lines
+ * written in pieces would splice into each other.
+ */
 static void
 log_stderr(int level, const char *fmt, va_list ap)
 {
-	char when[32];
+	char line[8192], when[32];
 	struct timespec ts;
 	struct tm tm;
+	int n = 0;
 
 	if (journal()) {
-		fprintf(stderr, "<%d>superd%s[%s]: ", level, tag,
+		n = snprintf(line, sizeof(line), "<%d>superd%s[%s]: ", level,
+		    tag, level_names[level]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line),
+		    "%s.%03ld superd%s[%s]: ", when, ts.tv_nsec / 1000000, tag,
 		    level_names[level]);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ld superd%s[%s]: ", when, ts.tv_nsec / 1000000,
-	    tag, level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	n += vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fflush(stderr);
+	if (write(STDERR_FILENO, line, n) < 0)
+		return;
 }
 
 void

@@ -144,7 +144,7 @@ restart_due(master_worker_fn *fn)
 }
 
 int
-master_run(int n, double grace, master_worker_fn *fn)
+master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 {
 	double deadline = now() + 86400;
 	struct timespec ts;
@@ -167,9 +167,11 @@ master_run(int n, double grace, master_worker_fn *fn)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGCHLD)
 			reap(stopping);
-		else if (sig == SIGHUP || sig == SIGUSR1)
+		else if (sig == SIGHUP || sig == SIGUSR1) {
+			if (sig == SIGHUP && hup)
+				hup();
 			forward(sig);
-		else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			deadline = now() + grace + 5;
 			forward(SIGTERM);

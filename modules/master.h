@@ -5,6 +5,10 @@
 /* Runs worker number index (1..N) to its end; returns its exit status. */
 typedef int master_worker_fn(int index);
 
-int master_run(int workers, double grace, master_worker_fn *fn);
+/* On SIGHUP, before it is passed on: workers started later see the news. */
+typedef void master_hup_fn(void);
+
+int master_run(
+    int workers, double grace, master_worker_fn *fn, master_hup_fn *hup);
 
 #endif

@@ -299,15 +299,20 @@ service_admit_proxy(struct service *s, const union net_addr *peer)
 	return NULL;
 }
 
+/* peer NULL: an outbound socket, which no per-source count includes. */
 void
 service_hold(struct service *s, const union net_addr *peer)
 {
 	uint8_t key[16];
 
-	acl_key(peer, key);
 	s->nconns++;
 	service_total++;
-	sources_add(&s->sources, key, 1);
+	if (peer) {
+		acl_key(peer, key);
+		sources_add(&s->sources, key, 1);
+	} else {
+		s->noutbound++;
+	}
 	s->stats->active = s->nconns;
 }
 
@@ -324,10 +329,14 @@ service_release(struct service *s, const union net_addr *peer)
 {
 	uint8_t key[16];
 
-	acl_key(peer, key);
 	s->nconns--;
 	service_total--;
-	sources_add(&s->sources, key, -1);
+	if (peer) {
+		acl_key(peer, key);
+		sources_add(&s->sources, key, -1);
+	} else {
+		s->noutbound--;
+	}
 	s->stats->active = s->nconns;
 }
 
@@ -344,10 +353,12 @@ service_reap(void)
 		return;
 	for (s = LIST_FIRST(&services); s != NULL; s = next) {
 		next = LIST_NEXT(s, link);
-		if (s->retired && s->nconns == 0) {
-			task_kill_service(s);
+		if (!s->retired || s->nconns > s->noutbound)
+			continue;
+		/* its coroutines end, and with them its outbound sockets */
+		task_kill_service(s);
+		if (s->nconns == 0)
 			service_free(s);
-		}
 	}
 }
 

@@ -29,7 +29,8 @@ struct service {
 	struct svc_conf *conf; /* points into the running struct conf */
 	lua_State *L;
 	size_t mem, mem_limit;
-	long nconns; /* open connections, exec children, UDP coroutines */
+	long nconns;	/* open connections, exec children, UDP coroutines */
+	long noutbound; /* of which superd.connect sockets */
 	struct listener *listeners;
 	struct service_stats *stats; /* own_stats, or a shared row */
 	struct service_stats own_stats;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,69 @@ test_outbound_sockets_count_under_limits(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* An outbound socket to 127.0.0.1 is not a client from 127.0.0.1. */
+static void
+test_outbound_sockets_do_not_count_per_source(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port(), a, b;
+	char q[64];
+
+	sd_write(d, "cn.lua",
+	    "function main(s)\n"
+	    "  local c = superd.connect('127.0.0.1', tonumber(s:read()))\n"
+	    "  s:write(c and 'connected\\n' or 'failed\\n')\n"
+	    "  s:read()\n"
+	    "end\n");
+	start(d, echo, port, "per_source = 2;");
+	assert_int_equal(sd_log_wait(d, "cn: tcp 127.0.0.1:", 1, 3000), 1);
+	snprintf(q, sizeof(q), "%d\n", echo);
+	a = tcp_connect(port);
+	send_str(a, q);
+	assert_int_equal(expect_line(a, "connected\n"), 0);
+	/* a's connection and its outbound socket are open: b is the second
+	 * client from 127.0.0.1, within per_source = 2 */
+	b = tcp_connect(port);
+	send_str(b, q);
+	assert_int_equal(expect_line(b, "connected\n"), 0);
+	close(a);
+	close(b);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* A service gone from the configuration takes its coroutines' outbound
+ * sockets with it, and is freed. */
+static void
+test_removed_service_closes_its_outbound_sockets(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), port = free_port();
+	char repo[512];
+
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(d, "cn.lua",
+	    "if held == nil then\n"
+	    "  held = true\n"
+	    "  superd.spawn(function()\n"
+	    "    local c = superd.connect('127.0.0.1', %d)\n"
+	    "    print('holding', c ~= nil)\n"
+	    "    c:read()\n"
+	    "  end)\n"
+	    "end\n"
+	    "function main(s) end\n",
+	    echo);
+	start(d, echo, port, "");
+	assert_int_equal(sd_log_wait(d, "holding\ttrue", 1, 3000), 1);
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"echo\"; port = %d; address = "
+	    "\"127.0.0.1\"; script = \"%s/services/echo.lua\"; });\n",
+	    echo, repo);
+	sd_signal(d, SIGHUP);
+	assert_int_equal(sd_log_wait(d, "cn: tcp out 127.0.0.1:", 1, 3000), 1);
+	assert_int_equal(tcp_connect(port), -1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -162,6 +226,13 @@ main(void)
 		test_connect_timeout, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_outbound_sockets_count_under_limits, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_outbound_sockets_do_not_count_per_source, setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_removed_service_closes_its_outbound_sockets, setup,
+		sd_teardown),
+
 	};
 	return cmocka_run_group_tests_name("connect", tests, NULL, NULL);
 }

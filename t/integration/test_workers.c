@@ -199,6 +199,43 @@ test_port_in_use_is_an_error_before_forking(void **state)
 	close(fd);
 }
 
+/* The master re-reads the configuration on SIGHUP too: a worker it
+ * restarts afterwards serves what the file says now. */
+static void
+test_restarted_worker_gets_the_reloaded_config(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), added = free_port(), i;
+	int n = 0, seen[3] = {0}, w;
+	pid_t kids[8], now[8];
+	char repo[512];
+
+	start(d, port, status);
+	assert_non_null(getcwd(repo, sizeof(repo)));
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; },\n"
+	    " { name = \"added\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; });\n",
+	    port, added);
+	sd_signal(d, SIGHUP);
+	assert_int_equal(sd_log_wait(d, "configuration", 2, 5000), 2);
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	kill(kids[0], SIGKILL);
+	for (i = 0; i < 100 && n < 2; i++) {
+		usleep(50000);
+		n = children(d->pid, now, 8);
+	}
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 3, 5000), 3);
+	for (i = 0; i < 200 && !(seen[1] && seen[2]); i++)
+		if ((w = which_worker(added)) >= 1 && w <= 2)
+			seen[w] = 1;
+	assert_true(seen[1] && seen[2]);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -211,6 +248,10 @@ main(void)
 		test_sigusr1_reaches_every_worker, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_metrics_label_each_worker, sd_setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_restarted_worker_gets_the_reloaded_config, sd_setup,
+		sd_teardown),
+
 	    cmocka_unit_test_setup_teardown(
 		test_port_in_use_is_an_error_before_forking, sd_setup,
 		sd_teardown),
