@@ -184,6 +184,10 @@ conn_io(struct loop_io *io, int events)
 	}
 	if ((events & LOOP_WRITE) && buf_used(&c->out) > 0)
 		conn_flush(c);
+	if (events & LOOP_READ)
+		c->drained = 0;
+	if (events & LOOP_HUP)
+		c->hup = 1;
 	if (c->waiter && c->waiter->wait == TASK_READ && (events & LOOP_READ))
 		task_wake(c->waiter);
 	if ((events & LOOP_ERROR) && c->state == CONN_DRAINING)

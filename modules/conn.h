@@ -47,6 +47,8 @@ struct conn {
 	int ref; /* anchors the userdata while the descriptor is open */
 	uint8_t state, reported, why, eof, broken, skipping, flushq_on, udp;
 	uint8_t proxy_pending, counted, outbound;
+	uint8_t drained; /* the kernel has nothing to read until epoll says */
+	uint8_t hup;	 /* epoll said the peer shut its side */
 	double timeout;
 	double started, active;
 	struct loop_timer idle;

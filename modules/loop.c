@@ -219,6 +219,8 @@ events_of(uint32_t ev)
 		m |= LOOP_READ;
 	if (ev & EPOLLOUT)
 		m |= LOOP_WRITE;
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		m |= LOOP_HUP;
 	if (ev & (EPOLLERR | EPOLLHUP))
 		m |= LOOP_ERROR | LOOP_READ | LOOP_WRITE;
 	return m;

@@ -8,6 +8,7 @@
 #define LOOP_WRITE 0x2
 #define LOOP_EDGE 0x4 /* edge-triggered: the owner reads/writes to EAGAIN */
 #define LOOP_ERROR 0x8
+#define LOOP_HUP 0x10 /* the peer has shut its side: reads will end */
 
 struct loop_io;
 struct loop_timer;

@@ -91,6 +91,13 @@ fill(struct conn *c)
 	ssize_t n;
 	char *p;
 
+	/*
+	 * A short read emptied the kernel's buffer, and edge-triggered epoll
+	 * reports the next bytes when they come: no recv just to hear EAGAIN.
+	 * A shutdown already reported has no event to come, so it reads on.
+	 */
+	if (c->drained && !c->hup)
+		return -1;
 	if (buf_used(&c->in) == 0) {
 		buf_free(&c->in);
 		buf_view(&c->in, scratch, 0, sizeof(scratch));
@@ -104,14 +111,17 @@ fill(struct conn *c)
 		n = recv(c->io.fd, p, room, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		c->drained = (size_t)n < room;
 		c->active = loop_now();
 		buf_commit(&c->in, n);
 		c->bytes_in += n;
 		c->svc->stats->bytes_in += n;
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->drained = 1;
 		return -1;
+	}
 	if (n < 0)
 		c->why = WHY_RESET;
 	return 0;

@@ -487,6 +487,7 @@ listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 	l->proto = proto;
 	l->addr = strdup(addr);
 	l->port = port;
+	net_local(fd, &l->local);
 	return l;
 }
 
@@ -728,7 +729,6 @@ service_find(const char *name)
 int
 service_is_own_udp(const union net_addr *peer)
 {
-	union net_addr local;
 	struct listener *l;
 	struct service *s;
 	uint8_t a[16], b[16];
@@ -736,11 +736,11 @@ service_is_own_udp(const union net_addr *peer)
 	acl_key(peer, a);
 	LIST_FOREACH(s, &services, link)
 	for (l = s->listeners; l; l = l->next) {
-		if (l->proto != CONF_UDP || net_local(l->io.fd, &local) < 0 ||
-		    net_port(&local) != net_port(peer))
+		if (l->proto != CONF_UDP ||
+		    net_port(&l->local) != net_port(peer))
 			continue;
-		acl_key(&local, b);
-		if (memcmp(a, b, 16) == 0 || net_is_any(&local))
+		acl_key(&l->local, b);
+		if (memcmp(a, b, 16) == 0 || net_is_any(&l->local))
 			return 1;
 	}
 	return 0;

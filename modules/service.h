@@ -20,6 +20,7 @@ struct listener {
 	char *addr;
 	int port;
 	int claimed;	       /* a reload hands its socket on */
+	union net_addr local;  /* as bound */
 	struct listener *from; /* while prepared: the listener it takes over */
 	struct listener *next;
 };
