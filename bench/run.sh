@@ -1,0 +1,501 @@
+#!/bin/sh
+# bench/run.sh - superd against bench/ref in one run, interleaved (ref, then
+# superd, for each row), the server on CPU 0 and the load generator on CPU 1.
+# Prints a markdown table on stdout; progress and raw results go to stderr.
+# QUICK=1 runs each row twice instead of four times, for 0.7 s instead of
+# 1.5 s (chat: one 2 s run instead of three of 4 s), measures idle CPU
+# over 1 s instead of 3, and churns 50,000 connections instead of
+# 1,000,000; the 10,000 idle connections stay.
+#
+# `make bench` runs it after building superd, bench/loadgen and bench/ref.
+
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$(pwd)
+
+# Each row runs REPS times on each server, alternating.  Other work on
+# a shared host only ever slows a run down, so the table shows each
+# server's best run for throughput and CPU per request, the median for
+# latency, and totals for errors and losses.  A run in which the server
+# or the load generator waited for a CPU more than DISTURBED of the time
+# (schedstat's run_delay) is left out when a clean one exists, and the
+# row gets more runs, up to twice REPS, while the run is within BUDGET.
+DISTURBED=0.10
+START=$(date +%s)
+if [ "${QUICK:-}" = 1 ]; then
+	BUDGET=40	# seconds after which no run is repeated
+	REPS=2		# runs per row and server
+	SECS=0.7	# echo, connect, udp: measured seconds per run
+	CHAT_REPS=1
+	CHAT_SECS=2	# chat: seconds of lines at CHAT_RATE per run
+	HOLD=1		# idle: seconds the idle CPU is measured over
+	CHURN=50000	# QOTD connections opened and closed for the RSS drift
+	REF_CHURN=50000	# (ref's RSS is flat; its churn is kept short)
+else
+	BUDGET=210
+	REPS=4
+	SECS=1.5
+	CHAT_REPS=3
+	CHAT_SECS=4
+	HOLD=3
+	CHURN=1000000
+	REF_CHURN=100000
+fi
+CHAT_RATE=20
+IDLE=10000	# idle connections, for RSS per connection and the reload stall
+STALL_RUNS=3	# 1 s echo windows, each with one SIGUSR1 in its middle
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/superd-bench.XXXXXX") || exit 1
+PIDS=
+
+# Every process this script started, by its pid, whatever way it ends.
+cleanup()
+{
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# stop PID: ends a helper this script started and forgets its pid, so
+# the cleanup never signals a number the system has given to another.
+stop()
+{
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	PIDS=$(echo "$PIDS" | sed "s/ $1\b//")
+}
+
+say()
+{
+	echo "bench: $*" >&2
+}
+
+die()
+{
+	say "$*"
+	exit 1
+}
+
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+	PIN_SRV="taskset -c 0"
+	PIN_LG="taskset -c 1"
+	PINNING="server on CPU 0, load generator on CPU 1 (taskset)"
+else
+	PIN_SRV=
+	PIN_LG=
+	PINNING="not pinned (taskset missing or fewer than 2 CPUs)"
+	say "note: $PINNING"
+fi
+
+# A port nobody uses for TCP or UDP, below the ephemeral range, so a
+# client's own port can never take it.
+port_free()
+{
+	! cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 \
+	    2>/dev/null | grep -q "$(printf ':%04X ' "$1")"
+}
+
+# pick_port VAR: not in a subshell, so the next pick moves on.
+NEXT_PORT=$((20000 + $$ % 10000))
+pick_port()
+{
+	while ! port_free "$NEXT_PORT"; do
+		NEXT_PORT=$((NEXT_PORT + 1))
+	done
+	eval "$1=$NEXT_PORT"
+	NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+listening()
+{
+	grep -q "$(printf ':%04X 00000000:0000 0A' "$1")" /proc/net/tcp
+}
+
+for v in R_ECHO R_QOTD R_CHAT S_ECHO S_QOTD S_CHAT S_EXEC; do
+	pick_port $v
+done
+QUOTES=$ROOT/conf/quotes.txt
+
+# The shipped scripts; no per-connection log lines (ref writes none).
+cat >"$TMP/superd.conf" <<EOF
+log = "stderr";
+log_level = "notice";
+script_dir = "$ROOT/services";
+max_connections = 30000;
+services = (
+  { name = "echo"; port = $S_ECHO; address = "127.0.0.1";
+    protocol = ["tcp", "udp"]; script = "echo.lua"; max_connections = 30000; },
+  { name = "qotd"; port = $S_QOTD; address = "127.0.0.1"; script = "qotd.lua";
+    max_connections = 30000; options = { quotes = "$QUOTES"; }; },
+  { name = "chat"; port = $S_CHAT; address = "127.0.0.1"; script = "chat.lua";
+    max_connections = 30000; options = { login_timeout = 60; }; },
+  { name = "qotd-exec"; port = $S_EXEC; address = "127.0.0.1";
+    exec = ["/bin/cat", "$QUOTES"]; max_connections = 30000; }
+);
+EOF
+
+./superd -t -c "$TMP/superd.conf" >&2 || die "the bench configuration does not load"
+
+# What is measured: the binary as it is now, whatever is rebuilt later.
+SUPERD_IS="$(./superd -V 2>&1 | head -n 1), binary of $(date -u -r superd '+%Y-%m-%d %H:%M UTC')"
+if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then
+	SUPERD_IS="$SUPERD_IS, built from $(git log -1 --format=%h)"
+	git diff --quiet HEAD -- superd.c modules ||
+	    SUPERD_IS="$SUPERD_IS with local changes"
+fi
+$PIN_SRV bench/ref -e "$R_ECHO" -u "$R_ECHO" -q "$R_QOTD" -c "$R_CHAT" \
+    -f "$QUOTES" 2>"$TMP/ref.log" &
+REF=$!
+PIDS="$PIDS $REF"
+$PIN_SRV ./superd -c "$TMP/superd.conf" 2>"$TMP/superd.log" &
+SUPERD=$!
+PIDS="$PIDS $SUPERD"
+
+i=0
+until listening "$R_CHAT" && listening "$S_EXEC"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "the servers did not start: $(cat "$TMP"/*.log)"
+	sleep 0.1
+done
+
+# The server died: say where and show its log, then stop.
+alive()
+{
+	kill -0 "$2" 2>/dev/null && return 0
+	say "$1 (pid $2) is gone, during: $3; the end of its log:"
+	tail -n 20 "$TMP/$1.log" >&2
+	exit 1
+}
+
+rss_kib()
+{
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+cpu_ticks()
+{
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# field KEY LINE: the value of KEY=value in a loadgen result line.
+field()
+{
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# lg NAME PID WHAT LOADGEN-ARGS...: one test, its result line in $OUT.
+lg()
+{
+	name=$1 pid=$2 what=$3
+	shift 3
+	OUT=$($PIN_LG bench/loadgen -P "$pid" "$@" 2>"$TMP/lg.err")
+	[ -s "$TMP/lg.err" ] && sed "s/^/bench: $name $what: /" "$TMP/lg.err" >&2
+	say "$name $what: $OUT"
+	alive "$name" "$pid" "$what"
+	[ -n "$OUT" ] || die "$name $what: the load generator printed nothing"
+}
+
+ROWS=$TMP/rows
+: >"$ROWS"
+
+# row FIGURE REF SUPERD CHECK TARGET: CHECK is ge:X or le:X (the ratio
+# superd/ref), max:X (superd's own figure) or - (shown only).
+row()
+{
+	echo "$1|$2|$3|$4|$5" >>"$ROWS"
+}
+
+# pair LABEL REF-PORT SUPERD-PORT LOADGEN-ARGS...: REPS runs on each
+# server, alternating, so a noisy spell on the host hits both alike;
+# more while either has fewer than half its runs clean.
+pair()
+{
+	label=$1 rp=$2 sp=$3
+	shift 3
+	: >"$TMP/ref.runs"
+	: >"$TMP/superd.runs"
+	k=0
+	while [ $k -lt "$REPS" ] || { [ $k -lt $((REPS * 2)) ] &&
+	    ! over_budget && { [ $(($(clean ref) * 2)) -lt "$REPS" ] ||
+		[ $(($(clean superd) * 2)) -lt "$REPS" ]; }; }; do
+		k=$((k + 1))
+		lg ref "$REF" "$label" -p "$rp" "$@"
+		echo "$OUT" >>"$TMP/ref.runs"
+		lg superd "$SUPERD" "$label" -p "$sp" "$@"
+		echo "$OUT" >>"$TMP/superd.runs"
+	done
+	tally ref
+	tally superd
+}
+
+# tally RUNS: adds the runs, and the disturbed ones, to the run's count.
+RUNS=0
+DIRTY=0
+tally()
+{
+	RUNS=$((RUNS + $(grep -c . "$TMP/$1.runs")))
+	DIRTY=$((DIRTY + $(grep -c . "$TMP/$1.runs") - $(clean "$1")))
+}
+
+over_budget()
+{
+	[ $(($(date +%s) - START)) -ge "$BUDGET" ]
+}
+
+# clean RUNS: how many of the runs no other work disturbed.
+clean()
+{
+	awk -v d="$DISTURBED" '{ for (i = 1; i <= NF; i++)
+		if ($i ~ /^waited=/ && substr($i, 8) + 0 <= d) n++ }
+	    END { print n + 0 }' "$TMP/$1.runs"
+}
+
+# pick RUNS FIELD max|min|med [SCALE]: one figure over the runs, times
+# SCALE; over the clean runs only, when there are any.
+pick()
+{
+	awk -v d="$DISTURBED" -v c="$(clean "$1")" '{
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^waited=/ && c > 0 && substr($i, 8) + 0 > d)
+				next
+		print
+	    }' "$TMP/$1.runs" >"$TMP/pick.runs"
+	sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$TMP/pick.runs" | sort -g |
+	    awk -v how="$3" -v k="${4:-1}" '{ v[NR] = $1 * k }
+		END {
+			x = v[how == "min" ? 1 : how == "max" ? NR : int((NR + 1) / 2)]
+			f = x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : x >= 1 ? "%.2f" : "%.3f"
+			printf f "\n", x
+		}'
+}
+
+# Throughput: the best run.  CPU per request: the cheapest.  Latency: the
+# median run.
+rate()
+{
+	pick "$1" "$2" max
+}
+
+cost()
+{
+	pick "$1" "$2" min "${3:-1}"
+}
+
+med()
+{
+	pick "$1" "$2" med
+}
+
+# sum RUNS FIELD: errors and losses add up over the runs.
+sum()
+{
+	sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$TMP/$1.runs" |
+	    awk '{ t += $1 } END { print t + 0 }'
+}
+
+# gap NAME PID PORT SIGNAL: GAP, the longest round-trip (ms) an echo client
+# sees in STALL_RUNS windows of 1 s, the server getting SIGNAL (if any)
+# half-way through each; the same without a signal says what is noise.
+gap()
+{
+	: >"$TMP/gap.runs"
+	k=0
+	while [ $k -lt $((STALL_RUNS * 2)) ] &&
+	    [ "$(clean gap)" -lt "$STALL_RUNS" ]; do
+		k=$((k + 1))
+		$PIN_LG bench/loadgen -P "$2" -m echo -p "$3" -c 10 -d 1 \
+		    >"$TMP/gap.out" &
+		echo_pid=$!
+		PIDS="$PIDS $echo_pid"
+		sleep 0.5
+		[ -n "$4" ] && kill "-$4" "$2"
+		wait $echo_pid
+		stop $echo_pid
+		say "$1 echo gap${4:+ with SIG$4}: $(cat "$TMP/gap.out")"
+		alive "$1" "$2" "echo with $IDLE connections open${4:+, SIG$4}"
+		cat "$TMP/gap.out" >>"$TMP/gap.runs"
+		[ $k -ge "$STALL_RUNS" ] && over_budget && break
+	done
+	tally gap
+	GAP=$(pick gap max_us max 0.001)
+}
+
+# Idle connections on fresh servers, so the baseline is each one's own:
+# RSS per connection, CPU while idle, and the longest echo gap while
+# superd reloads its scripts (ref has no reload: its gap is the floor).
+idle_test()
+{
+	name=$1 pid=$2 port=$3
+	rss0=$(rss_kib "$pid")
+	$PIN_LG bench/loadgen -m idle -p "$port" -c "$IDLE" -H 600 \
+	    >"$TMP/idle.out" 2>"$TMP/idle.err" &
+	idle=$!
+	PIDS="$PIDS $idle"
+	i=0
+	until grep -q ready "$TMP/idle.out"; do
+		i=$((i + 1))
+		[ $i -lt 600 ] && kill -0 $idle 2>/dev/null ||
+		    die "$name idle: no ready line: $(cat "$TMP/idle.err")"
+		sleep 0.1
+	done
+	line=$(cat "$TMP/idle.out")
+	say "$name idle: $line"
+	alive "$name" "$pid" "idle $IDLE"
+	rss1=$(rss_kib "$pid")
+	eval "${name}_rss=$(awk -v a="$rss0" -v b="$rss1" \
+	    -v n="$(field conns "$line")" 'BEGIN { printf "%.2f", (b - a) / n }')"
+	t0=$(cpu_ticks "$pid")
+	sleep "$HOLD"
+	t1=$(cpu_ticks "$pid")
+	eval "${name}_idlecpu=$(awk -v t="$((t1 - t0))" -v s="$HOLD" \
+	    -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz / s * 100 }')"
+	gap "$name" "$pid" "$port" ""
+	eval "${name}_gap=$GAP"
+	if [ "$name" = superd ]; then
+		gap "$name" "$pid" "$port" USR1
+		eval "${name}_stall=$GAP"
+	fi
+	stop $idle
+	sleep 0.5
+}
+
+say "ports: ref $R_ECHO/$R_QOTD/$R_CHAT, superd $S_ECHO/$S_QOTD/$S_CHAT/$S_EXEC"
+say "$PINNING; $REPS run(s) of ${SECS}s per row, chat $CHAT_REPS of ${CHAT_SECS}s, churn $CHURN; log in $TMP"
+
+idle_test ref "$REF" "$R_ECHO"
+idle_test superd "$SUPERD" "$S_ECHO"
+row "memory per idle connection, $IDLE open (KiB above baseline)" \
+    "$ref_rss" "$superd_rss" "max:3" "≤ 3 KiB"
+row "server CPU while $IDLE connections idle (%)" \
+    "$ref_idlecpu" "$superd_idlecpu" "max:0" "0%"
+row "longest echo gap, $IDLE open, no signal (ms)" \
+    "$ref_gap" "$superd_gap" - "(noise floor)"
+row "longest echo gap, $IDLE open, superd gets SIGUSR1 (ms)" \
+    "$ref_gap" "$superd_stall" "max:20" "≤ 20 ms"
+
+# echo C: round-trips/s, latency and the server's CPU per round-trip.
+for c in 1 100 1000; do
+	pair "echo C=$c" "$R_ECHO" "$S_ECHO" -m echo -c "$c" -d "$SECS"
+	t=-
+	[ $c -gt 1 ] && t="ge:0.85"
+	row "echo C=$c: round-trips/s" "$(rate ref rps)" "$(rate superd rps)" \
+	    "$t" "$([ $c -gt 1 ] && echo '≥ 0.85 × ref')"
+	row "echo C=$c: p99 latency (µs)" "$(med ref p99_us)" \
+	    "$(med superd p99_us)" - ""
+	t=-
+	[ $c = 100 ] && t="le:1.25"
+	row "echo C=$c: server CPU s per 100,000 round-trips" \
+	    "$(cost ref srv_cpu_us 0.1)" "$(cost superd srv_cpu_us 0.1)" \
+	    "$t" "$([ $c = 100 ] && echo '≤ 1.25 × ref')"
+	row "echo C=$c: errors" "$(sum ref errors)" "$(sum superd errors)" \
+	    "max:0" "0"
+done
+
+# connect C=50: QOTD connections/s and the server's CPU per connection,
+# and the same from an exec service, inetd's way (its children's CPU
+# counts: superd reaps them).
+pair "qotd C=50" "$R_QOTD" "$S_QOTD" -m connect -c 50 -d "$SECS"
+row "qotd C=50: connections/s" "$(rate ref rps)" "$(rate superd rps)" - ""
+row "qotd C=50: server CPU µs per connection" "$(cost ref srv_cpu_us)" \
+    "$(cost superd srv_cpu_us)" "le:1.5" "≤ 1.5 × ref"
+row "qotd C=50: errors" "$(sum ref errors)" "$(sum superd errors)" "max:0" "0"
+: >"$TMP/exec.runs"
+for k in $(seq "$REPS"); do
+	lg superd "$SUPERD" "qotd C=50 exec" -m connect -p "$S_EXEC" -c 50 \
+	    -d "$SECS"
+	echo "$OUT" >>"$TMP/exec.runs"
+done
+row "qotd C=50, superd exec /bin/cat: connections/s" "$(rate ref rps)" \
+    "$(rate exec rps)" - "(inetd's way)"
+row "qotd C=50, superd exec /bin/cat: server CPU µs per connection" \
+    "$(cost ref srv_cpu_us)" "$(cost exec srv_cpu_us)" - "~150 × ref"
+row "qotd C=50, superd exec /bin/cat: errors" "$(sum ref errors)" \
+    "$(sum exec errors)" - ""
+
+# chat M: fan-out of one line at a time to M-1 members.
+for m in 100 1000; do
+	reps=$REPS
+	REPS=$CHAT_REPS
+	pair "chat M=$m" "$R_CHAT" "$S_CHAT" -m chat -c "$m" \
+	    -d "$CHAT_SECS" -r "$CHAT_RATE"
+	REPS=$reps
+	row "chat M=$m: fan-out p50 (µs)" "$(med ref p50_us)" \
+	    "$(med superd p50_us)" - ""
+	t=-
+	[ $m = 1000 ] && t="le:1.5"
+	row "chat M=$m: fan-out p99 (µs)" "$(med ref p99_us)" \
+	    "$(med superd p99_us)" "$t" "$([ $m = 1000 ] && echo '≤ 1.5 × ref')"
+	row "chat M=$m: lines lost (of $(sum superd requests))" \
+	    "$(sum ref lines_lost)" "$(sum superd lines_lost)" "max:0" "0"
+	row "chat M=$m: server CPU µs per line" "$(cost ref srv_cpu_us)" \
+	    "$(cost superd srv_cpu_us)" - ""
+done
+
+pair "udp C=64" "$R_ECHO" "$S_ECHO" -m udp -c 64 -d "$SECS"
+row "udp echo C=64: datagrams/s" "$(rate ref rps)" "$(rate superd rps)" \
+    "ge:0.80" "≥ 0.80 × ref"
+row "udp echo C=64: server CPU µs per datagram" "$(cost ref srv_cpu_us)" \
+    "$(cost superd srv_cpu_us)" - ""
+row "udp echo C=64: datagrams lost (resent after 1 s)" "$(sum ref lost)" \
+    "$(sum superd lost)" - ""
+
+# RSS drift: after the first 10,000 QOTD connections, then after COUNT
+# (or as many as 90 s allow), both counted from the server's start.
+churn()
+{
+	name=$1 pid=$2 port=$3 count=$4
+	lg "$name" "$pid" "churn first 10000" -m connect -p "$port" -c 50 \
+	    -d 60 -n 10000
+	a=$(rss_kib "$pid")
+	lg "$name" "$pid" "churn to $count" -m connect -p "$port" -c 50 \
+	    -d 90 -n $((count - 10000))
+	b=$(rss_kib "$pid")
+	n=$((10000 + $(field requests "$OUT")))
+	say "$name churn: RSS $a KiB after 10000 connections, $b KiB after $n"
+	eval "${name}_churned=$n"
+	eval "${name}_drift=\"$(awk -v a="$a" -v b="$b" \
+	    'BEGIN { printf "%.1f (%d → %d KiB)", (b - a) * 100 / a, a, b }')\""
+}
+churn ref "$REF" "$R_QOTD" "$REF_CHURN"
+churn superd "$SUPERD" "$S_QOTD" "$CHURN"
+row "RSS growth, 10,000 to $superd_churned QOTD connections (ref: to $ref_churned) (%)" \
+    "$ref_drift" "$superd_drift" "max:10" "≤ 10%"
+
+echo "## superd vs bench/ref$([ "${QUICK:-}" = 1 ] && echo ' (QUICK=1)')"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs" \
+    "($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))," \
+    "Linux $(uname -r); $PINNING; $SUPERD_IS."
+echo
+echo "Each row ran $REPS times per server (chat $CHAT_REPS), ref and superd" \
+    "alternating, ${SECS} s per run (chat ${CHAT_SECS} s at $CHAT_RATE lines/s):" \
+    "throughput and server CPU per request are each server's best run," \
+    "latencies the median run, errors and losses the total.  Server CPU is" \
+    "utime+stime (+ reaped children) from /proc/PID/stat over the measured" \
+    "window, in $(getconf CLK_TCK) Hz ticks.  superd logs at notice (no line" \
+    "per connection; ref writes none).  $DIRTY of $RUNS runs were disturbed" \
+    "by other work on the host (server or load generator kept off a CPU" \
+    "more than $(awk -v d=$DISTURBED 'BEGIN { print d * 100 }')% of the run) and are left out where a clean run exists."
+echo
+echo "| figure | ref | superd | superd/ref | target | met |"
+echo "|---|---:|---:|---:|---|:-:|"
+awk -F'|' '
+function num(x) { return x + 0 }
+{
+	ratio = (num($2) > 0 && $3 ~ /^[0-9.]+$/) ? sprintf("%.2f", $3 / $2) : "—"
+	split($4, c, ":")
+	met = ""
+	if (c[1] == "ge" && ratio != "—")
+		met = (ratio + 0 >= c[2] + 0) ? "yes" : "**no**"
+	if (c[1] == "le" && ratio != "—")
+		met = (ratio + 0 <= c[2] + 0) ? "yes" : "**no**"
+	if (c[1] == "max")
+		met = (num($3) <= c[2] + 0) ? "yes" : "**no**"
+	printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ratio, $5, met
+}' "$ROWS"
