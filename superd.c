@@ -313,6 +313,7 @@ shutdown_all(void)
 		unlink(pidfile);
 	conf_release(conf);
 	buf_release_spares();
+	task_release_spares();
 }
 
 /* After every port is bound: the configured user, no other groups. */

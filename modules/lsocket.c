@@ -274,8 +274,9 @@ udp_read(lua_State *L, struct conn *c)
 	if (c->state != CONN_OPEN || c->eof)
 		return closed(L, c, CONN_REPORTED_R);
 	c->eof = 1;
-	lua_pushlstring(L, buf_head(&c->in), buf_used(&c->in));
-	buf_free(&c->in);
+	lua_getuservalue(L, 1);
+	lua_pushnil(L);
+	lua_setuservalue(L, 1);
 	return 1;
 }
 

@@ -131,6 +131,13 @@ setup_p(lua_State *L)
 {
 	struct setup_args *a = lua_touserdata(L, 1);
 
+	/*
+	 * luaL_unref runs unprotected (closing a connection, ending a task);
+	 * the registry's free-list key must exist before, or its first
+	 * insertion could meet the memory limit and reach the panic handler.
+	 */
+	lua_pushboolean(L, 1);
+	luaL_unref(L, LUA_REGISTRYINDEX, luaL_ref(L, LUA_REGISTRYINDEX));
 	sandbox_open(L, a->c->lua_path);
 	task_open_coroutine(L);
 	lsocket_open(L);
@@ -708,6 +715,7 @@ service_free(struct service *s)
 	if (s->L)
 		lua_close(s->L);
 	sources_free(&s->sources);
+	free(s->threads);
 	if (s->owner)
 		conf_release(s->owner);
 	free(s->name);

@@ -32,6 +32,8 @@ struct service {
 	size_t mem, mem_limit;
 	long nconns;	/* open connections, exec children, UDP coroutines */
 	long noutbound; /* of which superd.connect sockets */
+	int *threads;	/* registry refs of finished threads, for reuse */
+	int nthreads, capthreads;
 	struct listener *listeners;
 	struct service_stats *stats; /* own_stats, or a shared row */
 	struct service_stats own_stats;

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "lconnect.h"
@@ -65,20 +66,110 @@ timer_fired(struct loop_timer *lt)
  * Called in protected mode with a function and nargs arguments on top of
  * L: moves them to a new thread anchored in the registry, and queues it.
  */
+/*
+ * Task structs and finished threads are kept for the next coroutine: a
+ * UDP datagram or a short connection then costs no lua_newthread, no
+ * registry slot and no malloc.
+ */
+#define TASK_SPARES 256
+#define THREAD_SPARES 64
+
+static struct task *spare_tasks;
+static int nspare_tasks;
+
+static struct task *
+task_alloc(void)
+{
+	struct task *t = spare_tasks;
+
+	if (t == NULL)
+		return calloc(1, sizeof(*t));
+	spare_tasks = t->spare;
+	nspare_tasks--;
+	memset(t, 0, sizeof(*t));
+	return t;
+}
+
+static void
+task_free(struct task *t)
+{
+	if (nspare_tasks >= TASK_SPARES) {
+		free(t);
+		return;
+	}
+	t->spare = spare_tasks;
+	spare_tasks = t;
+	nspare_tasks++;
+}
+
+void
+task_release_spares(void)
+{
+	struct task *t;
+
+	while ((t = spare_tasks) != NULL) {
+		spare_tasks = t->spare;
+		free(t);
+	}
+	nspare_tasks = 0;
+}
+
+/* A thread whose function returned: lua_resume starts it afresh. */
+static lua_State *
+pooled_thread(lua_State *L, struct service *s, int *ref)
+{
+	lua_State *T;
+
+	if (s->nthreads == 0)
+		return NULL;
+	*ref = s->threads[--s->nthreads];
+	lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+	T = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	return T;
+}
+
+static void
+pool_thread(struct task *t)
+{
+	struct service *s = t->svc;
+	int *v;
+
+	if (s->nthreads == s->capthreads && s->capthreads < THREAD_SPARES) {
+		v = realloc(s->threads, (s->capthreads + 16) * sizeof(*v));
+		if (v != NULL) {
+			s->threads = v;
+			s->capthreads += 16;
+		}
+	}
+	if (s->nthreads == s->capthreads) {
+		luaL_unref(s->L, LUA_REGISTRYINDEX, t->ref);
+		return;
+	}
+	lua_settop(t->T, 0);
+	s->threads[s->nthreads++] = t->ref;
+}
+
 struct task *
 task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 {
-	lua_State *T = lua_newthread(L);
+	int ref = LUA_NOREF;
+	lua_State *T = pooled_thread(L, s, &ref);
 	struct task *t;
-	int ref;
 
-	if (!lua_checkstack(T, nargs + 1))
+	if (T == NULL) {
+		T = lua_newthread(L);
+		lua_insert(L, -(nargs + 2));
+	}
+	if (!lua_checkstack(T, nargs + 1)) {
+		if (ref != LUA_NOREF)
+			s->threads[s->nthreads++] = ref;
 		luaL_error(L, "too many arguments");
-	lua_insert(L, -(nargs + 2));
-
+	}
 	lua_xmove(L, T, nargs + 1);
-	ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if (ref == LUA_NOREF)
+		ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	if ((t = task_alloc()) == NULL) {
 		luaL_unref(L, LUA_REGISTRYINDEX, ref);
 		luaL_error(L, "not enough memory");
 	}
@@ -97,7 +188,7 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 
 /* Drops the last reference to the thread: the collector frees it. */
 static void
-task_release(struct task *t)
+task_release(struct task *t, int finished)
 {
 	dequeue(t);
 	loop_timer_cancel(&t->timer);
@@ -108,11 +199,13 @@ task_release(struct task *t)
 		lconnect_orphan(t->lookup);
 	if (t->outbound)
 		conn_end_owned(t);
-	luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
-
+	if (finished)
+		pool_thread(t);
+	else
+		luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
 	LIST_REMOVE(t, link);
 	nlive--;
-	free(t);
+	task_free(t);
 }
 
 /* Ends a parked task without resuming it: it never runs again. */
@@ -121,7 +214,7 @@ task_kill(struct task *t)
 {
 	if (t->conn && t->conn->task == t)
 		t->conn->task = NULL;
-	task_release(t);
+	task_release(t, 0);
 }
 
 void
@@ -243,7 +336,7 @@ task_finish(struct task *t, int status)
 	}
 	if (ours)
 		c->task = NULL;
-	task_release(t);
+	task_release(t, status == LUA_OK);
 	if (ours)
 		conn_end(c, status == LUA_OK ? WHY_SCRIPT : WHY_ERROR);
 }

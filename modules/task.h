@@ -33,6 +33,7 @@ struct task {
 	struct loop_timer timer;
 	TAILQ_ENTRY(task) runq;
 	LIST_ENTRY(task) link;
+	struct task *spare; /* on the free list */
 };
 
 struct task *task_current(lua_State *L);
@@ -48,6 +49,7 @@ int task_run_queue(void);
 int task_pending(void);
 int task_count(void);
 void task_kill_all(void);
+void task_release_spares(void);
 void task_kill_service(struct service *s);
 void task_cpu_hook(lua_State *L, lua_Debug *ar);
 int task_killed(lua_State *L);

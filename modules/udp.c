@@ -66,8 +66,9 @@ dgram_p(lua_State *L)
 		return luaL_error(L, "the script defines no main()");
 	c = lsocket_new(L);
 	c->udp = 1;
-	if (buf_append(&c->in, dgram, a->len) < 0)
-		return luaL_error(L, "not enough memory");
+	/* the payload waits as a Lua string: read() hands it over uncopied */
+	lua_pushlstring(L, dgram, a->len);
+	lua_setuservalue(L, -2);
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;

@@ -104,7 +104,11 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	close(a);
 	close(b);
 	close(c);
+	/* and once those have gone, admits again */
+	for (i = 0; i < 100 && proc_fd_count(d.pid) != fds0; i++)
+		usleep(20000);
 	fd = tcp_connect(port);
+
 	send_str(fd, "z\n");
 	assert_true(recv_line(fd, buf, sizeof(buf), 3000) == 2);
 	close(fd);
