@@ -56,18 +56,29 @@ bind_any(int type, int port)
 	return port;
 }
 
+/* Never the same port twice in one test program: two services of one
+ * test would otherwise clash now and then. */
 int
 free_port(void)
 {
-	int i, port;
+	static int given[256], ngiven;
+	int i, j, port;
 
-	for (i = 0; i < 50; i++) {
+	for (i = 0; i < 100; i++) {
 		port = bind_any(SOCK_STREAM, 0);
-		if (port > 0 && bind_any(SOCK_DGRAM, port) == port)
+		for (j = 0; j < ngiven && given[j] != port; j++)
+			;
+		if (port > 0 && j == ngiven &&
+		    bind_any(SOCK_DGRAM, port) == port) {
+			given[ngiven++ % 256] = port;
+			if (ngiven > 256)
+				ngiven = 256;
 			return port;
+		}
 	}
 	return -1;
 }
+
 
 void
 sd_init(struct superd *d)
