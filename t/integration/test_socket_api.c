@@ -16,15 +16,6 @@
 
 #include "client.h"
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 /* The superd a test runs, so a failed assertion still stops it. */
 static struct superd live;
 
