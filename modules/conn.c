@@ -143,7 +143,8 @@ conn_close(struct conn *c)
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
 	if (c->counted)
-		service_release(s, c->outbound ? NULL : &c->peer);
+		service_release(
+		    s, &c->peer, c->outbound ? HOLD_OUTBOUND : HOLD_CLIENT);
 }
 
 /* Output gone, or a writer parked on it: the loop's part of a write. */
@@ -350,7 +351,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, a.c, all);
 	nconns++;
-	service_hold(s, peer);
+	service_hold(s, peer, HOLD_CLIENT);
 	a.c->counted = 1;
 	if (!proxied)
 		s->stats->accepted++;
@@ -400,7 +401,7 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, c, all);
 	nconns++;
-	service_hold(s, NULL);
+	service_hold(s, to, HOLD_OUTBOUND);
 	c->counted = 1;
 	if (loop_add(&c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, conn_io) <
 	    0) {
@@ -457,7 +458,7 @@ proxy_done(struct conn *c, const union net_addr *client)
 	struct service *s = c->svc;
 	const char *why;
 
-	service_release(s, &c->peer);
+	service_release(s, &c->peer, HOLD_CLIENT);
 	c->counted = 0;
 	if (client)
 		c->peer = *client;
@@ -468,7 +469,7 @@ proxy_done(struct conn *c, const union net_addr *client)
 		proxy_fail(c, WHY_REFUSED);
 		return;
 	}
-	service_hold(s, &c->peer);
+	service_hold(s, &c->peer, HOLD_CLIENT);
 	c->counted = 1;
 	s->stats->accepted++;
 	arm_idle(c);

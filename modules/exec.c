@@ -112,7 +112,7 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	c->next = children;
 	children = c;
 	nchildren++;
-	service_hold(s, peer);
+	service_hold(s, peer, HOLD_CLIENT);
 	s->stats->accepted++;
 }
 
@@ -150,7 +150,7 @@ exec_reap(void)
 		*pp = c->next;
 		nchildren--;
 		child_log(c, status);
-		service_release(c->svc, &c->peer);
+		service_release(c->svc, &c->peer, HOLD_CLIENT);
 		free(c);
 	}
 }

@@ -18,7 +18,24 @@
 #define READ_N(ctx) ((size_t)((ctx) >> 2))
 #define READ_CHUNK 16384
 
-#define toconn(L) ((struct conn *)luaL_checkudata(L, 1, SOCKET_MT))
+#define toconn(L) checkconn(L, 1)
+
+static char socket_mt_key; /* the metatable, by address: no string lookup */
+
+/* luaL_checkudata without hashing "superd.socket" on every call. */
+static struct conn *
+checkconn(lua_State *L, int arg)
+{
+	struct conn *c = lua_touserdata(L, arg);
+	int ok;
+
+	if (c == NULL || !lua_getmetatable(L, arg))
+		return luaL_checkudata(L, arg, SOCKET_MT);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
+	ok = lua_rawequal(L, -1, -2);
+	lua_pop(L, 2);
+	return ok ? c : luaL_checkudata(L, arg, SOCKET_MT);
+}
 
 /* Reads land here first, so an idle connection holds no input buffer. */
 static char scratch[65536];
@@ -281,16 +298,15 @@ udp_read(lua_State *L, struct conn *c)
 }
 
 /* Each write is one datagram back to the sender. */
-static int
-udp_write(lua_State *L, struct conn *c)
+/* The datagram: one string as it is, several joined. */
+static const char *
+udp_payload(lua_State *L, size_t *len)
 {
-	luaL_Buffer b;
 	int i, n = lua_gettop(L);
-	const char *data;
-	size_t len;
+	luaL_Buffer b;
 
-	if (c->state != CONN_OPEN)
-		return closed(L, c, CONN_REPORTED_W);
+	if (n == 2)
+		return luaL_checklstring(L, 2, len);
 	luaL_buffinit(L, &b);
 	for (i = 2; i <= n; i++) {
 		luaL_checklstring(L, i, NULL);
@@ -298,7 +314,18 @@ udp_write(lua_State *L, struct conn *c)
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	data = lua_tolstring(L, -1, &len);
+	return lua_tolstring(L, -1, len);
+}
+
+static int
+udp_write(lua_State *L, struct conn *c)
+{
+	const char *data;
+	size_t len;
+
+	if (c->state != CONN_OPEN)
+		return closed(L, c, CONN_REPORTED_W);
+	data = udp_payload(L, &len);
 	if (len > UDP_MAX_PAYLOAD)
 		return lsocket_fail(L, "datagram too large");
 	if (udp_send(c, data, len) < 0)
@@ -499,6 +526,8 @@ void
 lsocket_open(lua_State *L)
 {
 	luaL_newmetatable(L, SOCKET_MT);
+	lua_pushvalue(L, -1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
 	luaL_setfuncs(L, metamethods, 0);
 	luaL_newlib(L, methods);
 	lua_setfield(L, -2, "__index");

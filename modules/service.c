@@ -306,21 +306,38 @@ service_admit_proxy(struct service *s, const union net_addr *peer)
 	return NULL;
 }
 
-/* peer NULL: an outbound socket, which no per-source count includes. */
-void
-service_hold(struct service *s, const union net_addr *peer)
+/*
+ * What a connection holds while it is open.  HOLD_CLIENT counts against
+ * its address's per_source too; a datagram's coroutine (HOLD_DATAGRAM)
+ * and a superd.connect socket (HOLD_OUTBOUND) do not.
+ */
+static void
+service_count(
+    struct service *s, const union net_addr *peer, int kind, int delta)
 {
 	uint8_t key[16];
 
-	s->nconns++;
-	service_total++;
-	if (peer) {
+	s->nconns += delta;
+	service_total += delta;
+	if (kind == HOLD_CLIENT) {
 		acl_key(peer, key);
-		sources_add(&s->sources, key, 1);
-	} else {
-		s->noutbound++;
+		sources_add(&s->sources, key, delta);
+	} else if (kind == HOLD_OUTBOUND) {
+		s->noutbound += delta;
 	}
 	s->stats->active = s->nconns;
+}
+
+void
+service_hold(struct service *s, const union net_addr *peer, int kind)
+{
+	service_count(s, peer, kind, 1);
+}
+
+void
+service_release(struct service *s, const union net_addr *peer, int kind)
+{
+	service_count(s, peer, kind, -1);
 }
 
 /* The counts only this process knows, into its (maybe shared) row. */
@@ -329,22 +346,6 @@ service_sync_stats(struct service *s)
 {
 	s->stats->active = s->nconns;
 	s->stats->memory = s->mem;
-}
-
-void
-service_release(struct service *s, const union net_addr *peer)
-{
-	uint8_t key[16];
-
-	s->nconns--;
-	service_total--;
-	if (peer) {
-		acl_key(peer, key);
-		sources_add(&s->sources, key, -1);
-	} else {
-		s->noutbound--;
-	}
-	s->stats->active = s->nconns;
 }
 
 /*

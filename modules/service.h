@@ -66,8 +66,12 @@ void service_drop_inherited(void);
 void service_unlisten(struct service *s);
 int service_pcall(struct service *s, lua_CFunction fn, void *ud);
 const char *service_admit(struct service *s, const union net_addr *peer);
-void service_hold(struct service *s, const union net_addr *peer);
-void service_release(struct service *s, const union net_addr *peer);
+#define HOLD_CLIENT 0
+#define HOLD_DATAGRAM 1
+#define HOLD_OUTBOUND 2
+
+void service_hold(struct service *s, const union net_addr *peer, int kind);
+void service_release(struct service *s, const union net_addr *peer, int kind);
 void service_refuse(struct service *s, const char *proto,
     const union net_addr *peer, const char *why);
 void service_count_refusal(struct service *s, const char *why);

@@ -121,7 +121,7 @@ dgram_start(struct listener *l, const union net_addr *peer, size_t len)
 		return;
 	}
 	l->svc->stats->bytes_in += len;
-	service_hold(l->svc, peer);
+	service_hold(l->svc, peer, HOLD_DATAGRAM);
 	l->svc->stats->accepted++;
 }
 
@@ -184,5 +184,5 @@ udp_end(struct conn *c)
 		    c->svc->name, addr, port, (unsigned long long)c->bytes_in,
 		    (unsigned long long)c->bytes_out);
 	}
-	service_release(c->svc, &c->peer);
+	service_release(c->svc, &c->peer, HOLD_DATAGRAM);
 }
