@@ -89,7 +89,6 @@ check: superd $(UNIT) $(INTEG)
 sanitize: deps
 	$(MAKE) superd-asan $(INTEG) $(ASAN_UNIT)
 	@CHURN=20000 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-
 	    LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh t/run.sh ./superd-asan $(ASAN_UNIT) $(INTEG)

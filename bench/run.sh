@@ -499,3 +499,82 @@ function num(x) { return x + 0 }
 		met = (num($3) <= c[2] + 0) ? "yes" : "**no**"
 	printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ratio, $5, met
 }' "$ROWS"
+
+# workers = 2 against workers = 1: echo C=100 with two load generator
+# threads.  Neither server is pinned (two workers need both cores) and
+# the load generator shares those same two cores, so this says what a
+# second worker buys on this machine, not on a machine with cores to
+# spare.  CPU is the master's and its workers' utime+stime together.
+stop "$SUPERD"
+stop "$REF"
+
+# tree_ticks PID: utime+stime of PID and its children (the workers).
+tree_ticks()
+{
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$1" '{
+		pid = $1
+		sub(/.*\) /, "")
+		if (pid == p || $2 == p)
+			t += $12 + $13
+	    } END { print t + 0 }'
+}
+
+workers_run()
+{
+	n=$1
+	pick_port W_PORT
+	cat >"$TMP/w$n.conf" <<EOC
+log = "stderr";
+log_level = "notice";
+workers = $n;
+max_connections = 30000;
+services = ({ name = "echo"; port = $W_PORT; address = "127.0.0.1";
+  script = "$ROOT/services/echo.lua"; max_connections = 30000; });
+EOC
+	./superd -c "$TMP/w$n.conf" 2>"$TMP/w$n.log" &
+	wpid=$!
+	PIDS="$PIDS $wpid"
+	i=0
+	until listening "$W_PORT"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || die "workers = $n did not start: $(cat "$TMP/w$n.log")"
+		sleep 0.1
+	done
+	sleep 0.5
+	best_rps=0
+	best_cpu=
+	for k in $(seq "$REPS"); do
+		t0=$(tree_ticks "$wpid")
+		OUT=$(bench/loadgen -m echo -p "$W_PORT" -c 100 -T 2 -d "$SECS" \
+		    2>>"$TMP/lg.err")
+		t1=$(tree_ticks "$wpid")
+		say "workers = $n: $OUT"
+		rps=$(field rps "$OUT")
+		cpu=$(awk -v a="$t0" -v b="$t1" -v n="$(field requests "$OUT")" \
+		    -v hz="$(getconf CLK_TCK)" \
+		    'BEGIN { printf "%.3f", (b - a) / hz * 1e5 / (n > 0 ? n : 1) }')
+		best_rps=$(awk -v a="$best_rps" -v b="$rps" \
+		    'BEGIN { print (b > a ? b : a) }')
+		best_cpu=$(awk -v a="${best_cpu:-1e9}" -v b="$cpu" \
+		    'BEGIN { print (b < a ? b : a) }')
+	done
+	stop "$wpid"
+	eval "W${n}_RPS=$best_rps W${n}_CPU=$best_cpu"
+}
+workers_run 1
+workers_run 2
+
+echo
+echo "## superd workers = 2 against workers = 1"
+echo
+echo "Echo C=100 with 64-byte lines, load generator with 2 threads; nothing" \
+    "pinned: the servers and the load generator share the same $(nproc) CPUs," \
+    "so a second worker competes with the load for the second core.  Best of" \
+    "$REPS runs each."
+echo
+echo "| figure | workers = 1 | workers = 2 | 2 / 1 |"
+echo "|---|---:|---:|---:|"
+awk -v a="$W1_RPS" -v b="$W2_RPS" 'BEGIN {
+	printf "| echo C=100: round-trips/s | %.0f | %.0f | %.2f |\n", a, b, b / a }'
+awk -v a="$W1_CPU" -v b="$W2_CPU" 'BEGIN {
+	printf "| echo C=100: server CPU s per 100,000 round-trips (all processes) | %.3f | %.3f | %.2f |\n", a, b, b / a }'
