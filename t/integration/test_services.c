@@ -227,25 +227,7 @@ setup_group(void **state)
 	return getcwd(repo, sizeof(repo)) == NULL ? -1 : 0;
 }
 
-static int
-setup(void **state)
-{
-	static struct superd d;
-
-	sd_init(&d);
-	*state = &d;
-	return 0;
-}
-
-/* Also after a failed assertion: no superd outlives its test. */
-static int
-teardown(void **state)
-{
-	sd_cleanup(*state);
-	return 0;
-}
-
-#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 
 int
 main(void)
