@@ -79,7 +79,6 @@ free_port(void)
 	return -1;
 }
 
-
 void
 sd_init(struct superd *d)
 {

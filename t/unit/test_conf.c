@@ -187,11 +187,12 @@ test_bad_values(void **state)
 	    2, "\"protocol\"");
 	expect_error(
 	    "services = ({ name = \"a\"; port = 1; });\n", 1, "exactly one of");
-		expect_error("\nlog = \"file\";\n", 2, "\"log\" must be");
+	expect_error("\nlog = \"file\";\n", 2, "\"log\" must be");
 	expect_error("services = ({ name = \"a\"; port = 1;\n exec = []; });\n",
 	    2, "absolute path");
-	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";\n"
-		     " exec = [1]; });\n",
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; script = \"s.lua\";\n"
+	    " exec = [1]; });\n",
 	    2, "\"exec\" must hold strings");
 
 	expect_error("services = ({ port = 1; script = \"s.lua\"; });\n", 1,
