@@ -197,6 +197,12 @@ test_bad_values(void **state)
 
 	expect_error("services = ({ port = 1; script = \"s.lua\"; });\n", 1,
 	    "needs a \"name\"");
+	/* the shared counters keep 63 characters of a name */
+	expect_error(
+	    "services = ({ name = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaa\"; port = 1; script = \"s.lua\"; "
+	    "});\n",
+	    1, "63 at most");
 }
 
 static void
