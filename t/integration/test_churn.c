@@ -47,15 +47,13 @@ one(int port, int i)
 static void
 test_churn_returns_memory_descriptors_and_counters(void **state)
 {
-	struct superd d;
+	struct superd *d = *state;
 	int port = free_port(), i, n, fds0, fd, a, b, c;
 	long rss10k = 0, rss_end;
 	char buf[64];
 
-	(void)state;
 	n = getenv("CHURN") ? atoi(getenv("CHURN")) : 100000;
-	sd_init(&d);
-	sd_write(&d, "t.lua",
+	sd_write(d, "t.lua",
 	    "if opened == nil then opened = 0 end\n"
 	    "function main(s)\n"
 	    "  opened = opened + 1\n"
@@ -66,21 +64,21 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	    "  end\n"
 	    "end\n"
 	    "function fini(s) end\n");
-	sd_write(&d, "superd.conf",
+	sd_write(d, "superd.conf",
 	    "log_level = \"warning\";\n"
 	    "services = ({ name = \"t\"; port = %d; address = \"127.0.0.1\"; "
 	    "script = \"t.lua\"; per_source = 2; });\n",
 	    port);
-	assert_int_equal(sd_start(&d, port), 0);
+	assert_int_equal(sd_start(d, port), 0);
 	usleep(100000);
-	fds0 = proc_fd_count(d.pid);
+	fds0 = proc_fd_count(d->pid);
 	for (i = 0; i < n; i++) {
 		one(port, i);
 		if (i + 1 == 10000)
-			rss10k = proc_rss_kb(d.pid);
+			rss10k = proc_rss_kb(d->pid);
 	}
 	usleep(300000);
-	rss_end = proc_rss_kb(d.pid);
+	rss_end = proc_rss_kb(d->pid);
 	print_message("%d connections: RSS %ld kB after 10000, %ld kB at end\n",
 	    n, rss10k, rss_end);
 	/* ASan's quarantine holds freed memory on purpose: no RSS there */
@@ -88,9 +86,9 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 		assert_true(rss_end <= rss10k + rss10k / 10);
 
 	/* the last connections may still be closing (slowly, under valgrind) */
-	for (i = 0; i < 100 && proc_fd_count(d.pid) != fds0; i++)
+	for (i = 0; i < 100 && proc_fd_count(d->pid) != fds0; i++)
 		usleep(50000);
-	assert_int_equal(proc_fd_count(d.pid), fds0);
+	assert_int_equal(proc_fd_count(d->pid), fds0);
 
 	/* per_source = 2 still admits exactly two */
 	a = tcp_connect(port);
@@ -105,23 +103,22 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	close(b);
 	close(c);
 	/* and once those have gone, admits again */
-	for (i = 0; i < 100 && proc_fd_count(d.pid) != fds0; i++)
+	for (i = 0; i < 100 && proc_fd_count(d->pid) != fds0; i++)
 		usleep(20000);
 	fd = tcp_connect(port);
-
 	send_str(fd, "z\n");
 	assert_true(recv_line(fd, buf, sizeof(buf), 3000) == 2);
 	close(fd);
-	assert_int_equal(sd_stop(&d), 0);
-	sd_cleanup(&d);
+	assert_int_equal(sd_stop(d), 0);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(
-		test_churn_returns_memory_descriptors_and_counters),
+	    cmocka_unit_test_setup_teardown(
+		test_churn_returns_memory_descriptors_and_counters, sd_setup,
+		sd_teardown),
 	};
 	return cmocka_run_group_tests_name("churn", tests, NULL, NULL);
 }
