@@ -49,7 +49,8 @@ lsocket_new(lua_State *L)
 	c->io.fd = -1;
 	c->ref = LUA_NOREF;
 	c->state = CONN_CLOSED;
-	luaL_setmetatable(L, SOCKET_MT);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
+	lua_setmetatable(L, -2);
 	return c;
 }
 

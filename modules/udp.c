@@ -69,8 +69,11 @@ dgram_p(lua_State *L)
 	/* the payload waits as a Lua string: read() hands it over uncopied */
 	lua_pushlstring(L, dgram, a->len);
 	lua_setuservalue(L, -2);
-	lua_pushvalue(L, -1);
-	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	/*
+	 * No registry anchor: main's stack holds the socket while it runs,
+	 * and a datagram's socket ends only when main does (udp_end, with no
+	 * Lua allocation in between that could let the collector in).
+	 */
 	a->c = c;
 	c->task = task_spawn(L, a->s, c, 1);
 	c->io.fd = a->l->io.fd;
