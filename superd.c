@@ -123,7 +123,7 @@ start_services(void)
 	if (check_exec_paths(conf) < 0)
 		return -1;
 	service_adopt_inherited();
-	if (reconf_start(conf, err, sizeof(err)) < 0) {
+	if (reconf_apply(conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}

@@ -100,13 +100,7 @@ commit(struct conf *c, struct plan *p)
 		    s->name, s->nconns);
 }
 
-/* Start-up is a reload onto nothing. */
-int
-reconf_start(struct conf *c, char *err, size_t len)
-{
-	return reconf_apply(c, err, len);
-}
-
+/* Start-up too: a reload onto nothing. */
 int
 reconf_apply(struct conf *c, char *err, size_t len)
 {

@@ -4,7 +4,6 @@
 
 struct conf;
 
-int reconf_start(struct conf *c, char *err, size_t len);
 int reconf_apply(struct conf *c, char *err, size_t len);
 
 #endif

@@ -17,7 +17,7 @@
 
 static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
 static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
-static int nqueued, nlive;
+static int nqueued;
 
 /* Every thread's extra space names the task it runs for (NULL: none). */
 struct task *
@@ -181,7 +181,6 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 	loop_timer_init(&t->timer, timer_fired);
 	set_task(T, t);
 	LIST_INSERT_HEAD(&live, t, link);
-	nlive++;
 	enqueue(t);
 	return t;
 }
@@ -204,7 +203,6 @@ task_release(struct task *t, int finished)
 	else
 		luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
 	LIST_REMOVE(t, link);
-	nlive--;
 	task_free(t);
 }
 
@@ -380,12 +378,6 @@ int
 task_pending(void)
 {
 	return nqueued > 0;
-}
-
-int
-task_count(void)
-{
-	return nlive;
 }
 
 void

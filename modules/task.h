@@ -47,7 +47,6 @@ int task_park(lua_State *L, struct task *t, int wait, struct conn *c,
 int task_take_timeout(struct task *t);
 int task_run_queue(void);
 int task_pending(void);
-int task_count(void);
 void task_kill_all(void);
 void task_release_spares(void);
 void task_kill_service(struct service *s);

@@ -12,13 +12,6 @@
 #include "udp.h"
 
 static char dgram[UDP_MAX_PAYLOAD + 1];
-static long dropped;
-
-long
-udp_dropped(void)
-{
-	return dropped;
-}
 
 /*
  * Sources that must never get an answer (OpenBSD inetd's dg_badinput):
@@ -91,7 +84,6 @@ drop(struct service *s, const union net_addr *peer, const char *why)
 	char addr[NET_ADDRSTRLEN];
 	int port;
 
-	dropped++;
 	service_count_refusal(s, why);
 
 	if (!log_enabled(LOG_DEBUG))

@@ -13,6 +13,5 @@ struct conn;
 void udp_io(struct loop_io *io, int events);
 int udp_send(struct conn *c, const char *data, size_t len);
 void udp_end(struct conn *c);
-long udp_dropped(void);
 
 #endif
