@@ -173,6 +173,49 @@ test_metrics_label_each_worker(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* superd.stats() in any worker adds up every worker's counters. */
+static void
+test_stats_add_up_across_workers(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), sum = free_port(), i, fd, seen[3] = {0}, w;
+	char line[128];
+	long total = 0, one = 0, two = 0;
+
+	sd_write(
+	    d, "w.lua", "function main(s) s:write(superd.worker, '\\n') end\n");
+	sd_write(d, "sum.lua",
+	    "function main(s)\n"
+	    "  local w = superd.stats().services.w\n"
+	    "  s:write(w.accepted, ' ', w.workers[1].accepted, ' ',\n"
+	    "    w.workers[2].accepted, '\\n')\n"
+	    "end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; },\n"
+	    " { name = \"sum\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"sum.lua\"; });\n",
+	    port, sum);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+	/* the start-up probe made one connection to w already */
+	for (i = 0; i < 59 || !(seen[1] && seen[2]); i++) {
+		assert_true(i < 300);
+		if ((w = which_worker(port)) >= 1 && w <= 2)
+			seen[w] = 1;
+	}
+	fd = tcp_connect(sum);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	close(fd);
+	assert_int_equal(sscanf(line, "%ld %ld %ld", &total, &one, &two), 3);
+	assert_int_equal(total, i + 1);
+	assert_int_equal(one + two, total);
+	assert_true(one > 0 && two > 0);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static void
 test_port_in_use_is_an_error_before_forking(void **state)
 {
@@ -251,6 +294,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_restarted_worker_gets_the_reloaded_config, sd_setup,
 		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_stats_add_up_across_workers, sd_setup, sd_teardown),
 
 	    cmocka_unit_test_setup_teardown(
 		test_port_in_use_is_an_error_before_forking, sd_setup,
