@@ -25,6 +25,7 @@
 #include "modules/reconf.h"
 #include "modules/service.h"
 #include "modules/task.h"
+#include "modules/udp.h"
 
 #ifndef SUPERD_CONFIG
 #define SUPERD_CONFIG "/etc/superd/superd.conf"
@@ -264,6 +265,7 @@ idle(void)
 	}
 	task_run_queue();
 	conn_flush_queue();
+	udp_flush();
 	service_reap();
 	if (stopping && !task_pending() &&
 	    (service_total == conn_outbound() ||

@@ -329,8 +329,7 @@ udp_write(lua_State *L, struct conn *c)
 	data = udp_payload(L, &len);
 	if (len > UDP_MAX_PAYLOAD)
 		return lsocket_fail(L, "datagram too large");
-	if (udp_send(c, data, len) < 0)
-		return lsocket_fail(L, "closed");
+	udp_send(c, data, len);
 	lua_settop(L, 1);
 	return 1;
 }

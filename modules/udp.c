@@ -1,6 +1,7 @@
 /* udp.c - a coroutine per datagram, replies to the sender. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <string.h>
 #include <lauxlib.h>
 #include <sys/socket.h>
 
@@ -11,7 +12,30 @@
 #include "task.h"
 #include "udp.h"
 
-static char dgram[UDP_MAX_PAYLOAD + 1];
+/*
+ * Datagrams are taken UDP_BATCH at a time with recvmmsg, and the replies
+ * written in a turn of the loop wait in `out` until udp_flush sends them
+ * with sendmmsg at the turn's end: two system calls for a batch instead
+ * of two per datagram.  Each message has room for the largest datagram;
+ * the kernel touches only the pages a datagram fills.
+ */
+#define UDP_BATCH 32
+#define UDP_OUT_BYTES (128 * 1024)
+
+static char in_data[UDP_BATCH][UDP_MAX_PAYLOAD + 1];
+static union net_addr in_peer[UDP_BATCH];
+static struct iovec in_iov[UDP_BATCH];
+static struct mmsghdr in_msg[UDP_BATCH];
+
+static struct {
+	int fd; /* the listener the queued replies leave from */
+	int n;
+	size_t used;
+	char data[UDP_OUT_BYTES];
+	union net_addr peer[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	struct mmsghdr msg[UDP_BATCH];
+} out;
 
 /*
  * Sources that must never get an answer (OpenBSD inetd's dg_badinput):
@@ -45,6 +69,7 @@ struct dgram_args {
 	struct service *s;
 	struct listener *l;
 	const union net_addr *peer;
+	const char *data;
 	size_t len;
 	struct conn *c;
 };
@@ -60,7 +85,7 @@ dgram_p(lua_State *L)
 	c = lsocket_new(L);
 	c->udp = 1;
 	/* the payload waits as a Lua string: read() hands it over uncopied */
-	lua_pushlstring(L, dgram, a->len);
+	lua_pushlstring(L, a->data, a->len);
 	lua_setuservalue(L, -2);
 	/*
 	 * No registry anchor: main's stack holds the socket while it runs,
@@ -94,9 +119,10 @@ drop(struct service *s, const union net_addr *peer, const char *why)
 }
 
 static void
-dgram_start(struct listener *l, const union net_addr *peer, size_t len)
+dgram_start(struct listener *l, const union net_addr *peer, const char *data,
+    size_t len)
 {
-	struct dgram_args a = {l->svc, l, peer, len, NULL};
+	struct dgram_args a = {l->svc, l, peer, data, len, NULL};
 	const char *why;
 
 	if ((why = bad_source(peer)) != NULL ||
@@ -120,38 +146,97 @@ dgram_start(struct listener *l, const union net_addr *peer, size_t len)
 	l->svc->stats->accepted++;
 }
 
+static socklen_t
+addr_len(const union net_addr *a)
+{
+	return a->sa.sa_family == AF_INET ? sizeof(a->in4) : sizeof(a->in6);
+}
+
+/* Sends what the turn queued; a datagram the kernel refuses is dropped. */
+void
+udp_flush(void)
+{
+	int i = 0, n;
+
+	while (i < out.n) {
+		n = sendmmsg(out.fd, out.msg + i, (unsigned)(out.n - i), 0);
+		if (n > 0)
+			i += n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else {
+			log_msg(LOG_DEBUG, "udp reply dropped: %s",
+			    strerror(errno));
+			i++;
+		}
+	}
+	out.n = 0;
+	out.used = 0;
+}
+
+static void
+out_queue(int fd, const union net_addr *peer, const char *data, size_t len)
+{
+	struct mmsghdr *m;
+
+	if (out.n > 0 && (out.fd != fd || out.n == UDP_BATCH ||
+			     out.used + len > sizeof(out.data)))
+		udp_flush();
+	out.fd = fd;
+	m = &out.msg[out.n];
+	out.peer[out.n] = *peer;
+	memcpy(out.data + out.used, data, len);
+	out.iov[out.n] = (struct iovec){out.data + out.used, len};
+	*m = (struct mmsghdr){.msg_hdr = {.msg_name = &out.peer[out.n],
+				  .msg_namelen = addr_len(peer),
+				  .msg_iov = &out.iov[out.n],
+				  .msg_iovlen = 1}};
+	out.used += len;
+	out.n++;
+}
+
+static int
+receive(int fd)
+{
+	int i, n;
+
+	for (i = 0; i < UDP_BATCH; i++) {
+		in_iov[i] = (struct iovec){in_data[i], sizeof(in_data[i])};
+		in_msg[i] =
+		    (struct mmsghdr){.msg_hdr = {.msg_name = &in_peer[i],
+					 .msg_namelen = sizeof(in_peer[i]),
+					 .msg_iov = &in_iov[i],
+					 .msg_iovlen = 1}};
+	}
+	n = recvmmsg(fd, in_msg, UDP_BATCH, 0, NULL);
+	return n < 0 ? 0 : n;
+}
+
 void
 udp_io(struct loop_io *io, int events)
 {
 	struct listener *l = (struct listener *)io;
-	union net_addr peer;
-	socklen_t plen;
-	ssize_t n;
-	int i;
+	int i, n, round;
 
 	(void)events;
-	for (i = 0; i < 64; i++) {
-		plen = sizeof(peer);
-		n = recvfrom(io->fd, dgram, sizeof(dgram), 0, &peer.sa, &plen);
-		if (n < 0)
+	for (round = 0; round < 2; round++) {
+		if ((n = receive(io->fd)) == 0)
 			break;
-		dgram_start(l, &peer, (size_t)n);
+		for (i = 0; i < n; i++)
+			dgram_start(
+			    l, &in_peer[i], in_data[i], in_msg[i].msg_len);
+		if (n < UDP_BATCH)
+			break; /* the queue is empty */
 	}
 }
 
-int
+/* A datagram back to the sender, sent when the turn ends. */
+void
 udp_send(struct conn *c, const char *data, size_t len)
 {
-	socklen_t plen = c->peer.sa.sa_family == AF_INET ? sizeof(c->peer.in4)
-							 : sizeof(c->peer.in6);
-	ssize_t n;
-
-	n = sendto(c->io.fd, data, len, 0, &c->peer.sa, plen);
-	if (n < 0)
-		return -1;
-	c->bytes_out += n;
-	c->svc->stats->bytes_out += n;
-	return 0;
+	out_queue(c->io.fd, &c->peer, data, len);
+	c->bytes_out += len;
+	c->svc->stats->bytes_out += len;
 }
 
 /* A datagram's coroutine ended: no descriptor of its own to close. */

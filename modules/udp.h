@@ -11,7 +11,8 @@
 struct conn;
 
 void udp_io(struct loop_io *io, int events);
-int udp_send(struct conn *c, const char *data, size_t len);
+void udp_send(struct conn *c, const char *data, size_t len);
+void udp_flush(void);
 void udp_end(struct conn *c);
 
 #endif

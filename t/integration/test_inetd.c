@@ -461,6 +461,62 @@ test_udp_write_over_65507_bytes_returns_error(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * 64 sources send at once, so superd takes them in one batch and sends
+ * the replies together: each source gets its own two, in order, and the
+ * four 50,000-byte replies overflow one batch's buffer into the next.
+ */
+#define BURST 64
+
+static void
+test_udp_burst_from_many_sources_gets_each_its_own_replies(void **state)
+{
+	struct superd *d = *state;
+	static char reply[70000];
+	char msg[32], want[64];
+	int port = free_port(), fd[BURST], i;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	ssize_t n;
+
+	sd_write(d, "twice.lua",
+	    "function main(s)\n"
+	    "  local d = s:read()\n"
+	    "  s:write(d:find(\"^big\") and string.rep(\"b\", 50000) or d)\n"
+	    "  s:write(\"again \", d)\n"
+	    "end\n");
+	conf_write(d, "",
+	    "{ name = \"twice\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = [\"tcp\", \"udp\"]; script = \"%s/twice.lua\"; }",
+	    port, d->dir);
+	assert_int_equal(sd_start(d, port), 0);
+	tolen = make_addr("127.0.0.1", port, &to);
+	for (i = 0; i < BURST; i++) {
+		assert_true((fd[i] = udp_open("127.0.0.1", NULL, 0, 0)) >= 0);
+		snprintf(msg, sizeof(msg), "%s %d", i % 16 ? "n" : "big", i);
+		assert_int_equal(sendto(fd[i], msg, strlen(msg), 0,
+				     (struct sockaddr *)&to, tolen),
+		    strlen(msg));
+	}
+	for (i = 0; i < BURST; i++) {
+		snprintf(msg, sizeof(msg), "%s %d", i % 16 ? "n" : "big", i);
+		n = udp_recv(fd[i], reply, sizeof(reply), 3000);
+		if (i % 16 == 0) {
+			assert_int_equal(n, 50000);
+			assert_int_equal(reply[49999], 'b');
+		} else {
+			assert_int_equal(n, strlen(msg));
+			assert_memory_equal(reply, msg, n);
+		}
+		snprintf(want, sizeof(want), "again %s", msg);
+		n = udp_recv(fd[i], reply, sizeof(reply), 3000);
+		assert_int_equal(n, strlen(want));
+		assert_memory_equal(reply, want, n);
+		close(fd[i]);
+	}
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static void
 test_udp_from_source_port_below_1024_is_dropped(void **state)
 {
@@ -1330,6 +1386,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_udp_echo_returns_binary_datagram_and_tcp_echo_answers),
 	    T(test_udp_write_over_65507_bytes_returns_error),
+	    T(test_udp_burst_from_many_sources_gets_each_its_own_replies),
 	    T(test_udp_from_source_port_below_1024_is_dropped),
 	    T(test_udp_from_superds_own_port_is_dropped),
 	    T(test_discard_tcp_stays_open_and_udp_gets_no_reply),
