@@ -128,7 +128,7 @@ start_services(void)
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	service_drop_inherited();
+	service_drop_inherited(0);
 	return 0;
 }
 
@@ -449,7 +449,10 @@ run_worker(int index)
 	return rc;
 }
 
-/* Each port bound once and let go, so a clash is an error before forking. */
+/*
+ * Each port bound once and let go, so a clash is an error before forking;
+ * a port systemd passed is the workers' to share, not to bind.
+ */
 static int
 trial_bind(struct conf *c)
 {
@@ -461,7 +464,9 @@ trial_bind(struct conf *c)
 		v = &c->svcs[i];
 		for (j = 0; j < v->naddrs; j++)
 			for (p = CONF_TCP; p <= CONF_UDP; p <<= 1) {
-				if (!(v->protos & p))
+				if (!(v->protos & p) ||
+				    service_claim_inherited(
+					v->addrs[j], v->port, p))
 					continue;
 				fd = net_listen(v->addrs[j], v->port,
 				    p == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM,
@@ -479,17 +484,18 @@ trial_bind(struct conf *c)
 }
 
 /* The master's copy of the configuration, for the workers it restarts. */
-static void
+static double
 master_reread(void)
 {
 	char err[CONF_ERRLEN * 2];
 	struct conf *c = conf_load(conf_path, err, sizeof(err));
 
-	if (c == NULL)
-		return; /* each worker logs the error itself */
-	c->refs = 1;
-	conf_release(conf);
-	conf = c;
+	if (c != NULL) { /* else each worker logs the error itself */
+		c->refs = 1;
+		conf_release(conf);
+		conf = c;
+	}
+	return conf->shutdown_timeout;
 }
 
 static int
@@ -498,8 +504,10 @@ run_master(int daemon)
 	int i, rc;
 
 	net_reuseport = 1;
+	service_adopt_inherited();
 	if (check_scripts(conf) < 0 || trial_bind(conf) < 0)
 		return 1;
+	service_drop_inherited(1);
 	if (stats_share(conf->workers) < 0) {
 		fprintf(
 		    stderr, "superd: shared counters: %s\n", strerror(errno));

@@ -92,6 +92,7 @@ reap(int stopping)
 			continue;
 		w = &workers[k];
 		w->pid = 0;
+		stats_worker_gone(k);
 		if (stopping)
 			continue;
 		if (now() - w->started < YOUNG)
@@ -169,7 +170,7 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 			reap(stopping);
 		else if (sig == SIGHUP || sig == SIGUSR1) {
 			if (sig == SIGHUP && hup)
-				hup();
+				grace = hup();
 			forward(sig);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;

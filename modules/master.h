@@ -5,8 +5,11 @@
 /* Runs worker number index (1..N) to its end; returns its exit status. */
 typedef int master_worker_fn(int index);
 
-/* On SIGHUP, before it is passed on: workers started later see the news. */
-typedef void master_hup_fn(void);
+/*
+ * On SIGHUP, before it is passed on: workers started later see the news.
+ * Returns the shutdown_timeout the master gives the workers from now on.
+ */
+typedef double master_hup_fn(void);
 
 int master_run(
     int workers, double grace, master_worker_fn *fn, master_hup_fn *hup);

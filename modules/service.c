@@ -574,22 +574,47 @@ service_adopt_inherited(void)
 	return n;
 }
 
-/* After start-up: an inherited socket no service took is an error. */
-void
-service_drop_inherited(void)
+/*
+ * The master's claim on an inherited socket for addr, port and proto, so
+ * that it binds no socket of its own there; 1 when there is one.
+ */
+int
+service_claim_inherited(const char *addr, int port, int proto)
 {
+	char canon[NET_ADDRSTRLEN];
 	struct listener *l;
 
-	while ((l = inherited) != NULL) {
-		inherited = l->next;
-		if (!l->claimed) {
+	l = listener_match(inherited, net_canon(addr, canon), port, proto);
+	if (l != NULL)
+		l->claimed = 1;
+	return l != NULL;
+}
+
+/*
+ * After start-up: an inherited socket no service took is an error.  A
+ * worker takes the rest over and forgets the list; the master (keep)
+ * holds them open for the workers it starts, each to claim them anew.
+ */
+void
+service_drop_inherited(int keep)
+{
+	struct listener *l, **pl = &inherited;
+
+	while ((l = *pl) != NULL) {
+		if (!l->claimed)
 			log_msg(LOG_ERR,
 			    "inherited socket %s port %d/%s "
 			    "matches no service; closed",
 			    l->addr, l->port,
 			    l->proto == CONF_TCP ? "tcp" : "udp");
-			close(l->io.fd);
+		if (keep && l->claimed) {
+			l->claimed = 0;
+			pl = &l->next;
+			continue;
 		}
+		if (!l->claimed)
+			close(l->io.fd);
+		*pl = l->next;
 		free(l->addr);
 		free(l);
 	}

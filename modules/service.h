@@ -61,7 +61,8 @@ void listeners_abort(struct listener *l);
 void service_attach(struct service *s, struct listener *list);
 int service_set_options(struct service *s);
 int service_adopt_inherited(void);
-void service_drop_inherited(void);
+int service_claim_inherited(const char *addr, int port, int proto);
+void service_drop_inherited(int keep);
 
 void service_unlisten(struct service *s);
 int service_pcall(struct service *s, lua_CFunction fn, void *ud);

@@ -72,3 +72,21 @@ stats_slot(int i)
 		return NULL;
 	return &slots[i];
 }
+
+/*
+ * A worker died: what it had open and the memory its Lua states held went
+ * with it.  Its counts of what it served stay; the master writes the row
+ * only while no worker owns it.
+ */
+void
+stats_worker_gone(int worker)
+{
+	int i;
+
+	if (slots == NULL || worker < 1 || worker > nworkers)
+		return;
+	for (i = 0; i < STATS_SERVICES; i++) {
+		slots[i].w[worker - 1].active = 0;
+		slots[i].w[worker - 1].memory = 0;
+	}
+}

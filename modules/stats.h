@@ -31,5 +31,6 @@ int stats_share(int workers);
 int stats_workers(void);
 struct service_stats *stats_slot_for(const char *name, int worker);
 const struct stats_slot *stats_slot(int i);
+void stats_worker_gone(int worker);
 
 #endif

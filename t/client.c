@@ -473,3 +473,46 @@ chat_join(int port, const char *name)
 	}
 	return fd;
 }
+
+int
+listen_local(int port, int type)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, type, 0), on = 1;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 16) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+pid_t
+sd_start_activated(struct superd *d, int fd3, int fd4)
+{
+	char pid[32];
+	pid_t p;
+	int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+	if ((p = fork()) != 0) {
+		close(log);
+		return p;
+	}
+	/* out of the way first, so neither lands on the other */
+	fd3 = fcntl(fd3, F_DUPFD, 10);
+	fd4 = fd4 >= 0 ? fcntl(fd4, F_DUPFD, 10) : -1;
+	dup2(log, 2);
+	dup2(fd3, 3);
+	if (fd4 >= 0)
+		dup2(fd4, 4);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", fd4 >= 0 ? "2" : "1", 1);
+	execl(binary(), "superd", "-c", d->conf, (char *)NULL);
+	_exit(127);
+}

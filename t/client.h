@@ -41,6 +41,15 @@ int sd_log_wait(struct superd *d, const char *needle, int n, int ms);
 int sd_log_count(struct superd *d, const char *needle);
 void sd_cleanup(struct superd *d);
 
+/*
+ * Socket activation as systemd does it: superd -c d->conf with fd3 (and
+ * fd4 unless it is -1) as descriptors 3 and 4, LISTEN_PID its own pid.
+ * Returns its pid; the caller waits for it.
+ */
+pid_t sd_start_activated(struct superd *d, int fd3, int fd4);
+/* A socket of type bound to 127.0.0.1:port (listening for TCP), or -1. */
+int listen_local(int port, int type);
+
 /* Clients: each call is bounded by ms and returns -1 on timeout/error. */
 int tcp_connect(int port);
 int send_all(int fd, const void *buf, size_t len);

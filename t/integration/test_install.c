@@ -146,45 +146,6 @@ test_man_pages_render_without_warnings(void **state)
 	}
 }
 
-static int
-listen_on(int port, int type)
-{
-	struct sockaddr_in a = {0};
-	int fd = socket(AF_INET, type, 0), on = 1;
-
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    (type == SOCK_STREAM && listen(fd, 16) < 0))
-		return -1;
-	return fd;
-}
-
-/* As systemd does: the sockets on 3 and up, LISTEN_PID the child's pid. */
-static pid_t
-start_activated(struct superd *d, int fd3, int fd4)
-{
-	char pid[32];
-	pid_t p;
-	int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-	if ((p = fork()) != 0) {
-		close(log);
-		return p;
-	}
-	dup2(log, 2);
-	dup2(fd3, 3);
-	dup2(fd4, 4);
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	setenv("LISTEN_PID", pid, 1);
-	setenv("LISTEN_FDS", "2", 1);
-	execl(getenv("SUPERD") ? getenv("SUPERD") : "./superd", "superd", "-c",
-	    d->conf, (char *)NULL);
-	_exit(127);
-}
-
 static void
 test_socket_activation_serves_passed_socket(void **state)
 {
@@ -198,10 +159,10 @@ test_socket_activation_serves_passed_socket(void **state)
 	    "services = ({ name = \"act\"; port = %d; address = "
 	    "\"127.0.0.1\"; script = \"e.lua\"; });\n",
 	    port);
-	a = listen_on(port, SOCK_STREAM);
-	b = listen_on(other, SOCK_STREAM);
+	a = listen_local(port, SOCK_STREAM);
+	b = listen_local(other, SOCK_STREAM);
 	assert_true(a >= 0 && b >= 0);
-	pid = start_activated(d, a, b);
+	pid = sd_start_activated(d, a, b);
 	/* superd binding the port itself would fail: we still hold it */
 	fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -216,6 +217,167 @@ test_stats_add_up_across_workers(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* superd.stats() for the service "hold": its active total and rows. */
+static void
+hold_active(int port, long *total, long *one, long *two)
+{
+	char line[128];
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	close(fd);
+	assert_int_equal(sscanf(line, "%ld %ld %ld", total, one, two), 3);
+}
+
+/*
+ * A killed worker's open connections leave the active count with it,
+ * even while no worker replaces it (its script no longer compiles).
+ */
+static void
+test_killed_workers_connections_leave_the_active_count(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), sum = free_port(), fd[40], n = 0, left = 0;
+	int seen[3] = {0}, i;
+	long total, one, two;
+	pid_t kids[8];
+	char line[32];
+
+	sd_write(d, "hold.lua",
+	    "function main(s) s:write(superd.worker, '\\n') s:read() end\n");
+	sd_write(d, "sum.lua",
+	    "function main(s)\n"
+	    "  local h = superd.stats().services.hold\n"
+	    "  s:write(h.active, ' ', h.workers[1].active, ' ',\n"
+	    "    h.workers[2].active, '\\n')\n"
+	    "end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"hold\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"hold.lua\"; },\n"
+	    " { name = \"sum\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"sum.lua\"; });\n",
+	    port, sum);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+	while (n < 40 && !(n >= 10 && seen[1] && seen[2])) {
+		assert_true((fd[n] = tcp_connect(port)) >= 0);
+		assert_true(recv_line(fd[n], line, sizeof(line), 3000) > 0);
+		seen[atoi(line) == 2 ? 2 : 1] = 1;
+		n++;
+	}
+	assert_true(seen[1] && seen[2]);
+	hold_active(sum, &total, &one, &two);
+	assert_int_equal(total, n);
+	assert_true(one > 0 && two > 0);
+
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	sd_write(d, "hold.lua", "function main(s\n");
+	kill(kids[0], SIGKILL);
+	assert_int_equal(sd_log_wait(d, "restarting in", 2, 5000), 2);
+	for (i = 0; i < n; i++)
+		left += !wait_closed(fd[i], 100);
+	assert_true(left > 0 && left < n);
+	hold_active(sum, &total, &one, &two);
+	assert_int_equal(total, left);
+	assert_true(one == 0 || two == 0);
+	for (i = 0; i < n; i++)
+		close(fd[i]);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/*
+ * SIGHUP gives the master the new shutdown_timeout too: a drain longer
+ * than the start-up one (plus the master's 5 s of slack) is not cut off.
+ */
+static void
+test_master_drains_with_the_reloaded_shutdown_timeout(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), fd;
+	long t0;
+	char line[32];
+
+	sd_write(d, "hold.lua",
+	    "function main(s)\n"
+	    "  s:write('hi\\n')\n"
+	    "  local l = s:read()\n"
+	    "  if l then s:write(l, '\\n') end\n"
+	    "end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2; shutdown_timeout = 0.2;\n"
+	    "services = ({ name = \"hold\"; port = %d; "
+	    "address = \"127.0.0.1\"; script = \"hold.lua\"; });\n",
+	    port);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "started, 1 services", 2, 5000), 2);
+	sd_write(d, "superd.conf",
+	    "workers = 2; shutdown_timeout = 9;\n"
+	    "services = ({ name = \"hold\"; port = %d; "
+	    "address = \"127.0.0.1\"; script = \"hold.lua\"; });\n",
+	    port);
+	sd_signal(d, SIGHUP);
+	assert_int_equal(sd_log_wait(d, "configuration", 2, 5000), 2);
+	fd = tcp_connect(port);
+	assert_int_equal(expect_line(fd, "hi\n"), 0);
+	sd_signal(d, SIGTERM);
+	t0 = now_ms();
+	/* the start-up timeout would have the master kill at 5.2 s */
+	assert_true(quiet_for(fd, 6500));
+	assert_true(now_ms() - t0 >= 6400);
+	assert_int_equal(send_str(fd, "still here\n"), 0);
+	assert_true(recv_line(fd, line, sizeof(line), 2000) > 0);
+	assert_string_equal(line, "still here\n");
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/*
+ * workers = 2 under socket activation: both workers serve the socket
+ * systemd passed (which the test keeps open, as systemd does, so no one
+ * could bind the port again), and so does a worker started to replace
+ * one that was killed.
+ */
+static void
+test_socket_activation_with_two_workers(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), a, i, n = 0, status;
+	pid_t pid, kids[8], now[8];
+
+	sd_write(
+	    d, "w.lua", "function main(s) s:write(superd.worker, '\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = ({ name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; });\n",
+	    port);
+	assert_true((a = listen_local(port, SOCK_STREAM)) >= 0);
+	pid = sd_start_activated(d, a, -1);
+	d->pid = pid; /* the teardown stops it if an assertion fails */
+	assert_int_equal(sd_log_wait(d, "started, 1 services", 2, 5000), 2);
+	assert_true(both_answer(port));
+	assert_int_equal(sd_log_count(d, "matches no service"), 0);
+
+	assert_int_equal(children(pid, kids, 8), 2);
+	kill(kids[0], SIGKILL);
+	assert_int_equal(sd_log_wait(d, "started, 1 services", 3, 5000), 3);
+	for (i = 0; i < 100 && n < 2; i++) {
+		usleep(50000);
+		n = children(pid, now, 8);
+	}
+	assert_int_equal(n, 2);
+	assert_true(both_answer(port));
+
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	d->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(a);
+}
+
 static void
 test_port_in_use_is_an_error_before_forking(void **state)
 {
@@ -296,6 +458,14 @@ main(void)
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_stats_add_up_across_workers, sd_setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_killed_workers_connections_leave_the_active_count,
+		sd_setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_master_drains_with_the_reloaded_shutdown_timeout, sd_setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_socket_activation_with_two_workers, sd_setup, sd_teardown),
 
 	    cmocka_unit_test_setup_teardown(
 		test_port_in_use_is_an_error_before_forking, sd_setup,
