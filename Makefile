@@ -36,7 +36,7 @@ INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps run test check sanitize clean format bench fuzz install uninstall valgrind
+.PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind
 
 all: superd
 
@@ -49,7 +49,7 @@ superd-asan: $(SRCS) $(HDRS)
 # Installs what is missing when root; otherwise says the one line to run.
 deps:
 	@missing=; \
-	for p in $(DEBS) $(TEST_DEBS); do \
+	for p in $(DEBS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 		    grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -79,14 +79,18 @@ t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin
 	$(CC) $(CFLAGS) -It -o $@ $< t/client.c $(CMOCKA)
 
-test: deps
+# The tests also run rdate, groff, HAProxy and Redis as clients and peers.
+test-deps:
+	$(MAKE) deps DEBS="$(DEBS) $(TEST_DEBS)"
+
+test: test-deps
 	$(MAKE) check
 
 check: superd $(UNIT) $(INTEG)
 	@sh t/run.sh ./superd $(UNIT) $(INTEG)
 
 # The integration tests again, against a server built with ASan and UBSan.
-sanitize: deps
+sanitize: test-deps
 	$(MAKE) superd-asan $(INTEG) $(ASAN_UNIT)
 	@CHURN=20000 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp \

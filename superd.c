@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <lua.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static struct loop_io sigio;
 static struct loop_timer stop_timer;
 static int want_reload, want_hup, want_reap, want_stop, stopping, hard_stop;
 static int pid_written;
+static int detached;  /* -d */
+static int in_worker; /* a worker forked by the master */
 static const char *pidfile, *pidarg;
 static char *conf_path;
 
@@ -55,22 +58,54 @@ usage(FILE *f)
 static void
 apply_globals(struct conf *c)
 {
+	if (detached && !c->log_set)
+		c->log_where = LOG_TO_SYSLOG; /* stderr is /dev/null */
 	log_open(c->log_where, c->log_level);
 	service_max_total = c->max_connections;
 }
 
+/*
+ * An error that stops superd starting: on stderr, where whoever started it
+ * reads it; a worker logs it, since under -d its stderr is /dev/null.
+ */
+static void start_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+start_error(const char *fmt, ...)
+{
+	char line[CONF_ERRLEN * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (in_worker)
+		log_msg(LOG_ERR, "%s", line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+/* The program of exec service v is there; -1 with err set if not. */
 static int
-check_exec_paths(struct conf *c)
+exec_present(const struct svc_conf *v, const char *path, char *err, size_t len)
+{
+	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+		return 0;
+	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
+	    v->name, v->exec[0], strerror(errno));
+	return -1;
+}
+
+/* Every exec service's program is there; the first missing one in err. */
+static int
+check_exec_paths(struct conf *c, char *err, size_t len)
 {
 	int i;
 
 	for (i = 0; i < c->nsvcs; i++)
-		if (c->svcs[i].exec && access(c->svcs[i].exec[0], X_OK) < 0) {
-			fprintf(stderr, "%s:%d: service \"%s\": %s: %s\n",
-			    c->path, c->svcs[i].line, c->svcs[i].name,
-			    c->svcs[i].exec[0], strerror(errno));
+		if (exec_present(&c->svcs[i], c->path, err, len) < 0)
 			return -1;
-		}
 	return 0;
 }
 
@@ -83,18 +118,22 @@ check_scripts(struct conf *c)
 	int i, rc = 0;
 
 	for (i = 0; i < c->nsvcs; i++) {
-		if (c->svcs[i].script == NULL)
+		if (c->svcs[i].script == NULL) {
+			if (exec_present(
+				&c->svcs[i], c->path, err, sizeof(err)) < 0) {
+				start_error("%s", err);
+				rc = -1;
+			}
 			continue;
+		}
 		s = service_new(&c->svcs[i], c, 1, err, sizeof(err));
 		if (s == NULL) {
-			fprintf(stderr, "%s\n", err);
+			start_error("%s", err);
 			rc = -1;
 		} else {
 			service_free(s);
 		}
 	}
-	if (rc == 0 && check_exec_paths(c) < 0)
-		rc = -1;
 	return rc;
 }
 
@@ -121,11 +160,13 @@ start_services(void)
 {
 	char err[CONF_ERRLEN * 2];
 
-	if (check_exec_paths(conf) < 0)
+	if (check_exec_paths(conf, err, sizeof(err)) < 0) {
+		start_error("%s", err);
 		return -1;
+	}
 	service_adopt_inherited();
 	if (reconf_apply(conf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+		start_error("%s", err);
 		return -1;
 	}
 	service_drop_inherited(0);
@@ -145,7 +186,8 @@ reread_config(void)
 		return;
 	}
 	c->refs = 1;
-	if (reconf_apply(c, err, sizeof(err)) < 0) {
+	if (check_exec_paths(c, err, sizeof(err)) < 0 ||
+	    reconf_apply(c, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR,
 		    "SIGHUP: %s; keeping the running configuration", err);
 		conf_release(c);
@@ -293,7 +335,7 @@ write_pidfile(void)
 	if (pidfile == NULL)
 		return 0;
 	if ((f = fopen(pidfile, "w")) == NULL) {
-		fprintf(stderr, "superd: %s: %s\n", pidfile, strerror(errno));
+		start_error("superd: %s: %s", pidfile, strerror(errno));
 		return -1;
 	}
 	fprintf(f, "%ld\n", (long)getpid());
@@ -334,39 +376,57 @@ drop_privileges(void)
 	}
 	if ((conf->user && (pw = getpwnam(conf->user)) == NULL) ||
 	    (conf->group && (gr = getgrnam(conf->group)) == NULL)) {
-		fprintf(stderr, "%s: unknown user or group \"%s\"\n",
-		    conf->path,
+		start_error("%s: unknown user or group \"%s\"", conf->path,
 		    pw == NULL && conf->user ? conf->user : conf->group);
 		return -1;
 	}
 	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
 	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
 	    (pw && setuid(pw->pw_uid) < 0)) {
-		fprintf(stderr, "superd: dropping privileges: %s\n",
-		    strerror(errno));
+		start_error("superd: dropping privileges: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* -d: the classic double fork; the first parent exits once we serve. */
+/*
+ * -d: the classic double fork.  The first parent waits on a pipe until
+ * the daemon says it serves (detach_done) and exits 0, or sees the pipe
+ * close first and exits 1: an error after the fork (the pid file, the
+ * privilege drop) still reaches the caller, on the stderr kept till then.
+ */
+static int ready_fd = -1;
+
 static int
 detach(void)
 {
+	int p[2];
 	pid_t pid;
-	int fd;
+	char c;
 
-	if ((pid = fork()) < 0)
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	ready_fd = p[1];
 	setsid();
 	if ((pid = fork()) < 0)
 		return -1;
 	if (pid > 0)
 		_exit(0);
-	if (chdir("/") < 0)
-		return -1;
+	return chdir("/");
+}
+
+static void
+detach_done(void)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -374,7 +434,10 @@ detach(void)
 		if (fd > 2)
 			close(fd);
 	}
-	return 0;
+	if (write(ready_fd, "", 1) < 0)
+		log_msg(LOG_WARNING, "-d: the starting process is gone");
+	close(ready_fd);
+	ready_fd = -1;
 }
 
 static char *
@@ -397,13 +460,11 @@ start(int daemon)
 	loop_update_time();
 	service_started = loop_now();
 
-	if (daemon && !conf->log_set)
-		conf->log_where = LOG_TO_SYSLOG;
 	apply_globals(conf);
 	raise_nofile();
 	loop_timer_init(&stop_timer, stop_now);
 	if (loop_init() < 0) {
-		fprintf(stderr, "superd: %s\n", strerror(errno));
+		start_error("superd: %s", strerror(errno));
 		return -1;
 	}
 	if (start_services() < 0 || (daemon && detach() < 0))
@@ -413,11 +474,12 @@ start(int daemon)
 	 * signals of the process that added it, not of its children.
 	 */
 	if (open_signals() < 0) {
-		fprintf(stderr, "superd: signals: %s\n", strerror(errno));
+		start_error("superd: signals: %s", strerror(errno));
 		return -1;
 	}
 	if (write_pidfile() < 0 || drop_privileges() < 0)
 		return -1;
+	detach_done();
 	return 0;
 }
 
@@ -442,6 +504,7 @@ run_worker(int index)
 	int rc;
 
 	service_worker = index;
+	in_worker = 1;
 	pidfile = NULL;
 	log_tag(index);
 	rc = run(0);
@@ -515,12 +578,11 @@ run_master(int daemon)
 	}
 	for (i = 0; i < conf->nsvcs; i++)
 		stats_slot_for(conf->svcs[i].name, 1);
-	if (daemon && !conf->log_set)
-		conf->log_where = LOG_TO_SYSLOG;
 	apply_globals(conf);
 	raise_nofile();
 	if ((daemon && detach() < 0) || write_pidfile() < 0)
 		return 1;
+	detach_done();
 	rc = master_run(
 	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
 	if (pid_written)
@@ -545,7 +607,7 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'd':
-			daemon = 1;
+			daemon = detached = 1;
 			break;
 		case 'p':
 			pidarg = optarg;

@@ -211,12 +211,21 @@ search_lua(lua_State *L)
 	return 2;
 }
 
+/*
+ * package.path: lua_path, then Lua's own (where Debian's lua-* packages
+ * put their modules) less its ./ templates: a daemon's working directory
+ * is no place to find modules in.
+ */
 static void
 restrict_require(lua_State *L, const char *lua_path)
 {
 	lua_getglobal(L, "package");
-	lua_pushstring(L, lua_path);
-	lua_setfield(L, -2, "path");
+	lua_getfield(L, -1, "path");
+	luaL_gsub(L, lua_tostring(L, -1), ";./?.lua", "");
+	luaL_gsub(L, lua_tostring(L, -1), ";./?/init.lua", "");
+	lua_pushfstring(L, "%s;%s", lua_path, lua_tostring(L, -1));
+	lua_setfield(L, -5, "path");
+	lua_pop(L, 3);
 	lua_createtable(L, 2, 0);
 	lua_getfield(L, -2, "searchers");
 	lua_rawgeti(L, -1, 1);

@@ -1323,12 +1323,9 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 	if (rc != 0)
 		fail_msg("superd -d exited %d: %s", rc, text);
 	assert_true(now_ms() - end < 3000);
-	/* the daemon may write the pidfile after its parent returned */
-	for (end = now_ms() + 5000; now_ms() < end; usleep(20000)) {
-		read_text(pidpath, text, sizeof(text));
-		if ((daemon_pid = atoi(text)) > 0)
-			break;
-	}
+	/* the parent returns once the daemon serves: the pidfile is there */
+	read_text(pidpath, text, sizeof(text));
+	daemon_pid = atoi(text);
 	assert_true(daemon_pid > 0);
 	if (!alive(daemon_pid))
 		fail_msg(
@@ -1350,6 +1347,31 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 }
 
 /* --- 10. the connection log line --- */
+
+/*
+ * An error after the fork (here the pid file's directory is missing)
+ * reaches the caller of superd -d: the message, and exit status 1.
+ */
+static void
+test_detach_reports_a_late_start_error(void **state)
+{
+	struct superd *d = *state;
+	char pidpath[256], outpath[256], text[512];
+	char *argv[] = {
+	    (char *)binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
+	int port = free_port();
+
+	snprintf(pidpath, sizeof(pidpath), "%s/no/such/superd.pid", d->dir);
+	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
+	conf_write(d, "",
+	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"echo.lua\"; }",
+	    port);
+	assert_int_equal(run_for(argv, outpath, 5000), 1);
+	read_text(outpath, text, sizeof(text));
+	assert_non_null(strstr(text, "superd.pid: No such file or directory"));
+	assert_true(tcp_connect(port) < 0);
+}
 
 static void
 test_connection_log_line_counts_bytes_and_reason(void **state)
@@ -1415,6 +1437,7 @@ main(void)
 	    T(test_default_address_is_dual_stack),
 	    T(test_sighup_adds_removes_changes_and_keeps_open_connection),
 	    T(test_detach_writes_pidfile_and_removes_it_on_sigterm),
+	    T(test_detach_reports_a_late_start_error),
 	    T(test_connection_log_line_counts_bytes_and_reason),
 	};
 	return cmocka_run_group_tests_name("inetd", tests, group_setup, NULL);

@@ -256,6 +256,90 @@ test_port_in_use_is_a_startup_error(void **state)
 	close(busy);
 }
 
+/* With log = "syslog" a start-up error still goes to stderr, plainly. */
+static void
+test_startup_error_is_on_stderr_whatever_the_log(void **state)
+{
+	struct sockaddr_in sa = {0};
+	char out[4096], want[300];
+	int port = free_port(), busy;
+	struct superd *d = *state;
+
+	busy = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(port);
+	assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(busy, 4), 0);
+	sd_write(d, "ok.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "log = \"syslog\";\n"
+	    "services = ({ name = \"one\"; port = %d;\n"
+	    "  address = \"127.0.0.1\"; script = \"ok.lua\"; });\n",
+	    port);
+	assert_int_equal(run_conf(d, out, sizeof(out), 0), 1);
+	snprintf(want, sizeof(want), "%s:2: service \"one\": cannot listen",
+	    d->conf);
+	assert_int_equal(strncmp(out, want, strlen(want)), 0);
+	close(busy);
+}
+
+/* -t names every bad script and every missing program, not the first. */
+static void
+test_check_reports_every_error(void **state)
+{
+	char out[4096];
+	struct superd *d = *state;
+
+	sd_write(d, "bad.lua", "function main(s)\n  local = 1\nend\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"one\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    exec = [\"/no/such/program\"]; },\n"
+	    "  { name = \"two\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"bad.lua\"; },\n"
+	    "  { name = \"three\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    exec = [\"/no/such/other\"]; }\n"
+	    ");\n",
+	    free_port(), free_port(), free_port());
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 1);
+	assert_has(out, ":2: service \"one\": /no/such/program:");
+	assert_has(out, "bad.lua:2:");
+	assert_has(out, ":6: service \"three\": /no/such/other:");
+}
+
+/* SIGHUP refuses an exec service whose program is not there, as start does. */
+static void
+test_sighup_refuses_a_missing_program(void **state)
+{
+	int p1 = free_port(), p2 = free_port(), fd;
+	struct superd *d = *state;
+	char buf[16];
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"one\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; });\n",
+	    p1);
+	assert_int_equal(sd_start(d, p1), 0);
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"one\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; },\n"
+	    " { name = \"two\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   exec = [\"/no/such/program\"]; });\n",
+	    p1, p2);
+	sd_signal(d, SIGHUP);
+	assert_int_equal(
+	    sd_log_wait(d, "keeping the running configuration", 1, 3000), 1);
+	assert_int_equal(sd_log_count(d, "/no/such/program"), 1);
+	assert_true(tcp_connect(p2) < 0);
+	fd = tcp_connect(p1);
+	assert_true(recv_line(fd, buf, sizeof(buf), 3000) > 0);
+	assert_string_equal(buf, "ok\n");
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 #define RELOAD_LUA(v)                                          \
 	"if count == nil then count = 0 end\n"                 \
 	"function main(s)\n"                                   \
@@ -531,6 +615,9 @@ main(void)
 	    TEST(test_good_config_checks_ok_without_serving),
 	    TEST(test_config_errors_name_file_and_line),
 	    TEST(test_port_in_use_is_a_startup_error),
+	    TEST(test_startup_error_is_on_stderr_whatever_the_log),
+	    TEST(test_check_reports_every_error),
+	    TEST(test_sighup_refuses_a_missing_program),
 	    TEST(test_reload_keeps_globals_and_old_connections),
 	    TEST(test_fini_runs_once_when_main_returns),
 	    TEST(test_fini_runs_once_when_peer_closes_during_read),

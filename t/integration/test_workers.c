@@ -378,6 +378,31 @@ test_socket_activation_with_two_workers(void **state)
 	close(a);
 }
 
+/*
+ * A worker that cannot start says why through the log (syslog under -d,
+ * where its stderr is /dev/null), not as bare text on its stderr.
+ */
+static void
+test_worker_start_error_goes_through_the_log(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port();
+	char logged[320], bare[300];
+	pid_t kids[8];
+
+	start(d, port, status);
+	sd_write(d, "w.lua", "function main(s\n");
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	kill(kids[0], SIGKILL);
+	assert_int_equal(sd_log_wait(d, "restarting in", 2, 5000), 2);
+	snprintf(
+	    bare, sizeof(bare), "%s/w.lua:2: ')' expected near <eof>", d->dir);
+	snprintf(logged, sizeof(logged), "[error]: %s", bare);
+	assert_true(sd_log_count(d, logged) >= 1);
+	assert_int_equal(sd_log_count(d, logged), sd_log_count(d, bare));
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static void
 test_port_in_use_is_an_error_before_forking(void **state)
 {
@@ -466,6 +491,9 @@ main(void)
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_socket_activation_with_two_workers, sd_setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_worker_start_error_goes_through_the_log, sd_setup,
+		sd_teardown),
 
 	    cmocka_unit_test_setup_teardown(
 		test_port_in_use_is_an_error_before_forking, sd_setup,
