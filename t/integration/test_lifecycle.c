@@ -234,17 +234,12 @@ test_config_errors_name_file_and_line(void **state)
 static void
 test_port_in_use_is_a_startup_error(void **state)
 {
-	struct sockaddr_in sa = {0};
 	char a[256], b[256], out[4096];
 	int p1 = free_port(), p2 = free_port(), busy;
 	struct superd *d = *state;
 
-	busy = socket(AF_INET, SOCK_STREAM, 0);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons(p2);
-	assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(busy, 4), 0);
+	busy = listen_local(p2, SOCK_STREAM);
+	assert_true(busy >= 0);
 	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
 	service_lines(a, sizeof(a), "one", p1, "ok.lua", "");
 	service_lines(b, sizeof(b), "two", p2, "ok.lua", "");
@@ -260,17 +255,12 @@ test_port_in_use_is_a_startup_error(void **state)
 static void
 test_startup_error_is_on_stderr_whatever_the_log(void **state)
 {
-	struct sockaddr_in sa = {0};
 	char out[4096], want[300];
 	int port = free_port(), busy;
 	struct superd *d = *state;
 
-	busy = socket(AF_INET, SOCK_STREAM, 0);
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons(port);
-	assert_int_equal(bind(busy, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(busy, 4), 0);
+	busy = listen_local(port, SOCK_STREAM);
+	assert_true(busy >= 0);
 	sd_write(d, "ok.lua", "function main(s) end\n");
 	sd_write(d, "superd.conf",
 	    "log = \"syslog\";\n"

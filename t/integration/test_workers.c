@@ -175,6 +175,23 @@ test_metrics_label_each_worker(void **state)
 }
 
 /* superd.stats() in any worker adds up every worker's counters. */
+/* workers = 2 serving a and b (scripts a.lua and b.lua), started. */
+static void
+two_workers_serving(
+    struct superd *d, const char *a, int pa, const char *b, int pb)
+{
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"%s\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"%s.lua\"; },\n"
+	    " { name = \"%s\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"%s.lua\"; });\n",
+	    a, pa, a, b, pb, b);
+	assert_int_equal(sd_start(d, pa), 0);
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+}
+
 static void
 test_stats_add_up_across_workers(void **state)
 {
@@ -191,16 +208,7 @@ test_stats_add_up_across_workers(void **state)
 	    "  s:write(w.accepted, ' ', w.workers[1].accepted, ' ',\n"
 	    "    w.workers[2].accepted, '\\n')\n"
 	    "end\n");
-	sd_write(d, "superd.conf",
-	    "workers = 2;\n"
-	    "services = (\n"
-	    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
-	    "script = \"w.lua\"; },\n"
-	    " { name = \"sum\"; port = %d; address = \"127.0.0.1\"; "
-	    "script = \"sum.lua\"; });\n",
-	    port, sum);
-	assert_int_equal(sd_start(d, port), 0);
-	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+	two_workers_serving(d, "w", port, "sum", sum);
 	/* the start-up probe made one connection to w already */
 	for (i = 0; i < 59 || !(seen[1] && seen[2]); i++) {
 		assert_true(i < 300);
@@ -252,16 +260,7 @@ test_killed_workers_connections_leave_the_active_count(void **state)
 	    "  s:write(h.active, ' ', h.workers[1].active, ' ',\n"
 	    "    h.workers[2].active, '\\n')\n"
 	    "end\n");
-	sd_write(d, "superd.conf",
-	    "workers = 2;\n"
-	    "services = (\n"
-	    " { name = \"hold\"; port = %d; address = \"127.0.0.1\"; "
-	    "script = \"hold.lua\"; },\n"
-	    " { name = \"sum\"; port = %d; address = \"127.0.0.1\"; "
-	    "script = \"sum.lua\"; });\n",
-	    port, sum);
-	assert_int_equal(sd_start(d, port), 0);
-	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
+	two_workers_serving(d, "hold", port, "sum", sum);
 	while (n < 40 && !(n >= 10 && seen[1] && seen[2])) {
 		assert_true((fd[n] = tcp_connect(port)) >= 0);
 		assert_true(recv_line(fd[n], line, sizeof(line), 3000) > 0);
@@ -408,15 +407,10 @@ test_port_in_use_is_an_error_before_forking(void **state)
 {
 	struct superd *d = *state;
 	int port = free_port(), fd;
-	struct sockaddr_in a = {0};
 	char out[4096];
 
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, 1), 0);
+	fd = listen_local(port, SOCK_STREAM);
+	assert_true(fd >= 0);
 	sd_write(d, "w.lua", "function main(s) end\n");
 	sd_write(d, "superd.conf",
 	    "workers = 2;\n"
