@@ -109,30 +109,30 @@ check_exec_paths(struct conf *c, char *err, size_t len)
 	return 0;
 }
 
-/* Every script compiles and every program is there; errors as FILE:LINE. */
+/*
+ * Every script compiles and every program is there; each error, as
+ * FILE:LINE, goes to start_error when report is set.
+ */
 static int
-check_scripts(struct conf *c)
+check_scripts(struct conf *c, int report)
 {
 	char err[CONF_ERRLEN * 2];
-	struct service *s;
+	struct service *s = NULL;
 	int i, rc = 0;
 
 	for (i = 0; i < c->nsvcs; i++) {
 		if (c->svcs[i].script == NULL) {
 			if (exec_present(
-				&c->svcs[i], c->path, err, sizeof(err)) < 0) {
-				start_error("%s", err);
-				rc = -1;
-			}
+				&c->svcs[i], c->path, err, sizeof(err)) == 0)
+				continue;
+		} else if ((s = service_new(
+				&c->svcs[i], c, 1, err, sizeof(err))) != NULL) {
+			service_free(s);
 			continue;
 		}
-		s = service_new(&c->svcs[i], c, 1, err, sizeof(err));
-		if (s == NULL) {
+		if (report)
 			start_error("%s", err);
-			rc = -1;
-		} else {
-			service_free(s);
-		}
+		rc = -1;
 	}
 	return rc;
 }
@@ -148,7 +148,7 @@ check_config(const char *path)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	rc = check_scripts(conf) < 0;
+	rc = check_scripts(conf, 1) < 0;
 	if (rc == 0)
 		printf("%s: configuration ok\n", path);
 	conf_free(conf);
@@ -269,7 +269,6 @@ open_signals(void)
 	sigset_t set;
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGHUP);
@@ -404,8 +403,10 @@ detach(void)
 	pid_t pid;
 	char c;
 
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		start_error("superd: -d: %s", strerror(errno));
 		return -1;
+	}
 	if (pid > 0) {
 		close(p[1]);
 		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
@@ -413,11 +414,13 @@ detach(void)
 	close(p[0]);
 	ready_fd = p[1];
 	setsid();
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid > 0)
+	if ((pid = fork()) > 0)
 		_exit(0);
-	return chdir("/");
+	if (pid < 0 || chdir("/") < 0) {
+		start_error("superd: -d: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -546,17 +549,23 @@ trial_bind(struct conf *c)
 	return 0;
 }
 
-/* The master's copy of the configuration, for the workers it restarts. */
+/*
+ * The master's copy of the configuration, for the workers it restarts,
+ * taken only when the workers would take it too; each worker logs what
+ * is wrong with a file they refuse.
+ */
 static double
 master_reread(void)
 {
 	char err[CONF_ERRLEN * 2];
 	struct conf *c = conf_load(conf_path, err, sizeof(err));
 
-	if (c != NULL) { /* else each worker logs the error itself */
+	if (c != NULL && check_scripts(c, 0) == 0) {
 		c->refs = 1;
 		conf_release(conf);
 		conf = c;
+	} else if (c != NULL) {
+		conf_free(c);
 	}
 	return conf->shutdown_timeout;
 }
@@ -568,7 +577,7 @@ run_master(int daemon)
 
 	net_reuseport = 1;
 	service_adopt_inherited();
-	if (check_scripts(conf) < 0 || trial_bind(conf) < 0)
+	if (check_scripts(conf, 1) < 0 || trial_bind(conf) < 0)
 		return 1;
 	service_drop_inherited(1);
 	if (stats_share(conf->workers) < 0) {
@@ -598,6 +607,7 @@ main(int argc, char **argv)
 	char err[CONF_ERRLEN * 2], *pidabs = NULL;
 	int ch, check = 0, daemon = 0, rc = 0;
 
+	signal(SIGPIPE, SIG_IGN); /* a write to a closed peer is an error */
 	while ((ch = getopt(argc, argv, "c:tdp:Vh")) != -1) {
 		switch (ch) {
 		case 'c':

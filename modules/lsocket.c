@@ -329,7 +329,8 @@ udp_write(lua_State *L, struct conn *c)
 	data = udp_payload(L, &len);
 	if (len > UDP_MAX_PAYLOAD)
 		return lsocket_fail(L, "datagram too large");
-	udp_send(c, data, len);
+	if (udp_send(c, data, len) < 0)
+		return lsocket_fail(L, "closed");
 	lua_settop(L, 1);
 	return 1;
 }

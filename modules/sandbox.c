@@ -240,6 +240,9 @@ restrict_require(lua_State *L, const char *lua_path)
 void
 sandbox_open(lua_State *L, const char *lua_path)
 {
+	/* LUA_PATH in superd's environment is not the services' business */
+	lua_pushboolean(L, 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
 	luaL_openlibs(L);
 	restrict_require(L, lua_path);
 	apply_allow_list(L);

@@ -686,6 +686,8 @@ static void
 listener_free(struct listener *l)
 {
 	loop_del(&l->io);
+	if (!l->claimed && l->proto == CONF_UDP)
+		udp_closing(l->io.fd);
 	if (!l->claimed)
 		close(l->io.fd);
 	free(l->addr);

@@ -37,6 +37,9 @@ static struct {
 	struct mmsghdr msg[UDP_BATCH];
 } out;
 
+/* Datagrams being served: their replies leave from a listener's fd. */
+static LIST_HEAD(, conn) dgrams = LIST_HEAD_INITIALIZER(dgrams);
+
 /*
  * Sources that must never get an answer (OpenBSD inetd's dg_badinput):
  * another host's small services (port < 1024, the CVE-1999-0103 echo
@@ -141,6 +144,7 @@ dgram_start(struct listener *l, const union net_addr *peer, const char *data,
 		drop(l->svc, peer, "script cannot start");
 		return;
 	}
+	LIST_INSERT_HEAD(&dgrams, a.c, all);
 	l->svc->stats->bytes_in += len;
 	service_hold(l->svc, peer, HOLD_DATAGRAM);
 	l->svc->stats->accepted++;
@@ -231,12 +235,33 @@ udp_io(struct loop_io *io, int events)
 }
 
 /* A datagram back to the sender, sent when the turn ends. */
-void
+int
 udp_send(struct conn *c, const char *data, size_t len)
 {
+	if (c->io.fd < 0)
+		return -1; /* its listener has closed */
 	out_queue(c->io.fd, &c->peer, data, len);
 	c->bytes_out += len;
 	c->svc->stats->bytes_out += len;
+	return 0;
+}
+
+/*
+ * A UDP listener is about to close (SIGHUP removed it, or a stop): its
+ * queued replies leave now, and the datagrams it started can no longer
+ * answer, or their replies would go out on whatever socket gets its
+ * descriptor number next.
+ */
+void
+udp_closing(int fd)
+{
+	struct conn *c;
+
+	if (out.n > 0 && out.fd == fd)
+		udp_flush();
+	LIST_FOREACH(c, &dgrams, all)
+	if (c->io.fd == fd)
+		c->io.fd = -1;
 }
 
 /* A datagram's coroutine ended: no descriptor of its own to close. */
@@ -249,6 +274,7 @@ udp_end(struct conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
+	LIST_REMOVE(c, all);
 	if (c->task)
 		task_kill(c->task);
 	if (c->waiter)

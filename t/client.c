@@ -510,6 +510,7 @@ sd_start_activated(struct superd *d, int fd3, int fd4)
 	dup2(fd3, 3);
 	if (fd4 >= 0)
 		dup2(fd4, 4);
+	close_range(fd4 >= 0 ? 5 : 4, ~0U, 0); /* none of the test's own */
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	setenv("LISTEN_PID", pid, 1);
 	setenv("LISTEN_FDS", fd4 >= 0 ? "2" : "1", 1);

@@ -880,7 +880,9 @@ test_sandbox_removes_escapes_and_binary_chunks(void **state)
 	    "return { hello = function() return 'hello from mod' end }\n");
 	sd_write(&f->d, "test.lua", "%s", SANDBOX_LUA);
 	conf_test(f, "lua_path = \"lib/?.lua\";\n", "");
+	setenv("LUA_PATH", "/from/env/?.lua;;", 1);
 	start(f);
+	unsetenv("LUA_PATH");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	expect_say(fd, "os.execute=nil\n", NULL);
@@ -902,10 +904,12 @@ test_sandbox_removes_escapes_and_binary_chunks(void **state)
 	expect_say(fd, "require bin=false|", "binary");
 	expect_say(fd, "gc=false|", "setmetatable: __gc is not allowed");
 	expect_say(fd, "searchers=2\n", NULL);
-	/* lua_path first, then Lua's own path without its ./ templates */
+	/* lua_path first, then Lua's own path without its ./ templates;
+	 * superd's LUA_PATH is not the services' */
 	snprintf(path, sizeof(path), "path=%s/lib/?.lua;/", f->d.dir);
 	expect_say(fd, path, "/usr/share/lua/5.3/?.lua;");
-	assert_int_equal(strstr(said, "./?"), NULL);
+	assert_null(strstr(said, "./?"));
+	assert_null(strstr(said, "/from/env/"));
 	expect_say(fd, "require=hello from mod\n", NULL);
 	close(fd);
 	assert_healthy(f);

@@ -288,8 +288,9 @@ test_killed_workers_connections_leave_the_active_count(void **state)
 }
 
 /*
- * SIGHUP gives the master the new shutdown_timeout too: a drain longer
- * than the start-up one (plus the master's 5 s of slack) is not cut off.
+ * SIGHUP gives the master the new shutdown_timeout too, when the workers
+ * take the file: a drain longer than the start-up one (plus the master's
+ * 5 s of slack) is not cut off.
  */
 static void
 test_master_drains_with_the_reloaded_shutdown_timeout(void **state)
@@ -319,11 +320,22 @@ test_master_drains_with_the_reloaded_shutdown_timeout(void **state)
 	    port);
 	sd_signal(d, SIGHUP);
 	assert_int_equal(sd_log_wait(d, "configuration", 2, 5000), 2);
+	/* a file the workers refuse changes nothing in the master either */
+	sd_write(d, "superd.conf",
+	    "workers = 2; shutdown_timeout = 0.2;\n"
+	    "services = ({ name = \"hold\"; port = %d; "
+	    "address = \"127.0.0.1\"; script = \"hold.lua\"; },\n"
+	    " { name = \"x\"; port = %d; address = \"127.0.0.1\";"
+	    " exec = [\"/no/such/program\"]; });\n",
+	    port, free_port());
+	sd_signal(d, SIGHUP);
+	assert_int_equal(
+	    sd_log_wait(d, "keeping the running configuration", 2, 5000), 2);
 	fd = tcp_connect(port);
 	assert_int_equal(expect_line(fd, "hi\n"), 0);
 	sd_signal(d, SIGTERM);
 	t0 = now_ms();
-	/* the start-up timeout would have the master kill at 5.2 s */
+	/* 0.2 s would have the master kill at 5.2 s */
 	assert_true(quiet_for(fd, 6500));
 	assert_true(now_ms() - t0 >= 6400);
 	assert_int_equal(send_str(fd, "still here\n"), 0);
@@ -343,7 +355,7 @@ static void
 test_socket_activation_with_two_workers(void **state)
 {
 	struct superd *d = *state;
-	int port = free_port(), a, i, n = 0, status;
+	int port = free_port(), a, i, n = 0;
 	pid_t pid, kids[8], now[8];
 
 	sd_write(
@@ -370,10 +382,7 @@ test_socket_activation_with_two_workers(void **state)
 	assert_int_equal(n, 2);
 	assert_true(both_answer(port));
 
-	kill(pid, SIGTERM);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	d->pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(sd_stop(d), 0);
 	close(a);
 }
 
