@@ -366,36 +366,47 @@ lsocket_lines(lua_State *L)
 	return 1;
 }
 
+/*
+ * Queues arguments from i on while at most upto bytes wait (so a queue
+ * grows past it by one argument at most); the first one left out.
+ */
 static int
-write_k(lua_State *L, int status, lua_KContext ctx)
+append_from(lua_State *L, struct conn *c, int i, size_t upto)
+{
+	int n = lua_gettop(L);
+	const char *s;
+	size_t len;
+
+	for (; i <= n && buf_used(&c->out) <= upto; i++) {
+		s = lua_tolstring(L, i, &len);
+		if (buf_append(&c->out, s, len) < 0)
+			return luaL_error(L, "not enough memory");
+	}
+	return i;
+}
+
+/* The own coroutine's write: ctx is the next argument to queue. */
+static int
+write_k(lua_State *L, int status, lua_KContext next)
 {
 	struct conn *c = toconn(L);
 	struct task *t = task_current(L);
 
 	(void)status;
-	if (c->state != CONN_OPEN || conn_flush(c) < 0)
-		return closed(L, c, CONN_REPORTED_W);
-	if (buf_used(&c->out) <= CONN_HIGH_WATER)
-		return 1;
+	for (;;) {
+		if (c->state != CONN_OPEN || conn_flush(c) < 0)
+			return closed(L, c, CONN_REPORTED_W);
+		if (buf_used(&c->out) > CONN_HIGH_WATER)
+			break;
+		if (next > lua_gettop(L)) {
+			lua_settop(L, 1);
+			return 1;
+		}
+		next = append_from(L, c, (int)next, CONN_HIGH_WATER);
+	}
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return task_park(L, t, TASK_WRITE, c, t->deadline, ctx, write_k);
-}
-
-static int
-append_args(lua_State *L, struct conn *c)
-{
-	int i, n = lua_gettop(L);
-	const char *s;
-	size_t len;
-
-	for (i = 2; i <= n; i++) {
-		s = luaL_checklstring(L, i, &len);
-		if (buf_append(&c->out, s, len) < 0)
-			return luaL_error(L, "not enough memory");
-	}
-	lua_settop(L, 1);
-	return 0;
+	return task_park(L, t, TASK_WRITE, c, t->deadline, next, write_k);
 }
 
 /*
@@ -407,23 +418,33 @@ static int
 lsocket_write(lua_State *L)
 {
 	struct conn *c = toconn(L);
+	size_t limit;
+	int i, next;
 
 	if (c->udp)
 		return udp_write(L, c);
 	if (c->state != CONN_OPEN || c->broken)
 		return closed(L, c, CONN_REPORTED_W);
-	append_args(L, c);
+	for (i = 2; i <= lua_gettop(L); i++)
+		luaL_checklstring(L, i, NULL);
 	conn_want_flush(c);
 	if (!is_own(L, c)) {
-		if (buf_used(&c->out) <= (size_t)c->svc->conf->output_limit)
+		limit = (size_t)c->svc->conf->output_limit;
+		if (append_from(L, c, 2, limit) > lua_gettop(L) &&
+		    buf_used(&c->out) <= limit) {
+			lua_settop(L, 1);
 			return 1;
+		}
 		conn_end(c, WHY_SLOW);
 		return closed(L, c, CONN_REPORTED_W);
 	}
-	if (buf_used(&c->out) <= CONN_HIGH_WATER)
+	next = append_from(L, c, 2, CONN_HIGH_WATER);
+	if (next > lua_gettop(L) && buf_used(&c->out) <= CONN_HIGH_WATER) {
+		lua_settop(L, 1);
 		return 1;
+	}
 	task_deadline(task_current(L), c->timeout);
-	return write_k(L, LUA_OK, 0);
+	return write_k(L, LUA_OK, next);
 }
 
 /* Ends the connection: queued output is still sent, then fini runs. */

@@ -201,7 +201,11 @@ service_call(
 	lua_pushlightuserdata(s->L, ud);
 	if (lua_pcall(s->L, 1, 0, 0) == LUA_OK)
 		return 0;
-	snprintf(err, len, "%s", lua_tostring(s->L, -1));
+	if (lua_isstring(s->L, -1))
+		snprintf(err, len, "%s", lua_tostring(s->L, -1));
+	else
+		snprintf(err, len, "(error object is a %s value)",
+		    luaL_typename(s->L, -1));
 	lua_pop(s->L, 1);
 	return -1;
 }

@@ -16,6 +16,7 @@
 	((struct task *)((char *)(p)-offsetof(struct task, timer)))
 
 static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
+static struct task dead_task; /* the task of a thread killed mid-wait */
 static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
 static int nqueued;
 
@@ -161,12 +162,21 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 		T = lua_newthread(L);
 		lua_insert(L, -(nargs + 2));
 	}
-	if (!lua_checkstack(T, nargs + 1)) {
+	if (!lua_checkstack(T, nargs + 2)) {
 		if (ref != LUA_NOREF)
 			s->threads[s->nthreads++] = ref;
 		luaL_error(L, "too many arguments");
 	}
 	lua_xmove(L, T, nargs + 1);
+	if (c != NULL) {
+		/*
+		 * A copy of the socket (main's argument) below the function,
+		 * where lua_resume leaves it: the conn inside it lives as long
+		 * as the task, whatever main does with its own reference.
+		 */
+		lua_pushvalue(T, -1);
+		lua_insert(T, 1);
+	}
 	if (ref == LUA_NOREF)
 		ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if ((t = task_alloc()) == NULL) {
@@ -193,7 +203,8 @@ task_release(struct task *t, int finished)
 	loop_timer_cancel(&t->timer);
 	if (t->waiting && t->waiting->waiter == t)
 		t->waiting->waiter = NULL;
-	set_task(t->T, NULL);
+	/* a thread killed mid-wait must never be resumed by a script */
+	set_task(t->T, finished ? NULL : &dead_task);
 	if (t->lookup)
 		lconnect_orphan(t->lookup);
 	if (t->outbound)
@@ -486,7 +497,7 @@ co_step(lua_State *L, lua_State *co, int narg, int wrap)
 		    (int)t->svc->conf->cpu_limit);
 	status = lua_resume(co, L, narg);
 
-	if (t && t->killed) {
+	if (t ? t->killed : task_load_killed) {
 		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
 		return luaL_error(L, "cpu limit exceeded");
 	}
@@ -497,10 +508,20 @@ co_step(lua_State *L, lua_State *co, int narg, int wrap)
 			return luaL_error(L, "attempt to yield across a C-call "
 					     "boundary");
 		}
+		/* co stays marked as t's until co_again resumes it */
 		return lua_yieldk(L, 0, wrap, co_again);
 	}
+	set_task(co, NULL);
 	return co_results(L, co, status, wrap);
 }
+
+/*
+ * A script may resume only a coroutine no task holds: not a connection's
+ * or spawned main thread, nor one parked in a socket call or a sleep
+ * (only its own task's wake-up resumes that, through co_again).
+ */
+#define HELD \
+	"cannot resume a coroutine that superd runs or that waits in superd"
 
 static int
 co_resume(lua_State *L)
@@ -508,14 +529,22 @@ co_resume(lua_State *L)
 	lua_State *co = lua_tothread(L, 1);
 
 	luaL_argcheck(L, co, 1, "coroutine expected");
+	if (task_current(co) != NULL) {
+		lua_pushboolean(L, 0);
+		lua_pushliteral(L, HELD);
+		return 2;
+	}
 	return co_step(L, co, lua_gettop(L) - 1, 0);
 }
 
 static int
 co_wrap_call(lua_State *L)
 {
-	return co_step(
-	    L, lua_tothread(L, lua_upvalueindex(1)), lua_gettop(L), 1);
+	lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+
+	if (task_current(co) != NULL)
+		return luaL_error(L, HELD);
+	return co_step(L, co, lua_gettop(L), 1);
 }
 
 static int

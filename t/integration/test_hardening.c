@@ -1981,6 +1981,174 @@ teardown(void **state)
 	return 0;
 }
 
+/* 17. What one script can do to the daemon and to other coroutines. */
+
+/* main lets go of its socket and collects: the task keeps the conn. */
+static void
+test_main_dropping_its_socket_is_safe(void **state)
+{
+	struct fix *f = *state;
+	char buf[16];
+	int fd, u;
+
+	start_test(f,
+	    "function main(s)\n"
+	    "  if s:protocol() == 'tcp' and s:read() == 'close' then\n"
+	    "    s:close()\n"
+	    "  end\n"
+	    "  s = nil\n"
+	    "  collectgarbage() collectgarbage()\n"
+	    "  superd.sleep(0.05)\n"
+	    "end\n",
+	    "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(f->port);
+	assert_int_equal(send_str(fd, "close\n"), 0);
+	assert_true(wait_closed(fd, 3000));
+	close(fd);
+	fd = tcp_connect(f->port);
+	assert_int_equal(send_str(fd, "keep\n"), 0);
+	assert_true(wait_closed(fd, 3000));
+	close(fd);
+	u = udp_bound(0);
+	udp_send_to(u, f->port, "x");
+	assert_int_equal(udp_recv(u, buf, sizeof(buf), 300), -1);
+	close(u);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
+#define RESUME_LUA                                                           \
+	"function main(s)\n"                                                 \
+	"  local l = s:read()\n"                                             \
+	"  if l == 'victim' then\n"                                          \
+	"    VICTIM = coroutine.running()\n"                                 \
+	"    superd.sleep(0.3)\n"                                            \
+	"    s:write('victim woke\\n')\n"                                    \
+	"  elseif l == 'attacker' then\n"                                    \
+	"    s:write(tostring(select(2, coroutine.resume(VICTIM))), "        \
+	"'\\n')\n"                                                           \
+	"  elseif l == 'parked' then\n"                                      \
+	"    local co = coroutine.create(function()\n"                       \
+	"      superd.sleep(0.2) return 'slept' end)\n"                      \
+	"    superd.spawn(function()\n"                                      \
+	"      print('spawn resume:', coroutine.resume(co)) end)\n"          \
+	"    s:write('parked ', tostring(select(2, coroutine.resume(co))), " \
+	"'\\n')\n"                                                           \
+	"  end\n"                                                            \
+	"end\n"
+
+/*
+ * A coroutine superd runs (another connection's main) or that waits in
+ * superd (a sleep) is not a script's to resume: it gets an error, and
+ * the owner goes on as if nothing had happened.
+ */
+static void
+test_script_cannot_resume_a_coroutine_superd_holds(void **state)
+{
+	struct fix *f = *state;
+	int victim, attacker, parked;
+	char buf[256];
+	long t0;
+
+	start_test(f, RESUME_LUA, "");
+	victim = tcp_connect(f->port);
+	t0 = now_ms();
+	assert_int_equal(send_str(victim, "victim\n"), 0);
+	usleep(50000);
+	attacker = tcp_connect(f->port);
+	assert_int_equal(send_str(attacker, "attacker\n"), 0);
+	assert_true(recv_line(attacker, buf, sizeof(buf), 3000) > 0);
+	assert_has(buf, "cannot resume a coroutine that superd runs");
+	assert_int_equal(expect_line(victim, "victim woke\n"), 0);
+	assert_true(now_ms() - t0 >= 280);
+
+	parked = tcp_connect(f->port);
+	assert_int_equal(send_str(parked, "parked\n"), 0);
+	assert_int_equal(expect_line(parked, "parked slept\n"), 0);
+	assert_int_equal(
+	    sd_log_wait(&f->d, "spawn resume:\tfalse\t", 1, 2000), 1);
+	close(victim);
+	close(attacker);
+	close(parked);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
+/* At reload, coroutines that pcall catches cannot stretch the limit. */
+static void
+test_reload_looping_through_coroutines_meets_cpu_limit(void **state)
+{
+	struct fix *f = *state;
+	int fd;
+
+	start_test(f,
+	    "if RELOADED then\n"
+	    "  while true do\n"
+	    "    pcall(coroutine.wrap(function() while true do end end))\n"
+	    "  end\n"
+	    "end\n"
+	    "RELOADED = true\n" ECHO_LUA,
+	    "cpu_limit = 100000;");
+	sd_signal(&f->d, SIGUSR1);
+	assert_int_equal(sd_log_wait(&f->d, "reload failed", 1, 5000), 1);
+	fd = tcp_connect(f->port);
+	assert_int_equal(send_str(fd, "still\n"), 0);
+	assert_int_equal(expect_line(fd, "still\n"), 0);
+	close(fd);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
+/* A reload raising a table is logged as such, not as "(null)". */
+static void
+test_reload_error_object_that_is_a_table_is_named(void **state)
+{
+	struct fix *f = *state;
+
+	start_test(f,
+	    "if RELOADED then error({}) end\n"
+	    "RELOADED = true\n" ECHO_LUA,
+	    "");
+	sd_signal(&f->d, SIGUSR1);
+	assert_int_equal(
+	    sd_log_wait(&f->d, "(error object is a table value)", 1, 3000), 1);
+	assert_int_equal(sd_log_count(&f->d, "(null)"), 0);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
+/*
+ * One write of 60 arguments of 8 MiB (one string, 480 MiB in all) to a
+ * client that does not read is queued a part at a time, not copied
+ * whole into superd's buffers.
+ */
+static void
+test_write_of_many_big_arguments_is_queued_in_parts(void **state)
+{
+	struct fix *f = *state;
+	long rss;
+	int fd;
+
+	start_test(f,
+	    "function main(s)\n"
+	    "  local x, t = string.rep('x', 8 * 2^20), {}\n"
+	    "  for i = 1, 60 do t[i] = x end\n"
+	    "  print('writing')\n"
+	    "  s:write(table.unpack(t))\n"
+	    "end\n",
+	    "");
+	fd = tcp_connect(f->port);
+	assert_int_equal(sd_log_wait(&f->d, "writing", 1, 3000), 1);
+	usleep(500000);
+	rss = proc_rss_kb(f->pid);
+	close(fd);
+	if (rss > 120 * 1024)
+		fail_msg(
+		    "superd's RSS is %ld KiB with one big write queued", rss);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
 #define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int
@@ -2010,6 +2178,11 @@ main(void)
 	    TEST(test_reload_under_load_loses_nothing),
 	    TEST(test_c_boundary_many_values_and_deep_nesting),
 	    TEST(test_spawn_with_8000_arguments),
+	    TEST(test_main_dropping_its_socket_is_safe),
+	    TEST(test_script_cannot_resume_a_coroutine_superd_holds),
+	    TEST(test_reload_looping_through_coroutines_meets_cpu_limit),
+	    TEST(test_reload_error_object_that_is_a_table_is_named),
+	    TEST(test_write_of_many_big_arguments_is_queued_in_parts),
 	};
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
