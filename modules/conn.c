@@ -201,7 +201,10 @@ fini_p(lua_State *L)
 {
 	struct conn *c = lua_touserdata(L, 1);
 
-	if (c->outbound || lua_getglobal(L, "fini") != LUA_TFUNCTION)
+	/* no fini for a socket of superd.connect, nor for a connection
+	 * whose PROXY header never came: its main never ran */
+	if (c->outbound || c->proxy_pending ||
+	    lua_getglobal(L, "fini") != LUA_TFUNCTION)
 		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
 	task_spawn(L, c->svc, NULL, 1);

@@ -191,6 +191,7 @@ lconnect_connect(lua_State *L)
 	char serv[8];
 
 	luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
+	luaL_argcheck(L, timeout == timeout, 3, "not a number (NaN)");
 	if (t == NULL)
 		return luaL_error(L, "superd.connect needs a coroutine");
 	lua_settop(L, 3);

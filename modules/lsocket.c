@@ -467,6 +467,7 @@ lsocket_settimeout(lua_State *L)
 	struct conn *c = toconn(L);
 
 	c->timeout = luaL_optnumber(L, 2, 0);
+	luaL_argcheck(L, c->timeout == c->timeout, 2, "not a number (NaN)");
 	if (c->timeout < 0)
 		c->timeout = 0;
 	lua_settop(L, 1);

@@ -38,6 +38,7 @@ lsuperd_sleep(lua_State *L)
 {
 	lua_Number secs = luaL_checknumber(L, 1);
 
+	luaL_argcheck(L, secs == secs, 1, "not a number (NaN)");
 	if (secs < 0)
 		secs = 0;
 	return task_park(L, task_current(L), TASK_SLEEP, NULL,

@@ -2099,6 +2099,35 @@ test_reload_looping_through_coroutines_meets_cpu_limit(void **state)
 	assert_int_equal(sd_stop(&f->d), 0);
 }
 
+/* NaN as a time is an error, not a wait that never ends. */
+static void
+test_nan_times_are_errors(void **state)
+{
+	struct fix *f = *state;
+	char buf[512];
+	int fd;
+
+	start_test(f,
+	    "function main(s)\n"
+	    "  local nan = 0/0\n"
+	    "  s:write(tostring(pcall(superd.sleep, nan)), ' ',\n"
+	    "    select(2, pcall(s.settimeout, s, nan)), ' ',\n"
+	    "    select(2, pcall(superd.connect, '127.0.0.1', 9, nan)), "
+	    "'\\n')\n"
+	    "end\n",
+	    "");
+	fd = tcp_connect(f->port);
+	assert_true(recv_line(fd, buf, sizeof(buf), 3000) > 0);
+	assert_true(strncmp(buf, "false ", 6) == 0);
+	if (strstr(buf, "bad argument #2 to") == NULL ||
+	    strstr(buf, "bad argument #3 to") == NULL ||
+	    strstr(strstr(buf, "NaN") + 1, "NaN") == NULL)
+		fail_msg("got %s", buf);
+	close(fd);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
 /* A reload raising a table is logged as such, not as "(null)". */
 static void
 test_reload_error_object_that_is_a_table_is_named(void **state)
@@ -2182,6 +2211,7 @@ main(void)
 	    TEST(test_script_cannot_resume_a_coroutine_superd_holds),
 	    TEST(test_reload_looping_through_coroutines_meets_cpu_limit),
 	    TEST(test_reload_error_object_that_is_a_table_is_named),
+	    TEST(test_nan_times_are_errors),
 	    TEST(test_write_of_many_big_arguments_is_queued_in_parts),
 	};
 	if (getenv("TEST_FILTER") != NULL)

@@ -125,6 +125,31 @@ test_malformed_and_missing_headers_are_closed(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* A connection still waiting for its header at a stop runs no fini. */
+static void
+test_no_fini_for_a_connection_whose_header_never_came(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), fd;
+
+	sd_write(d, "px.lua",
+	    "function main(s) print('main ran') s:read() end\n"
+	    "function fini(s) print('fini ran') end\n");
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 0.5;\n" /* ends it before the 3 s deadline */
+	    "services = ({ name = \"px\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"px.lua\"; proxy_protocol = true; });\n",
+	    port);
+	assert_int_equal(sd_start(d, port), 0);
+	fd = tcp_connect(port);
+	assert_int_equal(send_str(fd, "PROXY TCP4 9.8.7.6"), 0);
+	usleep(200000);
+	assert_int_equal(sd_stop(d), 0);
+	close(fd);
+	assert_int_equal(sd_log_count(d, "main ran"), 0);
+	assert_int_equal(sd_log_count(d, "fini ran"), 0);
+}
+
 static void
 test_header_only_believed_from_proxy_from(void **state)
 {
@@ -255,6 +280,9 @@ main(void)
 		test_v2_header_sets_peer_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_malformed_and_missing_headers_are_closed, setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_no_fini_for_a_connection_whose_header_never_came, setup,
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_header_only_believed_from_proxy_from, setup, sd_teardown),
