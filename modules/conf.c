@@ -310,6 +310,23 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+/* An address list names somewhere, and no place twice. */
+static int
+svc_addresses(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "address");
+	int i, j;
+
+	if (v->naddrs == 0)
+		return fail(x, s, "\"address\" lists no address");
+	for (i = 0; i < v->naddrs; i++)
+		for (j = 0; j < i; j++)
+			if (strcmp(v->addrs[i], v->addrs[j]) == 0)
+				return fail(x, s, "address %s is listed twice",
+				    v->addrs[i]);
+	return 0;
+}
+
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
     const struct svc_conf *b)
@@ -406,6 +423,8 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		v->addrs[0] = strdup("::");
 		v->naddrs = 1;
 	}
+	if (svc_addresses(x, g, v) < 0)
+		return -1;
 	s = config_setting_get_member(g, "options");
 	if (s != NULL && !config_setting_is_group(s))
 		return fail(x, s, "\"options\" must be a group { ... }");

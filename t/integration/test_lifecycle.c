@@ -214,6 +214,24 @@ test_config_errors_name_file_and_line(void **state)
 	write_service_conf(d, a, b);
 	assert_conf_error(d, 12, "nope.lua", 1);
 
+	/* An address list that names no place, or one place twice. */
+	snprintf(b, sizeof(b),
+	    "    name = \"two\";\n"
+	    "    port = %d; address = [];\n"
+	    "    script = \"ok.lua\";\n"
+	    "\n",
+	    p2);
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 11, "\"address\" lists no address", 1);
+	snprintf(b, sizeof(b),
+	    "    name = \"two\";\n"
+	    "    port = %d; address = [\"127.0.0.1\", \"127.0.0.1\"];\n"
+	    "    script = \"ok.lua\";\n"
+	    "\n",
+	    p2);
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 11, "address 127.0.0.1 is listed twice", 1);
+
 	/* The script's own path and line: bad.lua fails on line 3. */
 	sd_write(d, "bad.lua",
 	    "function main(s)\n"
