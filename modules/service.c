@@ -585,10 +585,8 @@ service_adopt_inherited(void)
 int
 service_claim_inherited(const char *addr, int port, int proto)
 {
-	char canon[NET_ADDRSTRLEN];
-	struct listener *l;
+	struct listener *l = listener_find(addr, port, proto);
 
-	l = listener_match(inherited, net_canon(addr, canon), port, proto);
 	if (l != NULL)
 		l->claimed = 1;
 	return l != NULL;

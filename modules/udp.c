@@ -199,19 +199,24 @@ out_queue(int fd, const union net_addr *peer, const char *data, size_t len)
 	out.n++;
 }
 
+/* The buffers' addresses are set once; the kernel rewrites only lengths. */
 static int
 receive(int fd)
 {
+	static int ready;
 	int i, n;
 
 	for (i = 0; i < UDP_BATCH; i++) {
-		in_iov[i] = (struct iovec){in_data[i], sizeof(in_data[i])};
-		in_msg[i] =
-		    (struct mmsghdr){.msg_hdr = {.msg_name = &in_peer[i],
-					 .msg_namelen = sizeof(in_peer[i]),
-					 .msg_iov = &in_iov[i],
-					 .msg_iovlen = 1}};
+		if (!ready) {
+			in_iov[i] =
+			    (struct iovec){in_data[i], sizeof(in_data[i])};
+			in_msg[i].msg_hdr.msg_name = &in_peer[i];
+			in_msg[i].msg_hdr.msg_iov = &in_iov[i];
+			in_msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		in_msg[i].msg_hdr.msg_namelen = sizeof(in_peer[i]);
 	}
+	ready = 1;
 	n = recvmmsg(fd, in_msg, UDP_BATCH, 0, NULL);
 	return n < 0 ? 0 : n;
 }

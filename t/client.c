@@ -517,3 +517,25 @@ sd_start_activated(struct superd *d, int fd3, int fd4)
 	execl(binary(), "superd", "-c", d->conf, (char *)NULL);
 	_exit(127);
 }
+
+int
+local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+void
+reset_close(int fd)
+{
+	struct linger l = {1, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}

@@ -60,6 +60,10 @@ ssize_t recv_n(int fd, void *buf, size_t n, int ms);
 ssize_t recv_line(int fd, char *buf, size_t max, int ms);
 /* Everything until EOF. */
 ssize_t recv_all(int fd, void *buf, size_t max, int ms);
+/* The local port of a socket (IPv4 or IPv6), or -1. */
+int local_port(int fd);
+/* Closes with an RST instead of a FIN. */
+void reset_close(int fd);
 /* 1 when the peer closed (EOF or reset) within ms, 0 otherwise. */
 int wait_closed(int fd, int ms);
 /* 1 when no data arrives within ms. */

@@ -149,27 +149,6 @@ fail:
 	return -1;
 }
 
-static int
-local_port(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-
-	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	return ntohs(a.sin_port);
-}
-
-/* Closes with an RST instead of a FIN. */
-static void
-reset_close(int fd)
-{
-	struct linger l = {1, 0};
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* send_all, but gives up (-1) when the peer stops reading for ms. */
 static int
 send_timed(int fd, const void *buf, size_t len, int ms)

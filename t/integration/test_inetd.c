@@ -116,19 +116,6 @@ tcp_connect_to(const char *ip, int port)
 	return tcp_connect_from(NULL, ip, port);
 }
 
-static int
-local_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
 /* An echo service answers "ping" on fd: the connection is being served. */
 static int
 served(int fd)

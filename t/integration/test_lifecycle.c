@@ -576,16 +576,6 @@ test_sigint_exits_zero(void **state)
 	assert_true(tcp_connect(port) < 0);
 }
 
-/* A reset peer makes the next send fail with EPIPE/ECONNRESET. */
-static void
-reset_close(int fd)
-{
-	struct linger l = {1, 0};
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 static void
 test_peer_reset_during_writes_does_not_kill_superd(void **state)
 {

@@ -88,16 +88,6 @@ connect_ok(int port)
 	return fd;
 }
 
-static int
-local_port(int fd)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	return ntohs(a.sin_port);
-}
-
 /* Reads exactly strlen(want) bytes and compares them. */
 #define expect(fd, want, ms) expect_at(fd, want, ms, __FILE__, __LINE__)
 
