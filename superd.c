@@ -165,7 +165,7 @@ start_services(void)
 		return -1;
 	}
 	service_adopt_inherited();
-	if (reconf_apply(conf, err, sizeof(err)) < 0) {
+	if (reconf_apply(conf, 0, err, sizeof(err)) < 0) {
 		start_error("%s", err);
 		return -1;
 	}
@@ -187,7 +187,7 @@ reread_config(void)
 	}
 	c->refs = 1;
 	if (check_exec_paths(c, err, sizeof(err)) < 0 ||
-	    reconf_apply(c, err, sizeof(err)) < 0) {
+	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR,
 		    "SIGHUP: %s; keeping the running configuration", err);
 		conf_release(c);

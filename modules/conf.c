@@ -432,6 +432,30 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+/*
+ * A file without "services" is most often one caught half written (an
+ * editor or cp truncates it first): an error, so that a SIGHUP then never
+ * empties the server.  It points at the file's last line, where the
+ * setting goes; "services = ();" serves nothing on purpose.
+ */
+static int
+no_services(struct ctx *x)
+{
+	FILE *f = fopen(x->c->path, "r");
+	int ch, last = '\n', line = 0;
+
+	while (f != NULL && (ch = getc(f)) != EOF) {
+		line += ch == '\n';
+		last = ch;
+	}
+	if (f != NULL)
+		fclose(f);
+	line += last != '\n';
+	snprintf(x->err, x->len, "%s:%d: no services declared", x->c->path,
+	    line > 0 ? line : 1);
+	return -1;
+}
+
 static int
 load_services(struct ctx *x, const config_setting_t *list)
 {
@@ -440,7 +464,7 @@ load_services(struct ctx *x, const config_setting_t *list)
 	int i, j;
 
 	if (list == NULL)
-		return 0;
+		return no_services(x);
 	if (!config_setting_is_list(list) && !config_setting_is_array(list))
 		return fail(x, list, "\"services\" must be a list ( ... )");
 	c->nsvcs = config_setting_length(list);

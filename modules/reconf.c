@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "confcmp.h"
 #include "log.h"
 #include "reconf.h"
 #include "service.h"
@@ -65,19 +66,54 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 	return 0;
 }
 
+static int
+planned(const struct plan *p, int n, const struct service *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].s == s)
+			return 1;
+	return 0;
+}
+
+/* A line for a service the reload adds, or whose settings v changes. */
 static void
-commit(struct conf *c, struct plan *p)
+log_change(const struct plan *p, const struct svc_conf *v)
+{
+	char what[CONF_ERRLEN];
+
+	if (p->fresh)
+		log_msg(LOG_NOTICE, "SIGHUP: added service \"%s\"", v->name);
+	else if (conf_changes(p->s->conf, v, what, sizeof(what)) > 0)
+		log_msg(LOG_NOTICE, "SIGHUP: changed service \"%s\": %s",
+		    v->name, what);
+}
+
+/*
+ * A running service the plan does not hold is removed; one that an earlier
+ * reload retired, still draining, is not removed again.
+ */
+static void
+commit(struct conf *c, struct plan *p, int reload)
 {
 	struct service *s;
 	int i;
 
 	LIST_FOREACH(s, &services, link)
 	{
+		if (reload && !s->retired && !planned(p, c->nsvcs, s))
+			log_msg(LOG_NOTICE,
+			    "SIGHUP: removed service \"%s\", %ld "
+			    "connections finish first",
+			    s->name, s->nconns);
 		service_unlisten(s);
 		s->retired = 1;
 	}
 	for (i = 0; i < c->nsvcs; i++) {
 		s = p[i].s;
+		if (reload)
+			log_change(&p[i], &c->svcs[i]);
 		s->retired = 0;
 		if (s->owner != c) {
 			conf_release(s->owner);
@@ -92,17 +128,11 @@ commit(struct conf *c, struct plan *p)
 			service_reload(s);
 		}
 	}
-	LIST_FOREACH(s, &services, link)
-	if (s->retired)
-		log_msg(LOG_NOTICE,
-		    "%s: removed, %ld connections "
-		    "finish first",
-		    s->name, s->nconns);
 }
 
-/* Start-up too: a reload onto nothing. */
+/* Start-up too: a reload onto nothing, that logs no changes. */
 int
-reconf_apply(struct conf *c, char *err, size_t len)
+reconf_apply(struct conf *c, int reload, char *err, size_t len)
 {
 	struct plan *p = calloc(c->nsvcs + 1, sizeof(*p));
 	int i;
@@ -112,7 +142,7 @@ reconf_apply(struct conf *c, char *err, size_t len)
 			plan_abort(p, i + 1);
 			return -1;
 		}
-	commit(c, p);
+	commit(c, p, reload);
 	free(p);
 	return 0;
 }

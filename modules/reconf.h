@@ -4,6 +4,6 @@
 
 struct conf;
 
-int reconf_apply(struct conf *c, char *err, size_t len);
+int reconf_apply(struct conf *c, int reload, char *err, size_t len);
 
 #endif

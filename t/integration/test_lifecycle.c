@@ -348,6 +348,145 @@ test_sighup_refuses_a_missing_program(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* "ok\n" from a fresh connection to port. */
+static void
+assert_serves(int port)
+{
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(expect_line(fd, "ok\n"), 0);
+	close(fd);
+}
+
+/*
+ * A file caught half written (emptied by an editor or cp, or left with
+ * its comments or globals only) declares no services: SIGHUP keeps the
+ * running ones, and names the file and its last line.
+ */
+static void
+test_sighup_without_services_keeps_every_service_serving(void **state)
+{
+	static const char *const files[] = {
+	    "",
+	    "# superd.conf\n# services = ( ... ) follows\n",
+	    "shutdown_timeout = 1;\nlog_level = \"info\";\n\n",
+	};
+	static const int last[] = {1, 2, 3};
+	int port = free_port(), i;
+	struct superd *d = *state;
+	char want[300];
+
+	start_life(d, port, "function main(s) s:write('ok\\n') end\n");
+	for (i = 0; i < 3; i++) {
+		sd_write(d, "superd.conf", "%s", files[i]);
+		assert_int_equal(sd_signal(d, SIGHUP), 0);
+		assert_int_equal(
+		    sd_log_wait(
+			d, "keeping the running configuration", i + 1, 3000),
+		    i + 1);
+		snprintf(want, sizeof(want), "%s:%d: no services declared",
+		    d->conf, last[i]);
+		assert_int_equal(sd_log_count(d, want), 1);
+		assert_serves(port);
+	}
+	assert_int_equal(sd_log_count(d, "SIGHUP: configuration"), 0);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* An empty file neither checks nor starts; "services = ();" checks. */
+static void
+test_empty_file_is_an_error_but_an_empty_list_is_not(void **state)
+{
+	char out[4096], want[300];
+	struct superd *d = *state;
+
+	sd_write(d, "superd.conf", "%s", "");
+	snprintf(want, sizeof(want), "%s:1: no services declared", d->conf);
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 1);
+	assert_has(out, want);
+	assert_int_equal(run_conf(d, out, sizeof(out), 0), 1);
+	assert_has(out, want);
+
+	sd_write(d, "superd.conf", "log_level = \"info\";\nservices = ();\n");
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 0);
+	assert_has(out, "configuration ok");
+}
+
+/* Three services a, b, c, answering "ok\n"; c's line is the same. */
+static void
+write_merge_conf(struct superd *d, const char *a, const char *b, int pc)
+{
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 1;\n"
+	    "services = (\n%s%s"
+	    "  { name = \"c\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; }\n"
+	    ");\n",
+	    a, b, pc);
+}
+
+/* SIGHUP says, a line each, which service it added, removed, changed. */
+static void
+test_sighup_logs_each_added_removed_and_changed_service(void **state)
+{
+	int pa = free_port(), pb = free_port(), pc = free_port();
+	int pd = free_port(), fd;
+	struct superd *d = *state;
+	char a[256], b[256];
+
+	sd_write(
+	    d, "life.lua", "function main(s) s:write('ok\\n') s:read() end\n");
+	snprintf(a, sizeof(a),
+	    "  { name = \"a\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; options = { x = 1; }; },\n",
+	    pa);
+	snprintf(b, sizeof(b),
+	    "  { name = \"b\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; },\n",
+	    pb);
+	write_merge_conf(d, a, b, pc);
+	assert_int_equal(sd_start(d, pa), 0);
+	fd = tcp_connect(pb);
+	assert_true(fd >= 0);
+	assert_int_equal(expect_line(fd, "ok\n"), 0);
+
+	snprintf(a, sizeof(a),
+	    "  { name = \"a\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; options = { x = 2; };"
+	    " max_connections = 5; },\n",
+	    pd);
+	snprintf(b, sizeof(b),
+	    "  { name = \"d\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; },\n",
+	    pb);
+	write_merge_conf(d, a, b, pc);
+	assert_int_equal(sd_signal(d, SIGHUP), 0);
+	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 1, 3000), 1);
+	assert_int_equal(sd_log_count(d, "SIGHUP: added service \"d\"\n"), 1);
+	assert_int_equal(
+	    sd_log_count(d, "SIGHUP: removed service \"b\", 1 connections "
+			    "finish first\n"),
+	    1);
+	assert_int_equal(
+	    sd_log_count(d, "SIGHUP: changed service \"a\": port, options, "
+			    "max_connections\n"),
+	    1);
+	assert_int_equal(sd_log_count(d, "service \"c\""), 0);
+	assert_serves(pd);
+	assert_serves(pb);
+
+	/* Again: nothing changed, and b, still draining, is not removed twice.
+	 */
+	assert_int_equal(sd_signal(d, SIGHUP), 0);
+	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 2, 3000), 2);
+	assert_int_equal(sd_log_count(d, "SIGHUP: added"), 1);
+	assert_int_equal(sd_log_count(d, "SIGHUP: removed"), 1);
+	assert_int_equal(sd_log_count(d, "SIGHUP: changed"), 1);
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 #define RELOAD_LUA(v)                                          \
 	"if count == nil then count = 0 end\n"                 \
 	"function main(s)\n"                                   \
@@ -616,6 +755,9 @@ main(void)
 	    TEST(test_startup_error_is_on_stderr_whatever_the_log),
 	    TEST(test_check_reports_every_error),
 	    TEST(test_sighup_refuses_a_missing_program),
+	    TEST(test_sighup_without_services_keeps_every_service_serving),
+	    TEST(test_empty_file_is_an_error_but_an_empty_list_is_not),
+	    TEST(test_sighup_logs_each_added_removed_and_changed_service),
 	    TEST(test_reload_keeps_globals_and_old_connections),
 	    TEST(test_fini_runs_once_when_main_returns),
 	    TEST(test_fini_runs_once_when_peer_closes_during_read),
