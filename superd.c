@@ -15,6 +15,7 @@
 
 #include "modules/buf.h"
 #include "modules/conf.h"
+#include "modules/confcmp.h"
 #include "modules/conn.h"
 #include "modules/exec.h"
 #include "modules/lconnect.h"
@@ -48,7 +49,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
 	    "  -c FILE   configuration file (default %s)\n"
-	    "  -t        check the configuration and scripts, then exit\n"
+	    "  -t        check the configuration, run each script once, "
+	    "exit\n"
 	    "  -d        detach into the background\n"
 	    "  -p FILE   write the pid to FILE\n"
 	    "  -V        print the version\n",
@@ -97,42 +99,64 @@ exec_present(const struct svc_conf *v, const char *path, char *err, size_t len)
 	return -1;
 }
 
-/* Every exec service's program is there; the first missing one in err. */
+/*
+ * What start and SIGHUP check before binding or running anything: no two
+ * listeners overlap, every exec program is there; the first error in err.
+ */
 static int
-check_exec_paths(struct conf *c, char *err, size_t len)
+check_sound(struct conf *c, char *err, size_t len)
 {
 	int i;
 
 	for (i = 0; i < c->nsvcs; i++)
-		if (exec_present(&c->svcs[i], c->path, err, len) < 0)
+		if (conf_overlap(c, i, err, len) < 0 ||
+		    exec_present(&c->svcs[i], c->path, err, len) < 0)
 			return -1;
 	return 0;
 }
 
 /*
- * Every script compiles and every program is there; each error, as
- * FILE:LINE, goes to start_error when report is set.
+ * Service i's program is there, or its script runs as at start: its top
+ * level in its sandbox under its limits, defining main.  Tasks it spawns
+ * end with it, before they ever run.
  */
 static int
-check_scripts(struct conf *c, int report)
+check_program(struct conf *c, int i, char *err, size_t len)
+{
+	struct service *s;
+
+	if (c->svcs[i].script == NULL)
+		return exec_present(&c->svcs[i], c->path, err, len);
+	if ((s = service_new(&c->svcs[i], c, err, len)) == NULL)
+		return -1;
+	service_free(s);
+	return 0;
+}
+
+static int
+check_failed(const char *err, int report)
+{
+	if (report)
+		start_error("%s", err);
+	return -1;
+}
+
+/*
+ * -t, and a master before it forks workers: every service as start would
+ * find it, binding nothing (a running superd may hold the ports); each
+ * error, as FILE:LINE, goes to start_error when report is set.
+ */
+static int
+check_services(struct conf *c, int report)
 {
 	char err[CONF_ERRLEN * 2];
-	struct service *s = NULL;
 	int i, rc = 0;
 
 	for (i = 0; i < c->nsvcs; i++) {
-		if (c->svcs[i].script == NULL) {
-			if (exec_present(
-				&c->svcs[i], c->path, err, sizeof(err)) == 0)
-				continue;
-		} else if ((s = service_new(
-				&c->svcs[i], c, 1, err, sizeof(err))) != NULL) {
-			service_free(s);
-			continue;
-		}
-		if (report)
-			start_error("%s", err);
-		rc = -1;
+		if (conf_overlap(c, i, err, sizeof(err)) < 0)
+			rc = check_failed(err, report);
+		if (check_program(c, i, err, sizeof(err)) < 0)
+			rc = check_failed(err, report);
 	}
 	return rc;
 }
@@ -148,7 +172,7 @@ check_config(const char *path)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	rc = check_scripts(conf, 1) < 0;
+	rc = check_services(conf, 1) < 0;
 	if (rc == 0)
 		printf("%s: configuration ok\n", path);
 	conf_free(conf);
@@ -160,7 +184,7 @@ start_services(void)
 {
 	char err[CONF_ERRLEN * 2];
 
-	if (check_exec_paths(conf, err, sizeof(err)) < 0) {
+	if (check_sound(conf, err, sizeof(err)) < 0) {
 		start_error("%s", err);
 		return -1;
 	}
@@ -186,7 +210,7 @@ reread_config(void)
 		return;
 	}
 	c->refs = 1;
-	if (check_exec_paths(c, err, sizeof(err)) < 0 ||
+	if (check_sound(c, err, sizeof(err)) < 0 ||
 	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR,
 		    "SIGHUP: %s; keeping the running configuration", err);
@@ -560,7 +584,7 @@ master_reread(void)
 	char err[CONF_ERRLEN * 2];
 	struct conf *c = conf_load(conf_path, err, sizeof(err));
 
-	if (c != NULL && check_scripts(c, 0) == 0) {
+	if (c != NULL && check_services(c, 0) == 0) {
 		c->refs = 1;
 		conf_release(conf);
 		conf = c;
@@ -577,7 +601,7 @@ run_master(int daemon)
 
 	net_reuseport = 1;
 	service_adopt_inherited();
-	if (check_scripts(conf, 1) < 0 || trial_bind(conf) < 0)
+	if (check_services(conf, 1) < 0 || trial_bind(conf) < 0)
 		return 1;
 	service_drop_inherited(1);
 	if (stats_share(conf->workers) < 0) {

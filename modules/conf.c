@@ -327,23 +327,13 @@ svc_addresses(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+/* Two services on one port and address: conf_overlap, after loading. */
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
     const struct svc_conf *b)
 {
-	int i, j;
-
 	if (strcmp(a->name, b->name) == 0)
 		return fail(x, g, "duplicate service name \"%s\"", a->name);
-	if (a->port != b->port || (a->protos & b->protos) == 0)
-		return 0;
-	for (i = 0; i < a->naddrs; i++)
-		for (j = 0; j < b->naddrs; j++)
-			if (strcmp(a->addrs[i], b->addrs[j]) == 0)
-				return fail(x, g,
-				    "service \"%s\": port %d on %s is "
-				    "already used by service \"%s\"",
-				    a->name, a->port, a->addrs[i], b->name);
 	return 0;
 }
 

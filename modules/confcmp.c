@@ -1,8 +1,95 @@
-/* confcmp.c - services compared: what a reload changed. */
+/* confcmp.c - services compared: overlapping listeners, reload changes. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "confcmp.h"
+#include "net.h"
+
+/* An address's family as bind sees it; 0 when it is not numeric. */
+static int
+addr_family(const char *canon)
+{
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET, canon, &a) == 1)
+		return AF_INET;
+	return inet_pton(AF_INET6, canon, &a) == 1 ? AF_INET6 : 0;
+}
+
+/*
+ * Whether bind refuses b beside a on one port: the same address however
+ * spelt, or a wildcard that covers the other.  "::" is dual stack
+ * (net_listen), so it covers every address; "0.0.0.0" every IPv4 one.
+ */
+static int
+addr_overlap(const char *a, const char *b)
+{
+	char ca[NET_ADDRSTRLEN], cb[NET_ADDRSTRLEN];
+	int fa, fb;
+
+	a = net_canon(a, ca);
+	b = net_canon(b, cb);
+	if (strcmp(a, b) == 0)
+		return 1;
+	if ((fa = addr_family(a)) == 0 || (fb = addr_family(b)) == 0)
+		return 0;
+	if (strcmp(a, "::") == 0 || strcmp(b, "::") == 0)
+		return 1;
+	return (fb == AF_INET && strcmp(a, "0.0.0.0") == 0) ||
+	       (fa == AF_INET && strcmp(b, "0.0.0.0") == 0);
+}
+
+/* The first address k of v that overlaps an address m of w (of v before k). */
+static int
+first_overlap(
+    const struct svc_conf *v, const struct svc_conf *w, int *k, int *m)
+{
+	for (*k = 0; *k < v->naddrs; (*k)++)
+		for (*m = 0; *m < (w == v ? *k : w->naddrs); (*m)++)
+			if (addr_overlap(v->addrs[*k], w->addrs[*m]))
+				return 1;
+	return 0;
+}
+
+static int
+overlap_error(const struct conf *c, const struct svc_conf *v,
+    const struct svc_conf *w, int k, int m, char *err, size_t len)
+{
+	char who[CONF_ERRLEN];
+
+	if (w == v)
+		snprintf(who, sizeof(who), "its own address %s", w->addrs[m]);
+	else
+		snprintf(who, sizeof(who), "service \"%s\" on %s", w->name,
+		    w->addrs[m]);
+	snprintf(err, len,
+	    "%s:%d: service \"%s\": port %d/%s on %s is already used by %s",
+	    c->path, v->line, v->name, v->port,
+	    v->protos & w->protos & CONF_TCP ? "tcp" : "udp", v->addrs[k], who);
+	return -1;
+}
+
+/*
+ * Service i against those before it and against itself: -1, with
+ * "FILE:LINE: service ..." in err, at the first listener that bind would
+ * refuse.  Only a comparison: superd -t must not bind the ports a running
+ * superd holds, and with workers SO_REUSEPORT would let the bind pass.
+ */
+int
+conf_overlap(const struct conf *c, int i, char *err, size_t len)
+{
+	const struct svc_conf *v = &c->svcs[i], *w;
+	int j, k, m;
+
+	for (j = 0; j <= i; j++) {
+		w = &c->svcs[j];
+		if (v->port == w->port && (v->protos & w->protos) != 0 &&
+		    first_overlap(v, w, &k, &m))
+			return overlap_error(c, v, w, k, m, err, len);
+	}
+	return 0;
+}
 
 #define CMP_INT 0
 #define CMP_LONG 1

@@ -1,4 +1,4 @@
-/* confcmp.h - services compared: what a reload changed. */
+/* confcmp.h - services compared: overlapping listeners, reload changes. */
 #ifndef SUPERD_CONFCMP_H
 #define SUPERD_CONFCMP_H
 
@@ -6,6 +6,7 @@
 
 #include "conf.h"
 
+int conf_overlap(const struct conf *c, int i, char *err, size_t len);
 int conf_changes(
     const struct svc_conf *a, const struct svc_conf *b, char *buf, size_t len);
 

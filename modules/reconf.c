@@ -53,7 +53,7 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		return -1;
 	}
 	if (p->s == NULL) {
-		if ((p->s = service_new(v, c, 0, err, len)) == NULL)
+		if ((p->s = service_new(v, c, err, len)) == NULL)
 			return -1;
 		p->fresh = 1;
 		p->s->retired = 1; /* not serving until committed */

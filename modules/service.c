@@ -184,16 +184,6 @@ run_script_p(lua_State *L)
 }
 
 static int
-compile_p(lua_State *L)
-{
-	struct service *s = lua_touserdata(L, 1);
-
-	if (luaL_loadfilex(L, s->conf->script, "t") != LUA_OK)
-		return lua_error(L);
-	return 0;
-}
-
-static int
 service_call(
     struct service *s, lua_CFunction fn, void *ud, char *err, size_t len)
 {
@@ -211,8 +201,7 @@ service_call(
 }
 
 struct service *
-service_new(struct svc_conf *v, const struct conf *c, int compile_only,
-    char *err, size_t len)
+service_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 {
 	struct service *s = calloc(1, sizeof(*s));
 	struct setup_args a = {s, c};
@@ -237,8 +226,7 @@ service_new(struct svc_conf *v, const struct conf *c, int compile_only,
 	*(void **)lua_getextraspace(s->L) = NULL;
 
 	if (service_call(s, setup_p, &a, err, len) < 0 ||
-	    service_call(
-		s, compile_only ? compile_p : run_script_p, s, err, len) < 0) {
+	    service_call(s, run_script_p, s, err, len) < 0) {
 		snprintf(err + strlen(err), len - strlen(err),
 		    " (service \"%s\" at %s:%d)", v->name, c->path, v->line);
 		goto fail;
@@ -247,8 +235,10 @@ done:
 	LIST_INSERT_HEAD(&services, s, link);
 	return s;
 fail:
-	if (s->L)
+	if (s->L) {
+		task_kill_service(s); /* what the script spawned */
 		lua_close(s->L);
+	}
 	free(s->name);
 	free(s);
 	return NULL;
@@ -737,13 +727,19 @@ service_unlisten(struct service *s)
 	}
 }
 
+/*
+ * A service freed unstarted (superd -t, a SIGHUP that fails) may have
+ * tasks its script spawned at load: they go with its state.
+ */
 void
 service_free(struct service *s)
 {
 	service_unlisten(s);
 	LIST_REMOVE(s, link);
-	if (s->L)
+	if (s->L) {
+		task_kill_service(s);
 		lua_close(s->L);
+	}
 	sources_free(&s->sources);
 	free(s->threads);
 	if (s->owner)

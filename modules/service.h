@@ -50,8 +50,8 @@ extern long service_total, service_max_total, service_reloads;
 extern double service_started;
 extern int service_worker;
 
-struct service *service_new(struct svc_conf *v, const struct conf *c,
-    int compile_only, char *err, size_t len);
+struct service *service_new(
+    struct svc_conf *v, const struct conf *c, char *err, size_t len);
 void service_free(struct service *s);
 int service_reload(struct service *s);
 int service_listen(struct service *s, char *err, size_t len);

@@ -69,6 +69,17 @@ assert_has(const char *out, const char *needle)
 		fail_msg("\"%s\" not in output:\n%s", needle, out);
 }
 
+/* "ok\n" from a fresh connection to port. */
+static void
+assert_serves(int port)
+{
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(expect_line(fd, "ok\n"), 0);
+	close(fd);
+}
+
 /* The first log line holding needle, into line ("" when none). */
 static void
 log_line(struct superd *d, const char *needle, char *line, size_t len)
@@ -316,6 +327,214 @@ test_check_reports_every_error(void **state)
 	assert_has(out, ":6: service \"three\": /no/such/other:");
 }
 
+/* "(service "name" at CONF:line)", as an error of a script ends. */
+static void
+assert_script_error(
+    struct superd *d, const char *out, const char *name, int line)
+{
+	char want[300];
+
+	snprintf(want, sizeof(want), "(service \"%s\" at %s:%d)", name, d->conf,
+	    line);
+	assert_has(out, want);
+}
+
+/*
+ * -t runs each script's top level as start does, in its sandbox and
+ * under its limits, and names every one that fails or defines no main.
+ */
+static void
+test_check_runs_every_script_as_start_does(void **state)
+{
+	char out[4096];
+	struct superd *d = *state;
+
+	sd_write(d, "raise.lua", "local x = 1\nerror('boom at load')\n");
+	sd_write(d, "nomain.lua", "function mian(s) end\n");
+	sd_write(d, "spin.lua", "while true do end\n");
+	sd_write(d, "big.lua",
+	    "local s = string.rep('x', 1 << 24)\nfunction main(s) end\n");
+	sd_write(d, "spawn.lua",
+	    "superd.spawn(function() print('SPAWNED') end)\n"
+	    "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"raise\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"raise.lua\"; },\n"
+	    "  { name = \"nomain\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"nomain.lua\"; },\n"
+	    "  { name = \"spin\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"spin.lua\"; cpu_limit = 100000; },\n"
+	    "  { name = \"big\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"big.lua\"; memory_limit = 1; },\n"
+	    "  { name = \"spawn\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"spawn.lua\"; }\n"
+	    ");\n",
+	    free_port(), free_port(), free_port(), free_port(), free_port());
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 1);
+	assert_has(out, "raise.lua:2: boom at load");
+	assert_script_error(d, out, "raise", 2);
+	assert_has(out, "nomain.lua: the script defines no main()");
+	assert_script_error(d, out, "nomain", 4);
+	assert_has(out, "cpu limit exceeded");
+	assert_script_error(d, out, "spin", 6);
+	assert_has(out, "big.lua:1: not enough memory");
+	assert_script_error(d, out, "big", 8);
+	assert_true(strstr(out, "\"spawn\"") == NULL);
+	assert_true(strstr(out, "SPAWNED") == NULL);
+}
+
+/*
+ * Listeners that bind would refuse are an error for -t, which binds
+ * nothing, and for start, before it binds: the same address however
+ * spelt, "::" (dual stack) beside anything, "0.0.0.0" beside IPv4.
+ */
+static void
+test_overlapping_addresses_are_an_error_before_binding(void **state)
+{
+	int p1 = free_port(), p2 = free_port(), p3 = free_port();
+	int p4 = free_port();
+	char out[4096], want[300];
+	struct superd *d = *state;
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"any\"; port = %d; address = \"::\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"lo\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"both\"; port = %d; protocol = \"udp\";"
+	    " address = [\"0.0.0.0\", \"127.0.0.1\"]; script = \"ok.lua\"; },\n"
+	    "  { name = \"v6\"; port = %d; address = \"::1\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"v4\"; port = %d; address = \"0.0.0.0\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"udp\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = \"udp\"; script = \"ok.lua\"; },\n"
+	    "  { name = \"mapped\"; port = %d; address = \"::ffff:127.0.0.1\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"plain\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; }\n"
+	    ");\n",
+	    p1, p1, p2, p3, p3, p1, p4, p4);
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 1);
+	snprintf(want, sizeof(want),
+	    "%s:3: service \"lo\": port %d/tcp on 127.0.0.1 is already used "
+	    "by service \"any\" on ::\n",
+	    d->conf, p1);
+	assert_has(out, want);
+	snprintf(want, sizeof(want),
+	    "%s:4: service \"both\": port %d/udp on 127.0.0.1 is already "
+	    "used by its own address 0.0.0.0\n",
+	    d->conf, p2);
+	assert_has(out, want);
+	snprintf(want, sizeof(want),
+	    "%s:9: service \"plain\": port %d/tcp on 127.0.0.1 is already "
+	    "used by service \"mapped\" on ::ffff:127.0.0.1\n",
+	    d->conf, p4);
+	assert_has(out, want);
+	assert_true(strstr(out, "\"v4\"") == NULL);
+	assert_true(strstr(out, "\"udp\"") == NULL);
+	assert_true(strstr(out, "configuration ok") == NULL);
+
+	assert_int_equal(run_conf(d, out, sizeof(out), 0), 1);
+	snprintf(want, sizeof(want),
+	    "%s:3: service \"lo\": port %d/tcp on 127.0.0.1 is already used "
+	    "by service \"any\" on ::\n",
+	    d->conf, p1);
+	assert_string_equal(out, want);
+}
+
+/* Two UDP sockets with SO_REUSEADDR both bind: SIGHUP refuses the second. */
+static void
+test_sighup_refuses_an_overlapping_udp_service(void **state)
+{
+	int pt = free_port(), pu = free_port();
+	struct superd *d = *state;
+	char want[300];
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"t\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"u\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = \"udp\"; script = \"ok.lua\"; }\n"
+	    ");\n",
+	    pt, pu);
+	assert_int_equal(sd_start(d, pt), 0);
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"t\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"ok.lua\"; },\n"
+	    "  { name = \"u\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = \"udp\"; script = \"ok.lua\"; },\n"
+	    "  { name = \"v\"; port = %d; address = \"::\";"
+	    " protocol = \"udp\"; script = \"ok.lua\"; }\n"
+	    ");\n",
+	    pt, pu, pu);
+	assert_int_equal(sd_signal(d, SIGHUP), 0);
+	assert_int_equal(
+	    sd_log_wait(d, "keeping the running configuration", 1, 3000), 1);
+	snprintf(want, sizeof(want),
+	    "%s:4: service \"v\": port %d/udp on :: is already used by "
+	    "service \"u\" on 127.0.0.1; keeping",
+	    d->conf, pu);
+	assert_int_equal(sd_log_count(d, want), 1);
+	assert_serves(pt);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/*
+ * A SIGHUP refused after a new script has run drops what that script
+ * spawned, unrun: whether its own script failed or a later service did.
+ */
+static void
+test_refused_sighup_runs_nothing_a_new_script_spawned(void **state)
+{
+	int pa = free_port(), pb = free_port(), pc = free_port(), busy;
+	struct superd *d = *state;
+
+	start_life(d, pa, "function main(s) s:write('ok\\n') end\n");
+	sd_write(d, "spawn.lua",
+	    "superd.spawn(function() print('SPAWNED') end)\n"
+	    "if options.fail then error('refused at load') end\n"
+	    "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"life\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; },\n"
+	    "  { name = \"b\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"spawn.lua\"; options = { fail = true; }; }\n"
+	    ");\n",
+	    pa, pb);
+	assert_int_equal(sd_signal(d, SIGHUP), 0);
+	assert_int_equal(sd_log_wait(d, "refused at load", 1, 3000), 1);
+	assert_serves(pa);
+
+	busy = listen_local(pc, SOCK_STREAM);
+	assert_true(busy >= 0);
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    "  { name = \"life\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; },\n"
+	    "  { name = \"b\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"spawn.lua\"; },\n"
+	    "  { name = \"c\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"life.lua\"; }\n"
+	    ");\n",
+	    pa, pb, pc);
+	assert_int_equal(sd_signal(d, SIGHUP), 0);
+	assert_int_equal(sd_log_wait(d, "already in use", 1, 3000), 1);
+	assert_serves(pa);
+	close(busy);
+	usleep(200000);
+	assert_int_equal(sd_log_count(d, "SPAWNED"), 0);
+	assert_int_equal(sd_log_count(d, "keeping the running"), 2);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* SIGHUP refuses an exec service whose program is not there, as start does. */
 static void
 test_sighup_refuses_a_missing_program(void **state)
@@ -346,17 +565,6 @@ test_sighup_refuses_a_missing_program(void **state)
 	assert_string_equal(buf, "ok\n");
 	close(fd);
 	assert_int_equal(sd_stop(d), 0);
-}
-
-/* "ok\n" from a fresh connection to port. */
-static void
-assert_serves(int port)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	assert_int_equal(expect_line(fd, "ok\n"), 0);
-	close(fd);
 }
 
 /*
@@ -754,6 +962,10 @@ main(void)
 	    TEST(test_port_in_use_is_a_startup_error),
 	    TEST(test_startup_error_is_on_stderr_whatever_the_log),
 	    TEST(test_check_reports_every_error),
+	    TEST(test_check_runs_every_script_as_start_does),
+	    TEST(test_overlapping_addresses_are_an_error_before_binding),
+	    TEST(test_sighup_refuses_an_overlapping_udp_service),
+	    TEST(test_refused_sighup_runs_nothing_a_new_script_spawned),
 	    TEST(test_sighup_refuses_a_missing_program),
 	    TEST(test_sighup_without_services_keeps_every_service_serving),
 	    TEST(test_empty_file_is_an_error_but_an_empty_list_is_not),

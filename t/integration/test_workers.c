@@ -432,6 +432,60 @@ test_port_in_use_is_an_error_before_forking(void **state)
 	close(fd);
 }
 
+/* With workers SO_REUSEPORT lets both bind: the master refuses first. */
+static void
+test_overlapping_addresses_are_an_error_before_forking(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port();
+	char want[300];
+
+	sd_write(d, "w.lua", "function main(s) s:write('ok\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"any\"; port = %d; address = \"::\";"
+	    " script = \"w.lua\"; },\n"
+	    " { name = \"lo\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"w.lua\"; });\n",
+	    port, port);
+	assert_int_equal(sd_start(d, port), -1);
+	snprintf(want, sizeof(want),
+	    "%s:4: service \"lo\": port %d/tcp on 127.0.0.1 is already used "
+	    "by service \"any\" on ::\n",
+	    d->conf, port);
+	assert_int_equal(sd_log_count(d, want), 1);
+	assert_int_equal(sd_log_count(d, "workers started"), 0);
+}
+
+/*
+ * The master runs each script before forking, as a worker will: what a
+ * script spawns there ends with the master's copy, unrun, and each
+ * worker runs its own once.
+ */
+static void
+test_what_a_script_spawns_at_load_runs_once_per_worker(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port();
+
+	sd_write(d, "w.lua",
+	    "superd.spawn(function() print('SPAWNED', superd.worker) end)\n"
+	    "function main(s) s:write(superd.worker, '\\n') end\n");
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = ({ name = \"w\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"w.lua\"; });\n",
+	    port);
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, "SPAWNED", 2, 5000), 2);
+	assert_true(both_answer(port));
+	assert_int_equal(sd_log_count(d, "SPAWNED\t1\n"), 1);
+	assert_int_equal(sd_log_count(d, "SPAWNED\t2\n"), 1);
+	assert_int_equal(sd_log_count(d, "killed by signal"), 0);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* The master re-reads the configuration on SIGHUP too: a worker it
  * restarts afterwards serves what the file says now. */
 static void
@@ -501,6 +555,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_port_in_use_is_an_error_before_forking, sd_setup,
 		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_overlapping_addresses_are_an_error_before_forking,
+		sd_setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_what_a_script_spawns_at_load_runs_once_per_worker,
+		sd_setup, sd_teardown),
 	};
 	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "confcmp.h"
 
 static char dir[] = "/tmp/superd-conf.XXXXXX";
 static char path[256], err[CONF_ERRLEN * 2];
@@ -153,17 +154,75 @@ test_out_of_range_port(void **state)
 }
 
 static void
-test_duplicate_name_and_port(void **state)
+test_duplicate_name(void **state)
 {
 	(void)state;
 	expect_error("services = (\n { name = \"a\"; port = 1; script = "
 		     "\"s.lua\"; },\n { name = \"a\"; port = 2; script = "
 		     "\"s.lua\"; });\n",
 	    3, "duplicate service name \"a\"");
-	expect_error("services = (\n { name = \"a\"; port = 1; script = "
-		     "\"s.lua\"; },\n { name = \"b\"; port = 1; script = "
-		     "\"s.lua\"; });\n",
-	    3, "already used by service \"a\"");
+}
+
+/* Service b (the second) beside a, on one port: conf_overlap's verdict. */
+static int
+overlap(const char *a, const char *b, const char *protos)
+{
+	char text[512];
+	struct conf *c;
+	int rc;
+
+	snprintf(text, sizeof(text),
+	    "services = (\n { name = \"a\"; port = 1; script = \"s.lua\";"
+	    " address = [%s]; protocol = %s; },\n { name = \"b\"; port = 1;"
+	    " script = \"s.lua\"; address = [%s]; });\n",
+	    a, protos, b);
+	assert_non_null(c = load(text));
+	assert_int_equal(conf_overlap(c, 0, err, sizeof(err)), 0);
+	rc = conf_overlap(c, 1, err, sizeof(err));
+	conf_free(c);
+	return rc;
+}
+
+static void
+test_overlapping_addresses(void **state)
+{
+	char where[512];
+	struct conf *c;
+
+	(void)state;
+	assert_int_equal(
+	    overlap("\"127.0.0.1\"", "\"127.0.0.1\"", "\"tcp\""), -1);
+	snprintf(where, sizeof(where),
+	    "%s:3: service \"b\": port 1/tcp on "
+	    "127.0.0.1 is already used by service \"a\" on 127.0.0.1",
+	    path);
+	assert_string_equal(err, where);
+	assert_int_equal(overlap("\"::\"", "\"127.0.0.1\"", "\"tcp\""), -1);
+	assert_int_equal(overlap("\"::\"", "\"::1\"", "\"tcp\""), -1);
+	assert_int_equal(overlap("\"::\"", "\"0.0.0.0\"", "\"tcp\""), -1);
+	assert_int_equal(overlap("\"0.0.0.0\"", "\"10.0.0.1\"", "\"tcp\""), -1);
+	assert_int_equal(
+	    overlap("\"::ffff:127.0.0.1\"", "\"127.0.0.1\"", "\"tcp\""), -1);
+	assert_int_equal(overlap("\"::1\"", "\"0:0::1\"", "\"tcp\""), -1);
+	assert_int_equal(overlap("\"0.0.0.0\"", "\"::1\"", "\"tcp\""), 0);
+	assert_int_equal(overlap("\"::1\"", "\"127.0.0.1\"", "\"tcp\""), 0);
+	assert_int_equal(
+	    overlap("\"127.0.0.1\"", "\"127.0.0.2\"", "\"tcp\""), 0);
+	assert_int_equal(overlap("\"::\"", "\"127.0.0.1\"", "\"udp\""), 0);
+	assert_int_equal(
+	    overlap("\"::\"", "\"127.0.0.1\"", "[\"udp\", \"tcp\"]"), -1);
+
+	/* one service, two addresses */
+	assert_non_null(c = load("services = ({ name = \"a\"; port = 1;\n"
+				 " script = \"s.lua\";"
+				 " address = [\"127.0.0.1\", \"::\"]; });\n"));
+	assert_int_equal(conf_overlap(c, 0, err, sizeof(err)), -1);
+	snprintf(where, sizeof(where),
+	    "%s:1: service \"a\": port 1/tcp on :: "
+	    "is already used by its own address 127.0.0.1",
+	    path);
+	assert_string_equal(err, where);
+	conf_free(c);
 }
 
 static void
@@ -223,7 +282,8 @@ main(void)
 	    cmocka_unit_test(test_unknown_setting_names_its_line),
 	    cmocka_unit_test(test_wrong_type_names_its_line),
 	    cmocka_unit_test(test_out_of_range_port),
-	    cmocka_unit_test(test_duplicate_name_and_port),
+	    cmocka_unit_test(test_duplicate_name),
+	    cmocka_unit_test(test_overlapping_addresses),
 	    cmocka_unit_test(test_missing_script_names_its_line),
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_unreadable_file),
