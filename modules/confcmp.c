@@ -6,6 +6,49 @@
 #include "confcmp.h"
 #include "net.h"
 
+#define CMP_INT 0
+#define CMP_LONG 1
+#define CMP_DOUBLE 2
+#define CMP_STR 3
+#define CMP_STRV 4
+#define CMP_SETTING 5
+#define CMP_ACL 6
+
+/* A setting of struct svc_conf as a reload sees it. */
+struct field {
+	const char *name;
+	size_t off;
+	int kind;
+};
+
+#define OFF(f) offsetof(struct svc_conf, f)
+
+/* Every setting of a service (conf.c): one added there belongs here. */
+static const struct field fields[] = {
+    {"port", OFF(port), CMP_INT},
+    {"address", OFF(addrs), CMP_STRV},
+    {"protocol", OFF(protos), CMP_INT},
+    {"script", OFF(script), CMP_STR},
+    {"exec", OFF(exec), CMP_STRV},
+    {"user", OFF(user), CMP_STR},
+    {"group", OFF(group), CMP_STR},
+    {"options", OFF(options), CMP_SETTING},
+    {"max_connections", OFF(max_connections), CMP_LONG},
+    {"per_source", OFF(per_source), CMP_LONG},
+    {"rate", OFF(rate), CMP_LONG},
+    {"idle_timeout", OFF(idle_timeout), CMP_LONG},
+    {"timeout", OFF(timeout), CMP_DOUBLE},
+    {"max_line", OFF(max_line), CMP_LONG},
+    {"output_limit", OFF(output_limit), CMP_LONG},
+    {"memory_limit", OFF(memory_limit), CMP_LONG},
+    {"cpu_limit", OFF(cpu_limit), CMP_LONG},
+    {"only_from", OFF(only_from), CMP_STRV},
+    {"no_access", OFF(no_access), CMP_STRV},
+    {"proxy_protocol", OFF(proxy_protocol), CMP_INT},
+    {"proxy_from", OFF(proxy_from), CMP_ACL},
+    {NULL, 0, 0},
+};
+
 /* An address's family as bind sees it; 0 when it is not numeric. */
 static int
 addr_family(const char *canon)
@@ -90,52 +133,6 @@ conf_overlap(const struct conf *c, int i, char *err, size_t len)
 	}
 	return 0;
 }
-
-#define CMP_INT 0
-#define CMP_LONG 1
-#define CMP_DOUBLE 2
-#define CMP_STR 3
-#define CMP_STRV 4
-#define CMP_SETTING 5
-#define CMP_ACL 6
-
-/* A setting of struct svc_conf as a reload sees it. */
-struct field {
-	const char *name;
-	size_t off;
-	int kind;
-};
-
-#define FIELD(name, f, kind)                             \
-	{                                                \
-		name, offsetof(struct svc_conf, f), kind \
-	}
-
-/* Every setting of a service (conf.c): one added there belongs here. */
-static const struct field fields[] = {
-    FIELD("port", port, CMP_INT),
-    FIELD("address", addrs, CMP_STRV),
-    FIELD("protocol", protos, CMP_INT),
-    FIELD("script", script, CMP_STR),
-    FIELD("exec", exec, CMP_STRV),
-    FIELD("user", user, CMP_STR),
-    FIELD("group", group, CMP_STR),
-    FIELD("options", options, CMP_SETTING),
-    FIELD("max_connections", max_connections, CMP_LONG),
-    FIELD("per_source", per_source, CMP_LONG),
-    FIELD("rate", rate, CMP_LONG),
-    FIELD("idle_timeout", idle_timeout, CMP_LONG),
-    FIELD("timeout", timeout, CMP_DOUBLE),
-    FIELD("max_line", max_line, CMP_LONG),
-    FIELD("output_limit", output_limit, CMP_LONG),
-    FIELD("memory_limit", memory_limit, CMP_LONG),
-    FIELD("cpu_limit", cpu_limit, CMP_LONG),
-    FIELD("only_from", only_from, CMP_STRV),
-    FIELD("no_access", no_access, CMP_STRV),
-    FIELD("proxy_protocol", proxy_protocol, CMP_INT),
-    FIELD("proxy_from", proxy_from, CMP_ACL),
-    {NULL, 0, 0},
-};
 
 static int
 str_equal(const char *a, const char *b)
