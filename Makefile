@@ -79,6 +79,13 @@ t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin
 	$(CC) $(CFLAGS) -It -o $@ $< t/client.c $(CMOCKA)
 
+# The fault-injection test runs superd under this allocator (LD_PRELOAD).
+t/bin/failalloc.so: t/failalloc.c
+	@mkdir -p t/bin
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+t/bin/test_alloc_failure: t/bin/failalloc.so
+
 # The tests also run rdate, groff, HAProxy and Redis as clients and peers.
 test-deps:
 	$(MAKE) deps DEBS="$(DEBS) $(TEST_DEBS)"

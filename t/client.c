@@ -136,6 +136,7 @@ sd_start(struct superd *d, int port)
 	close(logfd);
 	while (now_ms() < end) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->status = status;
 			d->pid = 0;
 			return -1;
 		}
@@ -178,6 +179,17 @@ int
 sd_signal(struct superd *d, int sig)
 {
 	return d->pid > 0 ? kill(d->pid, sig) : -1;
+}
+
+int
+sd_alive(struct superd *d)
+{
+	if (d->pid <= 0)
+		return 0;
+	if (waitpid(d->pid, &d->status, WNOHANG) != d->pid)
+		return 1;
+	d->pid = 0;
+	return 0;
 }
 
 /* A sanitizer report in the daemon's log fails the test that ran it. */
@@ -529,6 +541,27 @@ local_port(int fd)
 	if (ss.ss_family == AF_INET)
 		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+ssize_t
+udp_exchange(int port, const char *msg, char *reply, size_t max, int ms)
+{
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (fd < 0)
+		return -1;
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a)) ==
+		(ssize_t)strlen(msg) &&
+	    readable(fd, now_ms() + ms))
+		n = recv(fd, reply, max - 1, 0);
+	reply[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return n;
 }
 
 void

@@ -7,6 +7,7 @@
 
 struct superd {
 	pid_t pid;
+	int status;	/* waitpid's, once sd_start or sd_alive saw it exit */
 	char dir[128];	/* temporary directory: config, scripts, log */
 	char conf[192]; /* its superd.conf */
 	char log[192];	/* superd's stderr */
@@ -34,6 +35,8 @@ int sd_start(struct superd *d, int port);
 /* Runs superd with the given arguments to the end; output in *out. */
 int sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...);
 int sd_signal(struct superd *d, int sig);
+/* 1 while superd runs; 0 once it has exited, with d->status set. */
+int sd_alive(struct superd *d);
 /* SIGTERM, then wait up to 10 s; the exit status, or -1 (then SIGKILL). */
 int sd_stop(struct superd *d);
 /* Waits up to ms for needle to appear n times in the log; the count seen. */
@@ -62,6 +65,12 @@ ssize_t recv_line(int fd, char *buf, size_t max, int ms);
 ssize_t recv_all(int fd, void *buf, size_t max, int ms);
 /* The local port of a socket (IPv4 or IPv6), or -1. */
 int local_port(int fd);
+/*
+ * One datagram to 127.0.0.1:port from a fresh socket; the answer's
+ * length (NUL-terminated in reply), or -1 when none came within ms.
+ */
+ssize_t udp_exchange(
+    int port, const char *msg, char *reply, size_t max, int ms);
 /* Closes with an RST instead of a FIN. */
 void reset_close(int fd);
 /* 1 when the peer closed (EOF or reset) within ms, 0 otherwise. */
