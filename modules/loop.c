@@ -18,6 +18,13 @@ static loop_idle_fn *idle_fn;
 
 static struct loop_timer **heap;
 static int heap_len, heap_cap;
+/*
+ * Timers armed while the heap could not grow: a list through the timers
+ * themselves, so arming one never fails (a lost timer would be a sleep
+ * that never ends, or listeners paused for good).  Moved to the heap as
+ * soon as it has room.
+ */
+static struct loop_timer *overflow;
 
 int
 loop_init(void)
@@ -135,7 +142,7 @@ loop_timer_init(struct loop_timer *t, loop_timer_fn *fn)
 int
 loop_timer_armed(const struct loop_timer *t)
 {
-	return t->slot >= 0;
+	return t->slot != -1;
 }
 
 static int
@@ -151,18 +158,35 @@ heap_grow(void)
 	return 0;
 }
 
+static void
+overflow_unlink(struct loop_timer *t)
+{
+	struct loop_timer **p;
+
+	for (p = &overflow; *p != t; p = &(*p)->next)
+		;
+	*p = t->next;
+	t->slot = -1;
+}
+
+/* Never fails: without room in the heap the timer waits in overflow. */
 int
 loop_timer_set(struct loop_timer *t, double when)
 {
+	t->when = when;
 	if (t->slot >= 0) {
-		t->when = when;
 		heap_up(t->slot);
 		heap_down(t->slot);
 		return 0;
 	}
-	if (heap_len == heap_cap && heap_grow() < 0)
-		return -1;
-	t->when = when;
+	if (t->slot == LOOP_OVERFLOW)
+		return 0;
+	if (heap_len == heap_cap && heap_grow() < 0) {
+		t->slot = LOOP_OVERFLOW;
+		t->next = overflow;
+		overflow = t;
+		return 0;
+	}
 	heap_place(t, heap_len++);
 	heap_up(t->slot);
 	return 0;
@@ -173,6 +197,8 @@ loop_timer_cancel(struct loop_timer *t)
 {
 	int i = t->slot;
 
+	if (i == LOOP_OVERFLOW)
+		overflow_unlink(t);
 	if (i < 0)
 		return;
 	t->slot = -1;
@@ -183,13 +209,38 @@ loop_timer_cancel(struct loop_timer *t)
 	heap_down(heap[i]->slot);
 }
 
+/* Into the heap while it can grow; the rest stay where they are. */
+static void
+overflow_drain(void)
+{
+	struct loop_timer *t;
+
+	while ((t = overflow) != NULL &&
+	       (heap_len < heap_cap || heap_grow() == 0)) {
+		overflow_unlink(t);
+		loop_timer_set(t, t->when);
+	}
+}
+
+/* The timer due first, in the heap or in overflow; NULL when none. */
+static struct loop_timer *
+first_due(void)
+{
+	struct loop_timer *t, *first = heap_len > 0 ? heap[0] : NULL;
+
+	for (t = overflow; t != NULL; t = t->next)
+		if (first == NULL || t->when < first->when)
+			first = t;
+	return first;
+}
+
 static void
 run_timers(void)
 {
 	struct loop_timer *t;
 
-	while (heap_len > 0 && heap[0]->when <= now_cache) {
-		t = heap[0];
+	overflow_drain();
+	while ((t = first_due()) != NULL && t->when <= now_cache) {
 		loop_timer_cancel(t);
 		t->fn(t);
 	}
@@ -198,13 +249,14 @@ run_timers(void)
 static int
 wait_ms(int busy)
 {
+	struct loop_timer *t = first_due();
 	double ms;
 
 	if (busy)
 		return 0;
-	if (heap_len == 0)
+	if (t == NULL)
 		return -1;
-	ms = ceil((heap[0]->when - now_cache) * 1000.0);
+	ms = ceil((t->when - now_cache) * 1000.0);
 	if (ms < 0)
 		return 0;
 	return ms > 86400000 ? 86400000 : (int)ms;

@@ -24,10 +24,13 @@ struct loop_io {
 	loop_io_fn *fn;
 };
 
+#define LOOP_OVERFLOW (-2) /* a timer's slot: armed, waiting for heap room */
+
 struct loop_timer {
 	double when; /* monotonic seconds */
 	int slot;    /* index in the heap, -1 when not armed */
 	loop_timer_fn *fn;
+	struct loop_timer *next; /* while its slot is LOOP_OVERFLOW */
 };
 
 int loop_init(void);

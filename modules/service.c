@@ -433,7 +433,7 @@ accept_resume(struct loop_timer *t)
 	listeners_mask(LOOP_READ);
 }
 
-static struct loop_timer accept_timer = {0, -1, accept_resume};
+static struct loop_timer accept_timer = {0, -1, accept_resume, NULL};
 
 /*
  * Out of descriptors: the pending connection stays in the kernel's queue,
