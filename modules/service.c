@@ -40,8 +40,11 @@ service_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	}
 	if (nsize > old && s->mem + (nsize - old) > s->mem_limit)
 		return NULL;
-	if ((p = realloc(ptr, nsize)) == NULL)
+	/* Lua takes a shrink for granted: a failed one keeps the block */
+	if ((p = realloc(ptr, nsize)) == NULL && nsize > old)
 		return NULL;
+	if (p == NULL)
+		p = ptr;
 	s->mem = s->mem - old + nsize;
 	return p;
 }
@@ -53,17 +56,36 @@ service_panic(lua_State *L)
 	abort();
 }
 
+/*
+ * The error object on top as text.  Not lua_tostring: it turns a number
+ * into a string in place, an allocation outside any protected call.
+ */
+static const char *
+error_text(lua_State *L, char *buf, size_t len)
+{
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return lua_tostring(L, -1);
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		snprintf(buf, len, "%.14g", lua_tonumber(L, -1));
+	else
+		snprintf(buf, len, "(error object is a %s value)",
+		    luaL_typename(L, -1));
+	return buf;
+}
+
 /* Runs fn(ud) on the service's main state; errors are logged, not raised. */
 int
 service_pcall(struct service *s, lua_CFunction fn, void *ud)
 {
+	char buf[64];
 	int status;
 
 	lua_pushcfunction(s->L, fn);
 	lua_pushlightuserdata(s->L, ud);
 	status = lua_pcall(s->L, 1, 0, 0);
 	if (status != LUA_OK) {
-		log_msg(LOG_ERR, "%s: %s", s->name, lua_tostring(s->L, -1));
+		log_msg(LOG_ERR, "%s: %s", s->name,
+		    error_text(s->L, buf, sizeof(buf)));
 		lua_pop(s->L, 1);
 	}
 	return status;
@@ -132,12 +154,14 @@ setup_p(lua_State *L)
 	struct setup_args *a = lua_touserdata(L, 1);
 
 	/*
-	 * luaL_unref runs unprotected (closing a connection, ending a task);
-	 * the registry's free-list key must exist before, or its first
-	 * insertion could meet the memory limit and reach the panic handler.
+	 * luaL_unref runs unprotected (closing a connection, ending a task):
+	 * the registry's free-list key must exist before, or its insertion
+	 * could fail to allocate and reach the panic handler.  And it must
+	 * never hold nil, or a rehash would drop it again: 0 ends the free
+	 * list for luaL_ref as nil does, and luaL_ref copies it on.
 	 */
-	lua_pushboolean(L, 1);
-	luaL_unref(L, LUA_REGISTRYINDEX, luaL_ref(L, LUA_REGISTRYINDEX));
+	lua_pushinteger(L, 0);
+	lua_rawseti(L, LUA_REGISTRYINDEX, 0);
 	sandbox_open(L, a->c->lua_path);
 	task_open_coroutine(L);
 	lsocket_open(L);
@@ -187,15 +211,14 @@ static int
 service_call(
     struct service *s, lua_CFunction fn, void *ud, char *err, size_t len)
 {
+	const char *e;
+
 	lua_pushcfunction(s->L, fn);
 	lua_pushlightuserdata(s->L, ud);
 	if (lua_pcall(s->L, 1, 0, 0) == LUA_OK)
 		return 0;
-	if (lua_isstring(s->L, -1))
-		snprintf(err, len, "%s", lua_tostring(s->L, -1));
-	else
-		snprintf(err, len, "(error object is a %s value)",
-		    luaL_typename(s->L, -1));
+	if ((e = error_text(s->L, err, len)) != err)
+		snprintf(err, len, "%s", e);
 	lua_pop(s->L, 1);
 	return -1;
 }
