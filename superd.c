@@ -188,7 +188,10 @@ start_services(void)
 		start_error("%s", err);
 		return -1;
 	}
-	service_adopt_inherited();
+	if (service_adopt_inherited() < 0) {
+		start_error("superd: inherited sockets: out of memory");
+		return -1;
+	}
 	if (reconf_apply(conf, 0, err, sizeof(err)) < 0) {
 		start_error("%s", err);
 		return -1;
@@ -600,7 +603,10 @@ run_master(int daemon)
 	int i, rc;
 
 	net_reuseport = 1;
-	service_adopt_inherited();
+	if (service_adopt_inherited() < 0) {
+		start_error("superd: inherited sockets: out of memory");
+		return 1;
+	}
 	if (check_services(conf, 1) < 0 || trial_bind(conf) < 0)
 		return 1;
 	service_drop_inherited(1);
@@ -669,7 +675,11 @@ main(int argc, char **argv)
 		pidfile = pidabs = absolute(pidarg);
 	else
 		pidfile = pidabs = conf->pidfile ? strdup(conf->pidfile) : NULL;
-	if (conf->workers > 1)
+	if (conf_path == NULL ||
+	    (pidfile == NULL && (pidarg || conf->pidfile))) {
+		fprintf(stderr, "superd: out of memory\n");
+		rc = 1;
+	} else if (conf->workers > 1)
 		rc = run_master(daemon);
 	else
 		rc = run(daemon);

@@ -61,7 +61,10 @@ acl_parse(char **texts, int n, struct acl *out, int *bad)
 	out->v = NULL;
 	if (n == 0)
 		return 0;
-	out->v = calloc(n, sizeof(*out->v));
+	if ((out->v = calloc(n, sizeof(*out->v))) == NULL) {
+		*bad = -1; /* no text is to blame */
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		if (acl_parse_one(texts[i], &out->v[i]) < 0) {
 			*bad = i;

@@ -17,6 +17,7 @@ struct acl {
 };
 
 int acl_parse_one(const char *text, struct cidr *out);
+/* -1 with *bad the index of the bad text, or -1 when out of memory. */
 int acl_parse(char **texts, int n, struct acl *out, int *bad);
 int acl_match(const struct acl *a, const union net_addr *peer);
 void acl_free(struct acl *a);

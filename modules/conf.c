@@ -85,6 +85,13 @@ fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 	return -1;
 }
 
+/* An allocation failed while reading s. */
+static int
+no_memory(struct ctx *x, const config_setting_t *s)
+{
+	return fail(x, s, "out of memory");
+}
+
 char *
 conf_resolve(const char *dir, const char *path)
 {
@@ -137,7 +144,8 @@ get_str(struct ctx *x, const config_setting_t *g, const char *name, char **out)
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return fail(x, s, "\"%s\" must be a string", name);
 	free(*out);
-	*out = strdup(config_setting_get_string(s));
+	if ((*out = strdup(config_setting_get_string(s))) == NULL)
+		return no_memory(x, s);
 	return 0;
 }
 
@@ -193,20 +201,23 @@ get_strv(struct ctx *x, const config_setting_t *g, const char *name,
 	if (s == NULL)
 		return 0;
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		*out = calloc(2, sizeof(char *));
-		(*out)[0] = strdup(config_setting_get_string(s));
+		if ((*out = calloc(2, sizeof(char *))) == NULL ||
+		    ((*out)[0] = strdup(config_setting_get_string(s))) == NULL)
+			return no_memory(x, s);
 		*n = 1;
 		return 0;
 	}
 	if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
 		return fail(x, s, "\"%s\" must be a string or a list", name);
 	count = config_setting_length(s);
-	*out = calloc(count + 1, sizeof(char *));
+	if ((*out = calloc(count + 1, sizeof(char *))) == NULL)
+		return no_memory(x, s);
 	for (i = 0; i < count; i++) {
 		e = config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return fail(x, e, "\"%s\" must hold strings", name);
-		(*out)[i] = strdup(config_setting_get_string(e));
+		if (((*out)[i] = strdup(config_setting_get_string(e))) == NULL)
+			return no_memory(x, e);
 	}
 	*n = count;
 	return 0;
@@ -241,8 +252,10 @@ svc_protocols(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	int i, n = 0;
 
 	v->protos = CONF_TCP;
-	if (get_strv(x, g, "protocol", &p, &n) < 0)
+	if (get_strv(x, g, "protocol", &p, &n) < 0) {
+		strv_free(p);
 		return -1;
+	}
 	if (p != NULL)
 		v->protos = 0;
 	for (i = 0; i < n; i++) {
@@ -304,6 +317,8 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	name = v->script;
 	v->script = conf_resolve(x->c->script_dir, name);
 	free(name);
+	if (v->script == NULL)
+		return no_memory(x, s);
 	if (access(v->script, R_OK) < 0)
 		return fail(
 		    x, s, "script \"%s\": %s", v->script, strerror(errno));
@@ -346,6 +361,8 @@ svc_acl(struct ctx *x, const config_setting_t *g, const char *name,
 
 	if (acl_parse(texts, n, out, &bad) == 0)
 		return 0;
+	if (bad < 0)
+		return no_memory(x, s);
 	if (config_setting_is_aggregate(s))
 		s = config_setting_get_elem(s, bad);
 	return fail(
@@ -365,12 +382,19 @@ svc_proxy(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL)
 		return fail(x, s, "\"proxy_protocol\" must be true or false");
 	v->proxy_protocol = s != NULL && config_setting_get_bool(s);
-	if (get_strv(x, g, "proxy_from", &from, &n) < 0)
+	if (get_strv(x, g, "proxy_from", &from, &n) < 0) {
+		strv_free(from);
 		return -1;
-	if (v->proxy_protocol && v->exec != NULL)
+	}
+	if (v->proxy_protocol && v->exec != NULL) {
+		strv_free(from);
 		return fail(x, s, "\"proxy_protocol\" is for Lua services");
-	rc = from ? svc_acl(x, g, "proxy_from", from, n, &v->proxy_from)
-		  : acl_parse(loopback, 2, &v->proxy_from, &n);
+	}
+	if (from == NULL)
+		return acl_parse(loopback, 2, &v->proxy_from, &n) < 0
+			   ? no_memory(x, g)
+			   : 0;
+	rc = svc_acl(x, g, "proxy_from", from, n, &v->proxy_from);
 	strv_free(from);
 	return rc;
 }
@@ -409,8 +433,9 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (svc_proxy(x, g, v) < 0)
 		return -1;
 	if (v->addrs == NULL) {
-		v->addrs = calloc(2, sizeof(char *));
-		v->addrs[0] = strdup("::");
+		if ((v->addrs = calloc(2, sizeof(char *))) == NULL ||
+		    (v->addrs[0] = strdup("::")) == NULL)
+			return no_memory(x, g);
 		v->naddrs = 1;
 	}
 	if (svc_addresses(x, g, v) < 0)
@@ -459,6 +484,10 @@ load_services(struct ctx *x, const config_setting_t *list)
 		return fail(x, list, "\"services\" must be a list ( ... )");
 	c->nsvcs = config_setting_length(list);
 	c->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof(*c->svcs));
+	if (c->svcs == NULL) {
+		c->nsvcs = 0;
+		return no_memory(x, list);
+	}
 	for (i = 0; i < c->nsvcs; i++) {
 		g = config_setting_get_elem(list, i);
 		if (svc_load(x, g, &c->svcs[i]) < 0)
@@ -530,20 +559,28 @@ load_globals(struct ctx *x, const config_setting_t *root)
 		goto fail;
 	if (load_workers(x, root) < 0)
 		goto fail;
-	c->script_dir = conf_resolve(c->dir, dir ? dir : ".");
+	if ((c->script_dir = conf_resolve(c->dir, dir ? dir : ".")) == NULL)
+		goto nomem;
 	if (lpath == NULL &&
-	    asprintf(&lpath, "%s/lib/?.lua", c->script_dir) < 0)
-		goto fail;
+	    asprintf(&lpath, "%s/lib/?.lua", c->script_dir) < 0) {
+		lpath = NULL;
+		goto nomem;
+	}
 	c->lua_path =
 	    lpath[0] == '/' ? strdup(lpath) : conf_resolve(c->dir, lpath);
+	if (c->lua_path == NULL)
+		goto nomem;
 	if (c->pidfile) {
 		free(dir);
 		dir = c->pidfile;
-		c->pidfile = conf_resolve(c->dir, dir);
+		if ((c->pidfile = conf_resolve(c->dir, dir)) == NULL)
+			goto nomem;
 	}
 	free(dir);
 	free(lpath);
 	return 0;
+nomem:
+	no_memory(x, NULL);
 fail:
 	free(dir);
 	free(lpath);
@@ -573,8 +610,8 @@ dir_of(const char *path)
 {
 	char *abs = realpath(path, NULL), *slash;
 
-	if (abs == NULL)
-		abs = strdup(path);
+	if (abs == NULL && (abs = strdup(path)) == NULL)
+		return NULL;
 	slash = strrchr(abs, '/');
 	if (slash == NULL) {
 		free(abs);
@@ -590,6 +627,10 @@ conf_load(const char *path, char *err, size_t len)
 	struct conf *c = calloc(1, sizeof(*c));
 	struct ctx x = {c, err, len};
 
+	if (c == NULL) {
+		snprintf(err, len, "%s:0: out of memory", path);
+		return NULL;
+	}
 	config_init(&c->cfg);
 	c->path = strdup(path);
 	c->dir = dir_of(path);
@@ -597,6 +638,11 @@ conf_load(const char *path, char *err, size_t len)
 	c->max_connections = 10000;
 	c->shutdown_timeout = 5;
 	c->workers = 1;
+	if (c->path == NULL || c->dir == NULL) {
+		snprintf(err, len, "%s:0: out of memory", path);
+		conf_free(c);
+		return NULL;
+	}
 	if (conf_read(&x) < 0 ||
 	    load_globals(&x, config_root_setting(&c->cfg)) < 0 ||
 	    load_services(&x, config_lookup(&c->cfg, "services")) < 0) {

@@ -31,7 +31,7 @@ exec_count(void)
 	return nchildren;
 }
 
-static void
+static int
 set_env_addr(
     const char *ip_name, const char *port_name, const union net_addr *a)
 {
@@ -40,8 +40,9 @@ set_env_addr(
 
 	net_ntop(a, addr, &p);
 	snprintf(port, sizeof(port), "%d", p);
-	setenv(ip_name, addr, 1);
-	setenv(port_name, port, 1);
+	if (setenv(ip_name, addr, 1) < 0 || setenv(port_name, port, 1) < 0)
+		return -1;
+	return 0;
 }
 
 /* In the child: the program's user and group, when superd is root. */
@@ -80,29 +81,32 @@ child_main(struct service *s, int fd, const union net_addr *peer)
 	/* Only 0-2: no other connection's or listener's descriptor. */
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
-	setenv("PROTO", "TCP", 1);
-	set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer);
-	if (net_local(0, &local) == 0)
-		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local);
+	/* without memory for its environment the program does not run */
+	if (setenv("PROTO", "TCP", 1) < 0 ||
+	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
+	    (net_local(0, &local) == 0 &&
+		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
+		_exit(126);
 	if (become(s->conf) < 0)
 		_exit(126);
 	execv(s->conf->exec[0], s->conf->exec);
 	_exit(127);
 }
 
+/* Recorded before the fork: an unrecorded child would run untracked. */
 void
 exec_start(struct service *s, int fd, const union net_addr *peer)
 {
-	struct child *c;
-	pid_t pid;
+	struct child *c = calloc(1, sizeof(*c));
+	pid_t pid = -1;
 
-	pid = fork();
-	if (pid == 0)
+	if (c != NULL && (pid = fork()) == 0)
 		child_main(s, fd, peer);
 	close(fd);
-	if (pid < 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
+		free(c);
 		return;
 	}
 	c->pid = pid;

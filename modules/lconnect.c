@@ -154,7 +154,9 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 	struct sigevent sev = {0};
 	struct gaicb *list[1];
 
-	if (lk == NULL || strlen(host) >= sizeof(lk->host)) {
+	if (lk == NULL)
+		return luaL_error(L, "not enough memory");
+	if (strlen(host) >= sizeof(lk->host)) {
 		free(lk);
 		return lsocket_fail(L, "bad host name");
 	}

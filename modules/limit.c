@@ -99,13 +99,24 @@ drop(struct sources *s, struct source *e)
 	}
 }
 
+/* Room for one more address, so that the next sources_add cannot fail. */
+int
+sources_reserve(struct sources *s)
+{
+	if ((s->used + 1) * 2 > s->cap)
+		return rehash(s, s->cap ? s->cap * 2 : 16);
+	return 0;
+}
+
+/* Only a new address can fail (-1): a release never allocates. */
 int
 sources_add(struct sources *s, const uint8_t key[16], int delta)
 {
 	struct source *e;
 
-	if ((s->used + 1) * 2 > s->cap &&
-	    rehash(s, s->cap ? s->cap * 2 : 16) < 0)
+	if (delta <= 0 && s->used == 0)
+		return 0;
+	if (delta > 0 && sources_reserve(s) < 0)
 		return -1;
 	e = slot(s, key, 1);
 	if (e->count == 0) {

@@ -21,6 +21,7 @@ struct sources {
 };
 
 long sources_get(const struct sources *s, const uint8_t key[16]);
+int sources_reserve(struct sources *s);
 int sources_add(struct sources *s, const uint8_t key[16], int delta);
 void sources_free(struct sources *s);
 

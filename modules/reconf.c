@@ -137,6 +137,10 @@ reconf_apply(struct conf *c, int reload, char *err, size_t len)
 	struct plan *p = calloc(c->nsvcs + 1, sizeof(*p));
 	int i;
 
+	if (p == NULL) {
+		snprintf(err, len, "%s: out of memory", c->path);
+		return -1;
+	}
 	for (i = 0; i < c->nsvcs; i++)
 		if (plan_one(c, i, &p[i], err, len) < 0) {
 			plan_abort(p, i + 1);

@@ -229,7 +229,12 @@ service_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 	struct service *s = calloc(1, sizeof(*s));
 	struct setup_args a = {s, c};
 
-	s->name = strdup(v->name);
+	if (s == NULL || (s->name = strdup(v->name)) == NULL) {
+		snprintf(err, len, "%s:%d: service \"%s\": out of memory",
+		    c->path, v->line, v->name);
+		free(s);
+		return NULL;
+	}
 	s->conf = v;
 	s->stats = stats_slot_for(v->name, service_worker);
 	if (s->stats == NULL)
@@ -302,6 +307,9 @@ service_admit(struct service *s, const union net_addr *peer)
 	acl_key(peer, key);
 	if (v->per_source && sources_get(&s->sources, key) >= v->per_source)
 		return "per_source";
+	/* so that service_hold, which cannot fail, has room to count it */
+	if (sources_reserve(&s->sources) < 0)
+		return "out of memory";
 	if (!bucket_take(&s->bucket, (double)v->rate, loop_now()))
 		return "rate";
 	return NULL;
@@ -320,6 +328,8 @@ service_admit_proxy(struct service *s, const union net_addr *peer)
 		return "global max_connections";
 	if (s->nconns >= s->conf->max_connections)
 		return "max_connections";
+	if (sources_reserve(&s->sources) < 0)
+		return "out of memory";
 	return NULL;
 }
 
@@ -507,10 +517,13 @@ listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 
+	if (l == NULL || (l->addr = strdup(addr)) == NULL) {
+		free(l);
+		return NULL;
+	}
 	l->io.fd = fd;
 	l->svc = s;
 	l->proto = proto;
-	l->addr = strdup(addr);
 	l->port = port;
 	net_local(fd, &l->local);
 	return l;
@@ -552,7 +565,8 @@ listener_find(const char *addr, int port, int proto)
 /*
  * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
  * LISTEN_PID is ours.  Each is matched to a service by address, port
- * and protocol when the services start.
+ * and protocol when the services start.  -1 when there was no memory to
+ * keep one.
  */
 int
 service_adopt_inherited(void)
@@ -585,6 +599,8 @@ service_adopt_inherited(void)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		l = listener_new(NULL, addr, port,
 		    type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
+		if (l == NULL)
+			return -1;
 		l->next = inherited;
 		inherited = l;
 	}
@@ -651,7 +667,14 @@ listener_add(struct service *s, const struct svc_conf *v, const char *addr,
 		if (fd < 0)
 			return -1;
 	}
-	l = listener_new(s, addr, v->port, proto, fd);
+	if ((l = listener_new(s, addr, v->port, proto, fd)) == NULL) {
+		if (old != NULL)
+			old->claimed = 0;
+		else
+			close(fd);
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
 	l->from = old;
 	l->next = *list;
 	*list = l;

@@ -102,6 +102,27 @@ test_sources_many_keys_survive_growth_and_removal(void **state)
 	sources_free(&s);
 }
 
+/* A release needs no memory: it cannot fail, even on an empty table. */
+static void
+test_sources_release_allocates_nothing(void **state)
+{
+	struct sources s = {0};
+	uint8_t a[16], b[16];
+
+	(void)state;
+	key_of(1, a);
+	key_of(2, b);
+	assert_int_equal(sources_add(&s, a, -1), 0);
+	assert_null(s.v);
+	assert_int_equal(sources_reserve(&s), 0);
+	assert_int_equal(s.cap, 16);
+	assert_int_equal(sources_add(&s, a, 1), 0);
+	assert_int_equal(sources_add(&s, b, -1), 0);
+	assert_int_equal(sources_get(&s, a), 1);
+	assert_int_equal(s.used, 1);
+	sources_free(&s);
+}
+
 int
 main(void)
 {
@@ -111,6 +132,7 @@ main(void)
 	    cmocka_unit_test(test_bucket_zero_rate_is_unlimited),
 	    cmocka_unit_test(test_sources_count_up_and_down),
 	    cmocka_unit_test(test_sources_many_keys_survive_growth_and_removal),
+	    cmocka_unit_test(test_sources_release_allocates_nothing),
 	};
 	return cmocka_run_group_tests_name("limit", tests, NULL, NULL);
 }
