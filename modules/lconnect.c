@@ -27,7 +27,51 @@ struct lookup {
 	struct task *t; /* NULL once its task has gone */
 	int done;
 	char host[256], serv[8];
+	struct lookup *next; /* on the stray list */
 };
+
+/*
+ * Lookups glibc runs with no signal to come: getaddrinfo_a can fail for
+ * want of memory after it has queued the request.  Each is freed once
+ * it has finished, as seen at a later lookup.
+ */
+static struct lookup *strays;
+
+static void
+lookup_free(struct lookup *lk)
+{
+	if (lk->cb.ar_result)
+		freeaddrinfo(lk->cb.ar_result);
+	free(lk);
+}
+
+static void
+strays_reap(void)
+{
+	struct lookup **p = &strays, *lk;
+
+	while ((lk = *p) != NULL) {
+		if (gai_error(&lk->cb) == EAI_INPROGRESS) {
+			p = &lk->next;
+			continue;
+		}
+		*p = lk->next;
+		lookup_free(lk);
+	}
+}
+
+/* A lookup whose getaddrinfo_a failed: it may be queued or running. */
+static void
+lookup_abandon(struct lookup *lk)
+{
+	if (gai_error(&lk->cb) == EAI_INPROGRESS &&
+	    gai_cancel(&lk->cb) == EAI_NOTCANCELED) {
+		lk->next = strays;
+		strays = lk;
+		return;
+	}
+	lookup_free(lk);
+}
 
 /* From the loop, when the lookup's signal arrives. */
 void
@@ -37,9 +81,7 @@ lconnect_resolved(void *p)
 
 	lk->done = 1;
 	if (lk->t == NULL) {
-		if (lk->cb.ar_result)
-			freeaddrinfo(lk->cb.ar_result);
-		free(lk);
+		lookup_free(lk);
 	} else if (lk->t->wait == TASK_LOOKUP) {
 		task_wake(lk->t);
 	}
@@ -154,6 +196,7 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 	struct sigevent sev = {0};
 	struct gaicb *list[1];
 
+	strays_reap();
 	if (lk == NULL)
 		return luaL_error(L, "not enough memory");
 	if (strlen(host) >= sizeof(lk->host)) {
@@ -172,7 +215,7 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 	sev.sigev_value.sival_ptr = lk;
 	list[0] = &lk->cb;
 	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
-		free(lk);
+		lookup_abandon(lk);
 		return lsocket_fail(L, "name lookup failed");
 	}
 	t->lookup = lk;
@@ -191,6 +234,7 @@ lconnect_connect(lua_State *L)
 	struct addrinfo hints = {0}, *ai;
 	union net_addr to;
 	char serv[8];
+	int rc;
 
 	luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
 	luaL_argcheck(L, timeout == timeout, 3, "not a number (NaN)");
@@ -201,7 +245,9 @@ lconnect_connect(lua_State *L)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	snprintf(serv, sizeof(serv), "%d", (int)port);
-	if (getaddrinfo(host, serv, &hints, &ai) != 0)
+	if ((rc = getaddrinfo(host, serv, &hints, &ai)) == EAI_MEMORY)
+		return luaL_error(L, "not enough memory");
+	if (rc != 0)
 		return start_lookup(L, t, host, (int)port);
 	first_addr(ai, &to);
 	return start_connect(L, t, &to);
