@@ -24,7 +24,7 @@
 #define ROUNDS 400
 
 struct ports {
-	int echo, slow, cat, extra;
+	int echo, slow, relay, cat, extra;
 };
 
 /* Echo on TCP and UDP; its globals grow, so reloads have state to keep. */
@@ -46,6 +46,17 @@ struct ports {
 	"  superd.spawn(function() superd.sleep(0.005) end)\n" \
 	"  superd.sleep(0.01)\n"                               \
 	"  s:write(string.upper(l), '\\n')\n"                  \
+	"end\n"
+
+/* superd.connect: the line goes to echo and comes back from there. */
+#define RELAY_LUA                                                         \
+	"function main(s)\n"                                              \
+	"  local l = s:read()\n"                                          \
+	"  if not l then return end\n"                                    \
+	"  local c, err = superd.connect('127.0.0.1', options.echo, 1)\n" \
+	"  if not c then return end\n"                                    \
+	"  c:write(l, '\\n')\n"                                           \
+	"  s:write('relayed ', tostring(c:read()), '\\n')\n"              \
 	"end\n"
 
 #define EXTRA_LUA                                   \
@@ -77,10 +88,13 @@ write_conf(struct superd *d, const struct ports *p, int second)
 	    " options = { tag = \"%s\"; }; },\n"
 	    " { name = \"slow\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"slow.lua\"; },\n"
+	    " { name = \"relay\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"relay.lua\"; options = { echo = %d; }; },\n"
 	    " { name = \"cat\"; port = %d; address = \"127.0.0.1\";"
 	    " exec = [\"/bin/cat\"]; }%s\n"
 	    ");\n",
-	    p->echo, second ? "b" : "a", p->slow, p->cat, extra);
+	    p->echo, second ? "b" : "a", p->slow, p->relay, p->echo, p->cat,
+	    extra);
 }
 
 /*
@@ -187,14 +201,14 @@ ask(int port, const char *line, const char *want, int ms)
 static void
 churn(const struct ports *p, int round)
 {
-	const int ports[] = {p->echo, p->slow, p->cat, p->extra};
+	const int ports[] = {p->echo, p->slow, p->relay, p->cat, p->extra};
 	char buf[256];
-	int fd[16], i;
+	int fd[20], i;
 
-	for (i = 0; i < 16; i++)
-		if ((fd[i] = tcp_connect(ports[i % 4])) >= 0)
+	for (i = 0; i < 20; i++)
+		if ((fd[i] = tcp_connect(ports[i % 5])) >= 0)
 			send_str(fd[i], "churn line\n");
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < 20; i++) {
 		if (fd[i] < 0)
 			continue;
 		if ((i + round) % 3 == 0)
@@ -218,6 +232,7 @@ assert_serving(const struct ports *p, int second)
 
 	assert_int_equal(ask(p->echo, "hello\n", "hello\n", 3000), 0);
 	assert_int_equal(ask(p->slow, "hello\n", "HELLO\n", 3000), 0);
+	assert_int_equal(ask(p->relay, "hello\n", "relayed hello\n", 3000), 0);
 	assert_int_equal(ask(p->cat, "hello\n", "hello\n", 3000), 0);
 	assert_int_equal(
 	    udp_exchange(p->echo, "hello", buf, sizeof(buf), 3000), 6);
@@ -260,10 +275,12 @@ survive(struct superd *d, int every)
 		skip();
 	p.echo = free_port();
 	p.slow = free_port();
+	p.relay = free_port();
 	p.cat = free_port();
 	p.extra = free_port();
 	sd_write(d, "echo.lua", ECHO_LUA);
 	sd_write(d, "slow.lua", SLOW_LUA);
+	sd_write(d, "relay.lua", RELAY_LUA);
 	sd_write(d, "extra.lua", EXTRA_LUA);
 	write_conf(d, &p, 0);
 	preload(d, every, (unsigned)every * 7919u);
@@ -352,10 +369,12 @@ test_start_under_failing_allocations_serves_or_exits_1_with_a_message(
 		skip();
 	p.echo = free_port();
 	p.slow = free_port();
+	p.relay = free_port();
 	p.cat = free_port();
 	p.extra = free_port();
 	sd_write(d, "echo.lua", ECHO_LUA);
 	sd_write(d, "slow.lua", SLOW_LUA);
+	sd_write(d, "relay.lua", RELAY_LUA);
 	sd_write(d, "extra.lua", EXTRA_LUA);
 	write_conf(d, &p, 1);
 	sd_write(d, "failalloc.flag", "on\n");
