@@ -138,7 +138,7 @@ reconf_apply(struct conf *c, int reload, char *err, size_t len)
 	int i;
 
 	if (p == NULL) {
-		snprintf(err, len, "%s: out of memory", c->path);
+		snprintf(err, len, "%s:0: out of memory", c->path);
 		return -1;
 	}
 	for (i = 0; i < c->nsvcs; i++)
