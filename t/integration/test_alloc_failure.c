@@ -21,7 +21,7 @@
 
 #define SHIM "t/bin/failalloc.so"
 #define CHURN_MS 6000 /* per failure rate */
-#define ROUNDS 400
+#define ROUNDS 400    /* at most, within CHURN_MS */
 
 struct ports {
 	int echo, slow, relay, cat, extra;
@@ -49,14 +49,14 @@ struct ports {
 	"end\n"
 
 /* superd.connect: the line goes to echo and comes back from there. */
-#define RELAY_LUA                                                         \
-	"function main(s)\n"                                              \
-	"  local l = s:read()\n"                                          \
-	"  if not l then return end\n"                                    \
-	"  local c, err = superd.connect('127.0.0.1', options.echo, 1)\n" \
-	"  if not c then return end\n"                                    \
-	"  c:write(l, '\\n')\n"                                           \
-	"  s:write('relayed ', tostring(c:read()), '\\n')\n"              \
+#define RELAY_LUA                                                    \
+	"function main(s)\n"                                         \
+	"  local l = s:read()\n"                                     \
+	"  if not l then return end\n"                               \
+	"  local c = superd.connect('127.0.0.1', options.echo, 1)\n" \
+	"  if not c then return end\n"                               \
+	"  c:write(l, '\\n')\n"                                      \
+	"  s:write('relayed ', tostring(c:read()), '\\n')\n"         \
 	"end\n"
 
 #define EXTRA_LUA                                   \
@@ -95,6 +95,21 @@ write_conf(struct superd *d, const struct ports *p, int second)
 	    ");\n",
 	    p->echo, second ? "b" : "a", p->slow, p->relay, p->echo, p->cat,
 	    extra);
+}
+
+/* Ports and scripts for the services of write_conf. */
+static void
+prepare(struct superd *d, struct ports *p)
+{
+	p->echo = free_port();
+	p->slow = free_port();
+	p->relay = free_port();
+	p->cat = free_port();
+	p->extra = free_port();
+	sd_write(d, "echo.lua", ECHO_LUA);
+	sd_write(d, "slow.lua", SLOW_LUA);
+	sd_write(d, "relay.lua", RELAY_LUA);
+	sd_write(d, "extra.lua", EXTRA_LUA);
 }
 
 /*
@@ -273,15 +288,7 @@ survive(struct superd *d, int every)
 
 	if (sanitized())
 		skip();
-	p.echo = free_port();
-	p.slow = free_port();
-	p.relay = free_port();
-	p.cat = free_port();
-	p.extra = free_port();
-	sd_write(d, "echo.lua", ECHO_LUA);
-	sd_write(d, "slow.lua", SLOW_LUA);
-	sd_write(d, "relay.lua", RELAY_LUA);
-	sd_write(d, "extra.lua", EXTRA_LUA);
+	prepare(d, &p);
 	write_conf(d, &p, 0);
 	preload(d, every, (unsigned)every * 7919u);
 	assert_int_equal(sd_start(d, p.echo), 0);
@@ -367,15 +374,7 @@ test_start_under_failing_allocations_serves_or_exits_1_with_a_message(
 
 	if (sanitized())
 		skip();
-	p.echo = free_port();
-	p.slow = free_port();
-	p.relay = free_port();
-	p.cat = free_port();
-	p.extra = free_port();
-	sd_write(d, "echo.lua", ECHO_LUA);
-	sd_write(d, "slow.lua", SLOW_LUA);
-	sd_write(d, "relay.lua", RELAY_LUA);
-	sd_write(d, "extra.lua", EXTRA_LUA);
+	prepare(d, &p);
 	write_conf(d, &p, 1);
 	sd_write(d, "failalloc.flag", "on\n");
 	for (i = 0; i < 12; i++) {
