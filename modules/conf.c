@@ -51,6 +51,7 @@ static const char *const svc_names[] = {
     "user",
     "group",
     "timeout",
+    "slow_timeout",
     "only_from",
     "no_access",
     NULL,
@@ -286,6 +287,9 @@ svc_numbers(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 			return -1;
 	}
 	v->memory_limit <<= 20;
+	v->slow_timeout = 5;
+	if (get_seconds(x, g, "slow_timeout", &v->slow_timeout) < 0)
+		return -1;
 	return get_seconds(x, g, "timeout", &v->timeout);
 }
 

@@ -27,6 +27,7 @@ struct svc_conf {
 	long rate;
 	long idle_timeout;
 	double timeout;
+	double slow_timeout; /* a target above its mark may not stall longer */
 	long max_line;
 	long output_limit;
 	long memory_limit; /* bytes */

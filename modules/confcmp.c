@@ -38,6 +38,7 @@ static const struct field fields[] = {
     {"rate", OFF(rate), CMP_LONG},
     {"idle_timeout", OFF(idle_timeout), CMP_LONG},
     {"timeout", OFF(timeout), CMP_DOUBLE},
+    {"slow_timeout", OFF(slow_timeout), CMP_DOUBLE},
     {"max_line", OFF(max_line), CMP_LONG},
     {"output_limit", OFF(output_limit), CMP_LONG},
     {"memory_limit", OFF(memory_limit), CMP_LONG},

@@ -16,6 +16,7 @@
 
 static void proxy_read(struct conn *c);
 static void proxy_fail(struct conn *c, enum conn_why why);
+static void conn_unpress(struct conn *c);
 
 static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
@@ -82,7 +83,7 @@ conn_flush(struct conn *c)
 		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
 		    MSG_NOSIGNAL);
 		if (n > 0) {
-			c->active = loop_now();
+			c->active = c->stalled = loop_now();
 			c->bytes_out += n;
 			c->svc->stats->bytes_out += n;
 			buf_consume(&c->out, n);
@@ -109,6 +110,7 @@ conn_log(struct conn *c)
 
 	if (!log_enabled(LOG_INFO))
 		return;
+	loop_update_time(); /* it may end inside a long resume */
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO,
 	    "%s: tcp%s %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
@@ -129,6 +131,7 @@ conn_close(struct conn *c)
 	close(c->io.fd);
 	c->io.fd = -1;
 	loop_timer_cancel(&c->idle);
+	conn_unpress(c);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	flushq_remove(c);
@@ -147,10 +150,108 @@ conn_close(struct conn *c)
 		    s, &c->peer, c->outbound ? HOLD_OUTBOUND : HOLD_CLIENT);
 }
 
+/*
+ * How much other coroutines may leave queued here before the writer is
+ * slowed: the high-water mark, or output_limit when that is lower.
+ */
+size_t
+conn_mark(const struct conn *c)
+{
+	size_t limit = (size_t)c->svc->conf->output_limit;
+
+	return limit < CONN_HIGH_WATER ? limit : CONN_HIGH_WATER;
+}
+
+static void
+conn_unpress(struct conn *c)
+{
+	loop_timer_cancel(&c->slow);
+	if (c->presser)
+		task_unpress(c->presser);
+	c->presser = NULL;
+}
+
+/*
+ * Another coroutine's write left c above its mark: that writer waits at
+ * its next superd call until c drains, and c has slow_timeout to make
+ * progress.  The writer of the latest such write is the one slowed.
+ */
+static int
+conn_press(struct conn *c, struct task *writer)
+{
+	if (c->presser != writer) {
+		if (c->presser)
+			task_unpress(c->presser);
+		c->presser = writer;
+		if (writer)
+			task_press(writer);
+	}
+	if (loop_timer_armed(&c->slow))
+		return 0;
+	c->stalled = loop_now();
+	return loop_timer_set(
+	    &c->slow, c->stalled + c->svc->conf->slow_timeout);
+}
+
+/*
+ * After another coroutine queued output on c: what the kernel takes now
+ * goes first, so a reader that keeps up never slows its writer.  -1 when
+ * c broke or has ended.
+ */
+int
+conn_settle(struct conn *c, struct task *writer)
+{
+	if (buf_used(&c->out) > conn_mark(c) && conn_flush(c) < 0)
+		return -1;
+	if (buf_used(&c->out) <= conn_mark(c)) {
+		if (loop_timer_armed(&c->slow))
+			conn_unpress(c);
+		return 0;
+	}
+	if (conn_press(c, writer) == 0)
+		return 0;
+	log_msg(LOG_ERR, "%s: no memory for a timer", c->svc->name);
+	conn_end(c, WHY_ERROR);
+	return -1;
+}
+
+/* The writer is ending: nothing is left to wake. */
+void
+conn_unpress_all(struct task *writer)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &conns, all)
+	if (c->presser == writer)
+		c->presser = NULL;
+	writer->npressing = 0;
+}
+
+#define conn_of_slow(p) \
+	((struct conn *)((char *)(p)-offsetof(struct conn, slow)))
+
+/* Slow = cannot keep up: above the mark with nothing sent for a while. */
+static void
+slow_fired(struct loop_timer *t)
+{
+	struct conn *c = conn_of_slow(t);
+	double when = c->stalled + c->svc->conf->slow_timeout;
+
+	if (buf_used(&c->out) <= conn_mark(c)) {
+		conn_unpress(c);
+		return;
+	}
+	if (when > loop_now() && loop_timer_set(&c->slow, when) == 0)
+		return;
+	conn_end(c, WHY_SLOW);
+}
+
 /* Output gone, or a writer parked on it: the loop's part of a write. */
 static void
 conn_drained(struct conn *c)
 {
+	if (loop_timer_armed(&c->slow) && buf_used(&c->out) <= conn_mark(c))
+		conn_unpress(c);
 	if (c->waiter && c->waiter->wait == TASK_WRITE &&
 	    buf_used(&c->out) <= CONN_HIGH_WATER)
 		task_wake(c->waiter);
@@ -292,6 +393,7 @@ conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 	c->timeout = s->conf->timeout;
 	c->started = c->active = loop_now();
 	loop_timer_init(&c->idle, idle_fired);
+	loop_timer_init(&c->slow, slow_fired);
 }
 
 struct accept_args {

@@ -39,9 +39,10 @@ enum conn_why {
 struct conn {
 	struct loop_io io;
 	struct service *svc;
-	struct task *task;   /* running main, NULL once it ended */
-	struct task *waiter; /* the one task parked on this socket */
-	struct task *owner;  /* superd.connect: the task that opened it */
+	struct task *task;    /* running main, NULL once it ended */
+	struct task *waiter;  /* the one task parked on this socket */
+	struct task *owner;   /* superd.connect: the task that opened it */
+	struct task *presser; /* a writer slowed until this queue drains */
 	struct buf in, out;
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
@@ -52,6 +53,8 @@ struct conn {
 	double timeout;
 	double started, active;
 	struct loop_timer idle;
+	struct loop_timer slow; /* armed while above the mark */
+	double stalled;		/* above the mark since, or sent last */
 	uint64_t bytes_in, bytes_out;
 	TAILQ_ENTRY(conn) flushq;
 	LIST_ENTRY(conn) all;
@@ -74,6 +77,9 @@ void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);
 void conn_end_owned(struct task *owner);
+size_t conn_mark(const struct conn *c);
+int conn_settle(struct conn *c, struct task *writer);
+void conn_unpress_all(struct task *writer);
 
 const char *conn_why_text(enum conn_why why);
 

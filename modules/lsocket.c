@@ -145,11 +145,33 @@ fill(struct conn *c)
 	return 0;
 }
 
+/*
+ * Off the shared scratch before anything that can raise: a memory error
+ * caught by pcall would otherwise leave this connection's input pointing
+ * at bytes the next recv, for any connection, puts there.
+ */
+static void
+own_input(lua_State *L, struct conn *c)
+{
+	if (keep_input(c) < 0)
+		luaL_error(L, "not enough memory");
+}
+
+/* Pushes keep bytes of the next n and drops the n. */
 static void
 push_consume(lua_State *L, struct conn *c, size_t n, size_t keep)
 {
-	lua_pushlstring(L, buf_head(&c->in), keep);
+	const char *p = buf_head(&c->in);
+
+	if (!c->in.borrowed) {
+		lua_pushlstring(L, p, keep);
+		buf_consume(&c->in, n);
+		return;
+	}
+	/* scratch keeps p's bytes: no recv runs before the push */
 	buf_consume(&c->in, n);
+	own_input(L, c);
+	lua_pushlstring(L, p, keep);
 }
 
 static int
@@ -168,6 +190,7 @@ take_line(lua_State *L, struct conn *c, int kind)
 	if (n == BUF_LINE_TOOLONG) {
 		/* The rest of the long line goes; the lines after it stay. */
 		c->skipping = !buf_skip_line(&c->in);
+		own_input(L, c);
 		lsocket_fail(L, "line too long");
 		return -1;
 	}
@@ -213,6 +236,7 @@ take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
 		push_consume(L, c, buf_used(&c->in), n);
 		return 1;
 	}
+	own_input(L, c);
 	closed(L, c, CONN_REPORTED_R);
 	return -1;
 }
@@ -339,12 +363,15 @@ static int
 lsocket_read(lua_State *L)
 {
 	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
 	lua_KContext ctx = read_format(L, 2);
 
 	if (c->udp)
 		return udp_read(L, c);
 	lua_settop(L, 1);
-	task_deadline(task_current(L), c->timeout);
+	task_deadline(t, c->timeout);
+	if (task_must_pause(L, t))
+		return task_pause(L, t, ctx, read_k);
 	return read_k(L, LUA_OK, ctx);
 }
 
@@ -409,6 +436,57 @@ write_k(lua_State *L, int status, lua_KContext next)
 	return task_park(L, t, TASK_WRITE, c, t->deadline, next, write_k);
 }
 
+/* The own coroutine's write from its start: at once, or after a pause. */
+static int
+write_own_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = toconn(L);
+	int next;
+
+	(void)status;
+	(void)ctx;
+	if (c->state != CONN_OPEN || c->broken)
+		return closed(L, c, CONN_REPORTED_W);
+	conn_want_flush(c);
+	next = append_from(L, c, 2, CONN_HIGH_WATER);
+	if (next > lua_gettop(L) && buf_used(&c->out) <= CONN_HIGH_WATER) {
+		lua_settop(L, 1);
+		return 1;
+	}
+	task_deadline(task_current(L), c->timeout);
+	return write_k(L, LUA_OK, next);
+}
+
+/*
+ * Another coroutine's write never waits.  A target is judged slow only
+ * when its queue stays above output_limit while the kernel takes nothing
+ * more; above the mark it slows the writer instead (conn_settle).
+ */
+static int
+write_other(lua_State *L, struct conn *c)
+{
+	size_t limit = (size_t)c->svc->conf->output_limit, before;
+	int next = 2;
+
+	conn_want_flush(c);
+	for (;;) {
+		next = append_from(L, c, next, limit);
+		before = buf_used(&c->out);
+		if (before > limit && conn_flush(c) < 0)
+			return closed(L, c, CONN_REPORTED_W);
+		if (before > limit && buf_used(&c->out) == before) {
+			conn_end(c, WHY_SLOW);
+			return closed(L, c, CONN_REPORTED_W);
+		}
+		if (next > lua_gettop(L))
+			break;
+	}
+	if (conn_settle(c, task_current(L)) < 0)
+		return closed(L, c, CONN_REPORTED_W);
+	lua_settop(L, 1);
+	return 1;
+}
+
 /*
  * Queues output.  The connection's own coroutine waits while more than
  * CONN_HIGH_WATER is queued; any other coroutine never waits, and a
@@ -418,8 +496,8 @@ static int
 lsocket_write(lua_State *L)
 {
 	struct conn *c = toconn(L);
-	size_t limit;
-	int i, next;
+	struct task *t = task_current(L);
+	int i;
 
 	if (c->udp)
 		return udp_write(L, c);
@@ -427,24 +505,11 @@ lsocket_write(lua_State *L)
 		return closed(L, c, CONN_REPORTED_W);
 	for (i = 2; i <= lua_gettop(L); i++)
 		luaL_checklstring(L, i, NULL);
-	conn_want_flush(c);
-	if (!is_own(L, c)) {
-		limit = (size_t)c->svc->conf->output_limit;
-		if (append_from(L, c, 2, limit) > lua_gettop(L) &&
-		    buf_used(&c->out) <= limit) {
-			lua_settop(L, 1);
-			return 1;
-		}
-		conn_end(c, WHY_SLOW);
-		return closed(L, c, CONN_REPORTED_W);
-	}
-	next = append_from(L, c, 2, CONN_HIGH_WATER);
-	if (next > lua_gettop(L) && buf_used(&c->out) <= CONN_HIGH_WATER) {
-		lua_settop(L, 1);
-		return 1;
-	}
-	task_deadline(task_current(L), c->timeout);
-	return write_k(L, LUA_OK, next);
+	if (!is_own(L, c))
+		return write_other(L, c);
+	if (task_must_pause(L, t))
+		return task_pause(L, t, 0, write_own_k);
+	return write_own_k(L, LUA_OK, 0);
 }
 
 /* Ends the connection: queued output is still sent, then fini runs. */

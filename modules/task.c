@@ -19,6 +19,7 @@ static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
 static struct task dead_task; /* the task of a thread killed mid-wait */
 static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
 static int nqueued;
+static double slice_end; /* when the running coroutine's time slice ends */
 
 /* Every thread's extra space names the task it runs for (NULL: none). */
 struct task *
@@ -209,10 +210,20 @@ task_release(struct task *t, int finished)
 		lconnect_orphan(t->lookup);
 	if (t->outbound)
 		conn_end_owned(t);
-	if (finished)
+	if (t->npressing)
+		conn_unpress_all(t);
+	/*
+	 * A thread the script has seen (coroutine.running) is never handed to
+	 * another connection; emptied, it reads as dead to coroutine.resume.
+	 */
+	if (finished && !t->exposed) {
 		pool_thread(t);
-	else
-		luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
+		goto out;
+	}
+	if (finished)
+		lua_settop(t->T, 0);
+	luaL_unref(t->svc->L, LUA_REGISTRYINDEX, t->ref);
+out:
 	LIST_REMOVE(t, link);
 	task_free(t);
 }
@@ -278,6 +289,46 @@ task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
 	if (until > 0)
 		loop_timer_set(&t->timer, until);
 	return lua_yieldk(L, 0, ctx, k);
+}
+
+/*
+ * Fairness: a coroutine whose I/O never has to wait (a fast reader of
+ * chargen, lines already buffered) still gives the loop a turn once its
+ * slice is used up, and a writer whose targets are above their high-water
+ * mark waits for them to drain.  Never where a yield cannot happen.
+ */
+int
+task_must_pause(lua_State *L, struct task *t)
+{
+	if (t == NULL || !lua_isyieldable(L))
+		return 0;
+	if (t->npressing > 0)
+		return 1;
+	loop_update_time();
+	return loop_now() >= slice_end;
+}
+
+/* Yields for a turn or for the drain; k then makes the call itself. */
+int
+task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
+{
+	t->wait = t->npressing > 0 ? TASK_DRAIN : TASK_TURN;
+	t->waiting = NULL;
+	return lua_yieldk(L, 0, ctx, k);
+}
+
+void
+task_press(struct task *t)
+{
+	t->npressing++;
+}
+
+/* One of the sockets t filled has drained, or is gone. */
+void
+task_unpress(struct task *t)
+{
+	if (--t->npressing == 0 && t->wait == TASK_DRAIN)
+		task_wake(t);
 }
 
 /* Whose error it is: "peer ADDR:PORT", or a coroutine of no connection. */
@@ -350,20 +401,27 @@ task_finish(struct task *t, int status)
 		conn_end(c, status == LUA_OK ? WHY_SCRIPT : WHY_ERROR);
 }
 
+/*
+ * The clock is read again after every resume: a long one would otherwise
+ * leave the next slices, the timers and the log's durations behind.
+ */
 static void
 task_resume(struct task *t)
 {
 	int nargs = t->nargs, status;
 
 	t->nargs = 0;
+	slice_end = loop_now() + TASK_SLICE;
 	lua_sethook(
 	    t->T, task_cpu_hook, LUA_MASKCOUNT, (int)t->svc->conf->cpu_limit);
 	status = lua_resume(t->T, NULL, nargs);
+	loop_update_time();
 	if (status != LUA_YIELD)
 		task_finish(t, status);
-	else if (t->wait == TASK_RUN) {
-		/* A plain coroutine.yield(): run again next turn. */
+	else if (t->wait == TASK_RUN || t->wait == TASK_TURN) {
+		/* A plain coroutine.yield() or a slice used up: next turn. */
 		lua_settop(t->T, 0);
+		t->wait = TASK_RUN;
 		enqueue(t);
 	}
 }
@@ -495,11 +553,18 @@ co_step(lua_State *L, lua_State *co, int narg, int wrap)
 	if (t)
 		lua_sethook(co, task_cpu_hook, LUA_MASKCOUNT,
 		    (int)t->svc->conf->cpu_limit);
-	status = lua_resume(co, L, narg);
-
-	if (t ? t->killed : task_load_killed) {
-		lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
-		return luaL_error(L, "cpu limit exceeded");
+	for (;;) {
+		status = lua_resume(co, L, narg);
+		if (t ? t->killed : task_load_killed) {
+			lua_sethook(L, task_cpu_hook, LUA_MASKCOUNT, 1);
+			return luaL_error(L, "cpu limit exceeded");
+		}
+		/* a pause with no turn to give from here: co goes on */
+		if (status != LUA_YIELD || t == NULL || lua_isyieldable(L) ||
+		    (t->wait != TASK_TURN && t->wait != TASK_DRAIN))
+			break;
+		t->wait = TASK_RUN;
+		narg = 0;
 	}
 	if (status == LUA_YIELD && t && t->wait != TASK_RUN) {
 		if (!lua_isyieldable(L)) {
@@ -523,15 +588,28 @@ co_step(lua_State *L, lua_State *co, int narg, int wrap)
 #define HELD \
 	"cannot resume a coroutine that superd runs or that waits in superd"
 
+/* Why co cannot be resumed by a script, as lcorolib says it; NULL: it can. */
+static const char *
+co_refusal(lua_State *co)
+{
+	struct task *t = task_current(co);
+
+	if (t == &dead_task ||
+	    (t == NULL && lua_status(co) == LUA_OK && lua_gettop(co) == 0))
+		return "cannot resume dead coroutine";
+	return t != NULL ? HELD : NULL;
+}
+
 static int
 co_resume(lua_State *L)
 {
 	lua_State *co = lua_tothread(L, 1);
+	const char *why;
 
 	luaL_argcheck(L, co, 1, "coroutine expected");
-	if (task_current(co) != NULL) {
+	if ((why = co_refusal(co)) != NULL) {
 		lua_pushboolean(L, 0);
-		lua_pushliteral(L, HELD);
+		lua_pushstring(L, why);
 		return 2;
 	}
 	return co_step(L, co, lua_gettop(L) - 1, 0);
@@ -541,10 +619,23 @@ static int
 co_wrap_call(lua_State *L)
 {
 	lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+	const char *why;
 
-	if (task_current(co) != NULL)
-		return luaL_error(L, HELD);
+	if ((why = co_refusal(co)) != NULL)
+		return luaL_error(L, "%s", why);
 	return co_step(L, co, lua_gettop(L), 1);
+}
+
+/* Marks the task whose own thread this is: it is not pooled. */
+static int
+co_running(lua_State *L)
+{
+	struct task *t = task_current(L);
+
+	if (t != NULL && t->T == L)
+		t->exposed = 1;
+	lua_pushboolean(L, lua_pushthread(L));
+	return 2;
 }
 
 static int
@@ -568,5 +659,7 @@ task_open_coroutine(lua_State *L)
 	lua_setfield(L, -2, "resume");
 	lua_pushcfunction(L, co_wrap);
 	lua_setfield(L, -2, "wrap");
+	lua_pushcfunction(L, co_running);
+	lua_setfield(L, -2, "running");
 	lua_pop(L, 1);
 }

@@ -16,6 +16,11 @@ struct conn;
 #define TASK_WRITE 2
 #define TASK_SLEEP 3
 #define TASK_LOOKUP 4
+#define TASK_TURN 5  /* gave the loop a turn: queued to run again */
+#define TASK_DRAIN 6 /* waits for the sockets it filled to drain */
+
+/* How long a coroutine may hold the loop before its next I/O call yields. */
+#define TASK_SLICE 0.001
 
 struct task {
 	lua_State *T;
@@ -26,9 +31,11 @@ struct task {
 	int wait;
 	int nargs; /* for the first resume */
 	unsigned queued : 1, timedout : 1, killed : 1;
-	double deadline; /* for the current socket call, 0 = none */
-	void *lookup;	 /* a name lookup under way (lconnect.c) */
-	int outbound;	 /* sockets it opened with superd.connect */
+	unsigned exposed : 1; /* coroutine.running() handed T to the script */
+	int npressing;	      /* sockets it left above their high-water mark */
+	double deadline;      /* for the current socket call, 0 = none */
+	void *lookup;	      /* a name lookup under way (lconnect.c) */
+	int outbound;	      /* sockets it opened with superd.connect */
 
 	struct loop_timer timer;
 	TAILQ_ENTRY(task) runq;
@@ -45,6 +52,10 @@ void task_deadline(struct task *t, double timeout);
 int task_park(lua_State *L, struct task *t, int wait, struct conn *c,
     double until, lua_KContext ctx, lua_KFunction k);
 int task_take_timeout(struct task *t);
+int task_must_pause(lua_State *L, struct task *t);
+int task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
+void task_press(struct task *t);
+void task_unpress(struct task *t);
 int task_run_queue(void);
 int task_pending(void);
 void task_kill_all(void);

@@ -263,6 +263,34 @@ sd_log_wait(struct superd *d, const char *needle, int n, int ms)
 	return seen;
 }
 
+/*
+ * One service "name" running t.lua (script) with extra settings, on a
+ * free port: its port, or -1.  Another process may take the port between
+ * free_port() and superd's bind: then it tries again on a new port.
+ */
+int
+sd_serve(
+    struct superd *d, const char *name, const char *extra, const char *script)
+{
+	int port, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		port = free_port();
+		sd_init(d);
+		sd_write(d, "t.lua", "%s", script);
+		sd_write(d, "superd.conf",
+		    "services = ({ name = \"%s\"; port = %d;"
+		    " address = \"127.0.0.1\"; script = \"t.lua\"; %s });\n",
+		    name, port, extra);
+		if (sd_start(d, port) == 0)
+			return port;
+		if (sd_log_count(d, "already in use") == 0)
+			break;
+		sd_cleanup(d);
+	}
+	return -1;
+}
+
 void
 sd_cleanup(struct superd *d)
 {
@@ -409,6 +437,13 @@ sd_setup(void **state)
 	sd_init(d);
 	*state = d;
 	return 0;
+}
+
+/* As sd_setup, without the directory: for tests that start with sd_serve. */
+int
+sd_setup_bare(void **state)
+{
+	return (*state = calloc(1, sizeof(struct superd))) ? 0 : -1;
 }
 
 int

@@ -18,6 +18,7 @@ long now_ms(void);
 /* cmocka fixtures: *state becomes a struct superd, ready for sd_write. */
 int sd_setup(void **state);
 int sd_teardown(void **state);
+int sd_setup_bare(void **state);
 
 /* What /proc says of a process: VmRSS in kB, open descriptors. */
 long proc_rss_kb(pid_t pid);
@@ -33,6 +34,11 @@ void sd_write(struct superd *d, const char *name, const char *fmt, ...)
 /* Starts $SUPERD (default ./superd) -c d->conf; waits until port accepts. */
 int sd_start(struct superd *d, int port);
 /* Runs superd with the given arguments to the end; output in *out. */
+/* One service "name" running script as t.lua, with extra settings, on a
+ * free loopback port (tried again if another process takes it): the port,
+ * or -1 with d->log kept. */
+int sd_serve(
+    struct superd *d, const char *name, const char *extra, const char *script);
 int sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...);
 int sd_signal(struct superd *d, int sig);
 /* 1 while superd runs; 0 once it has exited, with d->status set. */

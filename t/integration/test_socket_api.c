@@ -19,39 +19,21 @@
 /* The superd a test runs, so a failed assertion still stops it. */
 static struct superd live;
 
-/*
- * Starts superd with one service "name" running t.lua, plus extra settings.
- * Another process may take the port between free_port() and superd's bind:
- * then it tries again on a new port.
- */
+/* Starts superd with one service "name" running t.lua, plus extra settings. */
 static int
 serve_with(
     struct superd *d, const char *name, const char *extra, const char *script)
 {
 	char cmd[256];
-	int port, tries;
+	int port = sd_serve(d, name, extra, script);
 
-	for (tries = 0; tries < 3; tries++) {
-		port = free_port();
-		sd_init(d);
-		sd_write(d, "t.lua", "%s", script);
-		sd_write(d, "superd.conf",
-		    "services = ({ name = \"%s\"; port = %d;"
-		    " address = \"127.0.0.1\"; script = \"t.lua\"; %s });\n",
-		    name, port, extra);
-		if (sd_start(d, port) == 0) {
-			live = *d;
-			return port;
-		}
-		if (sd_log_count(d, "already in use") == 0)
-			break;
-		sd_cleanup(d);
-	}
+	live = *d;
+	if (port > 0)
+		return port;
 	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
 	if (system(cmd) != 0)
 		fprintf(stderr, "no log in %s\n", d->dir);
-	live = *d;
-	fail_msg("superd did not start on port %d", port);
+	fail_msg("superd did not start");
 	return -1;
 }
 
