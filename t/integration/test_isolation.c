@@ -1,0 +1,194 @@
+/* test_isolation.c - what one connection holds no other connection can
+ * see: its bytes, its coroutine, a finished coroutine's state. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+static int
+serve_or_fail(struct superd *d, const char *extra, const char *script)
+{
+	int port = sd_serve(d, "t", extra, script);
+
+	if (port < 0)
+		fail_msg("superd did not start (log in %s)", d->log);
+	return port;
+}
+
+static int
+connect_ok(int port)
+{
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* One line sent, one line back: into reply, with its '\n'. */
+static void
+ask(int port, const char *line, char *reply, size_t len)
+{
+	int fd = connect_ok(port);
+
+	assert_int_equal(send_str(fd, line), 0);
+	assert_true(recv_line(fd, reply, len, 3000) > 0);
+	close(fd);
+}
+
+/*
+ * The victim fills its state to the memory limit, so that pushing what it
+ * reads raises a memory error, which it catches; another connection then
+ * reads a secret while the victim sleeps.  The victim's next read must be
+ * its own bytes.
+ */
+static const char leak_lua[] =
+    "function main(s)\n"
+    "  local role = s:read()\n"
+    "  if role ~= 'victim' then\n"
+    "    if role then s:write('stored\\n') end\n"
+    "    return\n"
+    "  end\n"
+    "  local hog = {}\n"
+    "  pcall(function()\n"
+    "    while true do hog[#hog + 1] = string.rep('x', 4000) .. #hog end\n"
+    "  end)\n"
+    "  for i = 1, 4 do hog[#hog] = nil end\n"
+    "  collectgarbage()\n"
+    "  s:write('full\\n')\n"
+    "  local ok = pcall(s.read, s, 60000)\n"
+    "  hog = nil\n"
+    "  collectgarbage()\n"
+    "  s:write('caught ', tostring(ok), '\\n')\n"
+    "  superd.sleep(1)\n"
+    "  local line = s:read()\n"
+    "  s:write('got ', tostring(line), '\\n')\n"
+    "end\n";
+
+static void
+test_memory_error_in_read_never_shows_another_connections_bytes(void **state)
+{
+	static char big[50000], reply[70000];
+	struct superd *d = *state;
+	int port = serve_or_fail(d, "memory_limit = 1;", leak_lua);
+	int victim = connect_ok(port), other = connect_ok(port);
+	size_t n;
+
+	assert_int_equal(send_str(victim, "victim\n"), 0);
+	assert_int_equal(expect_line(victim, "full\n"), 0);
+	memset(big, 'A', sizeof(big));
+	assert_int_equal(send_all(victim, big, sizeof(big)), 0);
+	assert_int_equal(expect_line(victim, "caught false\n"), 0);
+
+	assert_int_equal(send_str(other, "SECRET-PASSWORD=hunter2\n"), 0);
+	assert_int_equal(expect_line(other, "stored\n"), 0);
+
+	assert_int_equal(send_str(victim, "mine\n"), 0);
+	assert_true(recv_line(victim, reply, sizeof(reply), 3000) > 0);
+	if (strstr(reply, "SECRET") != NULL)
+		fail_msg(
+		    "the victim read another connection's bytes: %.60s", reply);
+	n = strlen(reply);
+	assert_true(n >= 9 && strncmp(reply, "got ", 4) == 0);
+	assert_string_equal(reply + n - 5, "mine\n");
+	close(victim);
+	close(other);
+}
+
+/* Session state keyed by coroutine, as a script may keep it. */
+static const char sessions_lua[] = "sessions = sessions or {}\n"
+				   "function main(s)\n"
+				   "  local co = coroutine.running()\n"
+				   "  local seen = sessions[co]\n"
+				   "  sessions[co] = s:read()\n"
+				   "  s:write(tostring(seen), '\\n')\n"
+				   "end\n";
+
+static void
+test_each_connection_runs_in_a_coroutine_no_other_sees(void **state)
+{
+	struct superd *d = *state;
+	int port = serve_or_fail(d, "", sessions_lua), i;
+	char line[64], reply[256];
+
+	for (i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "secret-%d\n", i);
+		ask(port, line, reply, sizeof(reply));
+		if (strcmp(reply, "nil\n") != 0)
+			fail_msg("client %d saw a predecessor's state: %s", i,
+			    reply);
+	}
+}
+
+/*
+ * keep: the connection's and a spawned coroutine are saved; resume: 1,000
+ * resumes of finished ones, counted by the answer each got.
+ */
+static const char dead_lua[] =
+    "saved = saved or {}\n"
+    "function main(s)\n"
+    "  local cmd = s:read()\n"
+    "  if cmd == nil then return end\n"
+    "  if cmd == 'keep' then\n"
+    "    saved[#saved + 1] = coroutine.running()\n"
+    "    superd.spawn(function()\n"
+    "      saved[#saved + 1] = coroutine.running()\n"
+    "    end)\n"
+    "    s:write('kept\\n')\n"
+    "    return\n"
+    "  end\n"
+    "  local dead, other = 0, nil\n"
+    "  for i = 1, 1000 do\n"
+    "    local ok, err = coroutine.resume(saved[i % #saved + 1])\n"
+    "    if ok == false and err == 'cannot resume dead coroutine' then\n"
+    "      dead = dead + 1\n"
+    "    else\n"
+    "      other = other or (tostring(ok) .. ' ' .. tostring(err))\n"
+    "    end\n"
+    "  end\n"
+    "  s:write(dead, ' ', tostring(other), '\\n')\n"
+    "end\n";
+
+static void
+test_finished_coroutine_cannot_be_resumed(void **state)
+{
+	struct superd *d = *state;
+	int port = serve_or_fail(d, "", dead_lua), i;
+	char reply[256];
+
+	for (i = 0; i < 5; i++) {
+		ask(port, "keep\n", reply, sizeof(reply));
+		assert_string_equal(reply, "kept\n");
+	}
+	usleep(100000); /* the spawned ones have finished too */
+	ask(port, "resume\n", reply, sizeof(reply));
+	assert_string_equal(reply, "1000 nil\n");
+	for (i = 0; i < 20; i++) {
+		ask(port, "keep\n", reply, sizeof(reply));
+		assert_string_equal(reply, "kept\n");
+	}
+	assert_int_equal(sd_log_count(d, "script error"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_memory_error_in_read_never_shows_another_connections_bytes,
+		sd_setup_bare, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_each_connection_runs_in_a_coroutine_no_other_sees,
+		sd_setup_bare, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_finished_coroutine_cannot_be_resumed, sd_setup_bare,
+		sd_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
