@@ -481,23 +481,25 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 {
 	socklen_t len =
 	    to->sa.sa_family == AF_INET ? sizeof(to->in4) : sizeof(to->in6);
-	int fd, rc;
+	int fd, rc, e;
 
 	if (service_total >= service_max_total ||
 	    s->nconns >= s->conf->max_connections)
 		return -2;
-
+	/* first, since it may raise: no descriptor is open yet */
+	lua_pushvalue(L, -1);
+	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	fd = socket(
 	    to->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -1;
+		goto fail;
 	rc = connect(fd, &to->sa, len);
 	if (rc < 0 && errno != EINPROGRESS) {
+		e = errno;
 		close(fd);
-		return -1;
+		errno = e;
+		goto fail;
 	}
-	lua_pushvalue(L, -1);
-	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	conn_init(c, s, fd, to);
 	c->outbound = 1;
 	noutbound++;
@@ -514,6 +516,12 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 		return -1;
 	}
 	return rc < 0;
+fail:
+	e = errno;
+	luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+	c->ref = LUA_NOREF;
+	errno = e;
+	return -1;
 }
 
 /* The task that opened them has ended: so do its outbound sockets. */

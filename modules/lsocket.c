@@ -101,7 +101,7 @@ keep_input(struct conn *c)
 	return buf_append(&c->in, buf_head(&tmp), buf_used(&tmp));
 }
 
-/* 1: bytes arrived; 0: end of input; -1: nothing yet. */
+/* 1: bytes arrived; 0: end of input; -1: nothing yet; -2: no memory. */
 static int
 fill(struct conn *c)
 {
@@ -123,7 +123,7 @@ fill(struct conn *c)
 		room = sizeof(scratch);
 	} else if (keep_input(c) < 0 ||
 		   (p = buf_reserve(&c->in, READ_CHUNK, &room)) == NULL) {
-		return 0;
+		return -2;
 	}
 	do
 		n = recv(c->io.fd, p, room, 0);
@@ -253,7 +253,9 @@ read_try(lua_State *L, struct conn *c, lua_KContext ctx)
 			r = take_eof(L, c, ctx);
 			break;
 		}
-		if ((r = fill(c)) < 0) {
+		if ((r = fill(c)) == -2)
+			return luaL_error(L, "not enough memory");
+		if (r < 0) {
 			r = 0;
 			break;
 		}
