@@ -305,6 +305,33 @@ sd_cleanup(struct superd *d)
 	}
 }
 
+/* From src (NULL: any), with SO_RCVBUF rcvbuf (0: default); 5 s bound. */
+int
+tcp_connect_from(const char *src, int port, int rcvbuf)
+{
+	struct timeval tv = {5, 0};
+	struct sockaddr_in a = {0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	a.sin_family = AF_INET;
+	if (src != NULL && (inet_pton(AF_INET, src, &a.sin_addr) != 1 ||
+			       bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0))
+		goto fail;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 int
 tcp_connect(int port)
 {

@@ -61,6 +61,9 @@ int listen_local(int port, int type);
 
 /* Clients: each call is bounded by ms and returns -1 on timeout/error. */
 int tcp_connect(int port);
+/* From src (NULL: any), with SO_RCVBUF rcvbuf (0: default) set before the
+ * connect, so the window starts small; sends time out after 5 s. */
+int tcp_connect_from(const char *src, int port, int rcvbuf);
 int send_all(int fd, const void *buf, size_t len);
 int send_str(int fd, const char *s);
 /* Reads until n bytes, EOF or timeout; returns the count read. */

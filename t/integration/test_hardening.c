@@ -122,33 +122,6 @@ assert_healthy(struct fix *f)
 	close(fd);
 }
 
-/* From src (NULL: any), with SO_RCVBUF rcvbuf (0: default); 5 s bound. */
-static int
-connect_from(const char *src, int port, int rcvbuf)
-{
-	struct timeval tv = {5, 0};
-	struct sockaddr_in a = {0};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	if (rcvbuf > 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	a.sin_family = AF_INET;
-	if (src != NULL && (inet_pton(AF_INET, src, &a.sin_addr) != 1 ||
-			       bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0))
-		goto fail;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 /* send_all, but gives up (-1) when the peer stops reading for ms. */
 static int
 send_timed(int fd, const void *buf, size_t len, int ms)
@@ -424,7 +397,7 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 	int slow, a, b, i, n = 0, batch, after = -1;
 
 	start_test(f, CHAT_LUA, "output_limit = 65536;");
-	slow = connect_from(NULL, f->port, 4096);
+	slow = tcp_connect_from(NULL, f->port, 4096);
 	assert_true(slow >= 0);
 	assert_int_equal(expect_line(slow, "hi\n"), 0);
 	a = tcp_connect(f->port);
@@ -920,7 +893,7 @@ test_out_of_descriptors_pauses_without_spinning(void **state)
 	print_message(
 	    "    superd holds %d descriptors of 64\n", proc_fd_count(f->pid));
 	for (i = 0; i < NCLIENTS; i++) {
-		fds[i] = connect_from(NULL, f->port, 0);
+		fds[i] = tcp_connect_from(NULL, f->port, 0);
 		assert_true(fds[i] >= 0);
 		snprintf(msg, sizeof(msg), "c%03d\n", i);
 		assert_int_equal(send_str(fds[i], msg), 0);
@@ -1550,7 +1523,7 @@ end_one_way(struct fix *f, const struct way *w)
 static int
 hold_from(struct fix *f, const char *src)
 {
-	int fd = connect_from(src, f->port, 0);
+	int fd = tcp_connect_from(src, f->port, 0);
 
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "hold\n"), 0);
@@ -1562,7 +1535,7 @@ hold_from(struct fix *f, const char *src)
 static void
 refused_from(struct fix *f, const char *src, const char *why)
 {
-	int n = before(f, why), fd = connect_from(src, f->port, 0), port;
+	int n = before(f, why), fd = tcp_connect_from(src, f->port, 0), port;
 
 	assert_true(fd >= 0);
 	port = local_port(fd);
@@ -1656,7 +1629,7 @@ rt_send(struct rt *r, int i)
 static void
 rt_open(struct rt *r, int i, int port)
 {
-	if ((r->fd = connect_from(NULL, port, 0)) < 0)
+	if ((r->fd = tcp_connect_from(NULL, port, 0)) < 0)
 		fail_msg("client %d: connect: %s", i, strerror(errno));
 	rt_send(r, i);
 }
