@@ -362,6 +362,14 @@ udp_write(lua_State *L, struct conn *c)
 }
 
 static int
+udp_write_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	return udp_write(L, toconn(L));
+}
+
+static int
 lsocket_read(lua_State *L)
 {
 	struct conn *c = toconn(L);
@@ -501,6 +509,8 @@ lsocket_write(lua_State *L)
 	struct task *t = task_current(L);
 	int i;
 
+	if (c->udp && task_must_pause(L, t))
+		return task_pause(L, t, 0, udp_write_k);
 	if (c->udp)
 		return udp_write(L, c);
 	if (c->state != CONN_OPEN || c->broken)
