@@ -46,6 +46,9 @@ lsocket_new(lua_State *L)
 	struct conn *c = lua_newuserdata(L, sizeof(*c));
 
 	memset(c, 0, sizeof(*c));
+	/* disarmed, not at slot 0: a datagram's socket never has conn_init */
+	loop_timer_init(&c->idle, NULL);
+	loop_timer_init(&c->slow, NULL);
 	c->io.fd = -1;
 	c->ref = LUA_NOREF;
 	c->state = CONN_CLOSED;
