@@ -132,7 +132,7 @@ conn_close(struct conn *c)
 	c->io.fd = -1;
 	loop_timer_cancel(&c->idle);
 	conn_unpress(c);
-	buf_free(&c->in);
+	lsocket_free_input(c);
 	buf_free(&c->out);
 	flushq_remove(c);
 	LIST_REMOVE(c, all);

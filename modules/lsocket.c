@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "log.h"
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
@@ -37,8 +38,14 @@ checkconn(lua_State *L, int arg)
 	return ok ? c : luaL_checkudata(L, arg, SOCKET_MT);
 }
 
-/* Reads land here first, so an idle connection holds no input buffer. */
+/*
+ * Reads land here first, so an idle connection holds no input buffer.
+ * Its owner's unread bytes may stay here, even across a Lua error, since
+ * every other recv into it moves them out first (evict): no connection
+ * can ever read another's bytes.
+ */
 static char scratch[65536];
+static struct conn *scratch_owner;
 
 struct conn *
 lsocket_new(lua_State *L)
@@ -92,16 +99,48 @@ lsocket_fail(lua_State *L, const char *err)
 	return 2;
 }
 
-/* Moves unread bytes off the shared scratch before anyone else reads. */
+/*
+ * Moves c's unread bytes off the shared scratch, into a buffer of its
+ * own; without memory for one they stay where they are, c still owner.
+ */
 static int
 keep_input(struct conn *c)
 {
-	struct buf tmp = c->in;
+	struct buf own = {0};
 
 	if (!c->in.borrowed)
 		return 0;
-	memset(&c->in, 0, sizeof(c->in));
-	return buf_append(&c->in, buf_head(&tmp), buf_used(&tmp));
+	if (buf_append(&own, buf_head(&c->in), buf_used(&c->in)) < 0)
+		return -1;
+	c->in = own;
+	if (scratch_owner == c)
+		scratch_owner = NULL;
+	return 0;
+}
+
+/*
+ * Before c's recv into scratch: the bytes left there are another's.  An
+ * owner they cannot be moved for loses them with its connection.
+ */
+static void
+evict(struct conn *c)
+{
+	struct conn *o = scratch_owner;
+
+	if (o == NULL || o == c || keep_input(o) == 0)
+		return;
+	log_msg(LOG_ERR, "%s: no memory for unread input", o->svc->name);
+	lsocket_free_input(o);
+	conn_end(o, WHY_ERROR);
+}
+
+/* The socket's input goes with its descriptor. */
+void
+lsocket_free_input(struct conn *c)
+{
+	if (scratch_owner == c)
+		scratch_owner = NULL;
+	buf_free(&c->in);
 }
 
 /* 1: bytes arrived; 0: end of input; -1: nothing yet; -2: no memory. */
@@ -120,8 +159,10 @@ fill(struct conn *c)
 	if (c->drained && !c->hup)
 		return -1;
 	if (buf_used(&c->in) == 0) {
+		evict(c);
 		buf_free(&c->in);
 		buf_view(&c->in, scratch, 0, sizeof(scratch));
+		scratch_owner = c;
 		p = scratch;
 		room = sizeof(scratch);
 	} else if (keep_input(c) < 0 ||
@@ -148,33 +189,12 @@ fill(struct conn *c)
 	return 0;
 }
 
-/*
- * Off the shared scratch before anything that can raise: a memory error
- * caught by pcall would otherwise leave this connection's input pointing
- * at bytes the next recv, for any connection, puts there.
- */
-static void
-own_input(lua_State *L, struct conn *c)
-{
-	if (keep_input(c) < 0)
-		luaL_error(L, "not enough memory");
-}
-
-/* Pushes keep bytes of the next n and drops the n. */
+/* Pushes keep bytes of the next n, then drops the n: an error loses none. */
 static void
 push_consume(lua_State *L, struct conn *c, size_t n, size_t keep)
 {
-	const char *p = buf_head(&c->in);
-
-	if (!c->in.borrowed) {
-		lua_pushlstring(L, p, keep);
-		buf_consume(&c->in, n);
-		return;
-	}
-	/* scratch keeps p's bytes: no recv runs before the push */
+	lua_pushlstring(L, buf_head(&c->in), keep);
 	buf_consume(&c->in, n);
-	own_input(L, c);
-	lua_pushlstring(L, p, keep);
 }
 
 static int
@@ -193,7 +213,6 @@ take_line(lua_State *L, struct conn *c, int kind)
 	if (n == BUF_LINE_TOOLONG) {
 		/* The rest of the long line goes; the lines after it stay. */
 		c->skipping = !buf_skip_line(&c->in);
-		own_input(L, c);
 		lsocket_fail(L, "line too long");
 		return -1;
 	}
@@ -239,7 +258,6 @@ take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
 		push_consume(L, c, buf_used(&c->in), n);
 		return 1;
 	}
-	own_input(L, c);
 	closed(L, c, CONN_REPORTED_R);
 	return -1;
 }
@@ -265,8 +283,6 @@ read_try(lua_State *L, struct conn *c, lua_KContext ctx)
 		if (r == 0)
 			c->eof = 1;
 	}
-	if (keep_input(c) < 0)
-		return luaL_error(L, "not enough memory");
 	return r;
 }
 

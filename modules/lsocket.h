@@ -15,4 +15,6 @@ struct conn *lsocket_new(lua_State *L);
 void lsocket_open(lua_State *L);
 int lsocket_fail(lua_State *L, const char *err);
 
+void lsocket_free_input(struct conn *c);
+
 #endif
