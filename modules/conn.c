@@ -176,7 +176,7 @@ conn_unpress(struct conn *c)
  * its next superd call until c drains, and c has slow_timeout to make
  * progress.  The writer of the latest such write is the one slowed.
  */
-static int
+static void
 conn_press(struct conn *c, struct task *writer)
 {
 	if (c->presser != writer) {
@@ -187,16 +187,15 @@ conn_press(struct conn *c, struct task *writer)
 			task_press(writer);
 	}
 	if (loop_timer_armed(&c->slow))
-		return 0;
+		return;
 	c->stalled = loop_now();
-	return loop_timer_set(
-	    &c->slow, c->stalled + c->svc->conf->slow_timeout);
+	loop_timer_set(&c->slow, c->stalled + c->svc->conf->slow_timeout);
 }
 
 /*
  * After another coroutine queued output on c: what the kernel takes now
  * goes first, so a reader that keeps up never slows its writer.  -1 when
- * c broke or has ended.
+ * c broke.
  */
 int
 conn_settle(struct conn *c, struct task *writer)
@@ -208,11 +207,8 @@ conn_settle(struct conn *c, struct task *writer)
 			conn_unpress(c);
 		return 0;
 	}
-	if (conn_press(c, writer) == 0)
-		return 0;
-	log_msg(LOG_ERR, "%s: no memory for a timer", c->svc->name);
-	conn_end(c, WHY_ERROR);
-	return -1;
+	conn_press(c, writer);
+	return 0;
 }
 
 /* The writer is ending: nothing is left to wake. */
@@ -241,9 +237,10 @@ slow_fired(struct loop_timer *t)
 		conn_unpress(c);
 		return;
 	}
-	if (when > loop_now() && loop_timer_set(&c->slow, when) == 0)
-		return;
-	conn_end(c, WHY_SLOW);
+	if (when > loop_now())
+		loop_timer_set(&c->slow, when);
+	else
+		conn_end(c, WHY_SLOW);
 }
 
 /* Output gone, or a writer parked on it: the loop's part of a write. */

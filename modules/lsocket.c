@@ -399,7 +399,10 @@ lsocket_read(lua_State *L)
 		return udp_read(L, c);
 	lua_settop(L, 1);
 	task_deadline(t, c->timeout);
-	if (task_must_pause(L, t))
+	/* a read that fails at once is no wait: a pcall loop on it stays a
+	 * runaway for cpu_limit */
+	if (c->state == CONN_OPEN && !c->eof &&
+	    (c->waiter == NULL || c->waiter == t) && task_must_pause(L, t))
 		return task_pause(L, t, ctx, read_k);
 	return read_k(L, LUA_OK, ctx);
 }
@@ -482,7 +485,6 @@ write_own_k(lua_State *L, int status, lua_KContext ctx)
 		lua_settop(L, 1);
 		return 1;
 	}
-	task_deadline(task_current(L), c->timeout);
 	return write_k(L, LUA_OK, next);
 }
 
@@ -498,17 +500,16 @@ write_other(lua_State *L, struct conn *c)
 	int next = 2;
 
 	conn_want_flush(c);
-	for (;;) {
-		next = append_from(L, c, next, limit);
-		before = buf_used(&c->out);
-		if (before > limit && conn_flush(c) < 0)
+	next = append_from(L, c, next, limit);
+	if ((before = buf_used(&c->out)) > limit) {
+		if (conn_flush(c) < 0)
 			return closed(L, c, CONN_REPORTED_W);
-		if (before > limit && buf_used(&c->out) == before) {
+		if (buf_used(&c->out) == before) {
 			conn_end(c, WHY_SLOW);
 			return closed(L, c, CONN_REPORTED_W);
 		}
-		if (next > lua_gettop(L))
-			break;
+		/* it keeps up, if not at this pace: the writer is slowed */
+		append_from(L, c, next, (size_t)-1);
 	}
 	if (conn_settle(c, task_current(L)) < 0)
 		return closed(L, c, CONN_REPORTED_W);
@@ -538,6 +539,7 @@ lsocket_write(lua_State *L)
 		luaL_checklstring(L, i, NULL);
 	if (!is_own(L, c))
 		return write_other(L, c);
+	task_deadline(t, c->timeout);
 	if (task_must_pause(L, t))
 		return task_pause(L, t, 0, write_own_k);
 	return write_own_k(L, LUA_OK, 0);

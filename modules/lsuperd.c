@@ -33,16 +33,34 @@ sleep_k(lua_State *L, int status, lua_KContext ctx)
 	return 0;
 }
 
+/* The sleep itself, after any wait for the sockets the caller filled. */
 static int
-lsuperd_sleep(lua_State *L)
+sleep_start_k(lua_State *L, int status, lua_KContext ctx)
 {
-	lua_Number secs = luaL_checknumber(L, 1);
+	lua_Number secs = lua_tonumber(L, 1);
 
-	luaL_argcheck(L, secs == secs, 1, "not a number (NaN)");
+	(void)status;
+	(void)ctx;
 	if (secs < 0)
 		secs = 0;
 	return task_park(L, task_current(L), TASK_SLEEP, NULL,
 	    loop_now() + secs, 0, sleep_k);
+}
+
+static int
+lsuperd_sleep(lua_State *L)
+{
+	lua_Number secs = luaL_checknumber(L, 1);
+	struct task *t = task_current(L);
+
+	luaL_argcheck(L, secs == secs, 1, "not a number (NaN)");
+	lua_settop(L, 1);
+	if (t != NULL && t->npressing > 0 && lua_isyieldable(L)) {
+		task_deadline(
+		    t, 0); /* a drain before a sleep has no deadline */
+		return task_pause(L, t, 0, sleep_start_k);
+	}
+	return sleep_start_k(L, LUA_OK, 0);
 }
 
 static int

@@ -314,6 +314,9 @@ task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
 	t->wait = t->npressing > 0 ? TASK_DRAIN : TASK_TURN;
 	t->waiting = NULL;
+	/* the call's settimeout deadline bounds the drain too */
+	if (t->wait == TASK_DRAIN && t->deadline > 0)
+		loop_timer_set(&t->timer, t->deadline);
 	return lua_yieldk(L, 0, ctx, k);
 }
 

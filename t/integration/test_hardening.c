@@ -444,36 +444,38 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 
 /* 3. Runaway scripts. */
 
-#define RUNAWAY_LUA                                                       \
-	"function main(s)\n"                                              \
-	"  local mode = s:read()\n"                                       \
-	"  if mode == 'loop' then while true do end end\n"                \
-	"  if mode == 'pcall' then\n"                                     \
-	"    while true do pcall(function() while true do end end) end\n" \
-	"  end\n"                                                         \
-	"  if mode == 'xpcall' then\n"                                    \
-	"    xpcall(function() while true do end end,\n"                  \
-	"      function() while true do end end)\n"                       \
-	"    s:write('survived\\n')\n"                                    \
-	"  end\n"                                                         \
-	"  if mode == 'handler' then\n"                                   \
-	"    xpcall(function() error('x') end,\n"                         \
-	"      function() while true do end end)\n"                       \
-	"    s:write('survived\\n')\n"                                    \
-	"  end\n"                                                         \
-	"  if mode == 'wrap' then\n"                                      \
-	"    while true do\n"                                             \
-	"      pcall(coroutine.wrap(function() while true do end end))\n" \
-	"    end\n"                                                       \
-	"  end\n"                                                         \
-	"  s:write('ok ', tostring(mode), '\\n')\n"                       \
-	"  for line in s:lines() do s:write('ok ', line, '\\n') end\n"    \
+#define RUNAWAY_LUA                                                         \
+	"function main(s)\n"                                                \
+	"  local mode = s:read()\n"                                         \
+	"  if mode == 'loop' then while true do end end\n"                  \
+	"  if mode == 'dead' then while true do pcall(s.read, s) end end\n" \
+	"  if mode == 'pcall' then\n"                                       \
+	"    while true do pcall(function() while true do end end) end\n"   \
+	"  end\n"                                                           \
+	"  if mode == 'xpcall' then\n"                                      \
+	"    xpcall(function() while true do end end,\n"                    \
+	"      function() while true do end end)\n"                         \
+	"    s:write('survived\\n')\n"                                      \
+	"  end\n"                                                           \
+	"  if mode == 'handler' then\n"                                     \
+	"    xpcall(function() error('x') end,\n"                           \
+	"      function() while true do end end)\n"                         \
+	"    s:write('survived\\n')\n"                                      \
+	"  end\n"                                                           \
+	"  if mode == 'wrap' then\n"                                        \
+	"    while true do\n"                                               \
+	"      pcall(coroutine.wrap(function() while true do end end))\n"   \
+	"    end\n"                                                         \
+	"  end\n"                                                           \
+	"  s:write('ok ', tostring(mode), '\\n')\n"                         \
+	"  for line in s:lines() do s:write('ok ', line, '\\n') end\n"      \
 	"end\n"
 
 static void
 test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 {
-	static const char *const modes[] = {"loop", "pcall", "wrap"};
+	/* dead: a read that fails at once, in a loop, is no wait */
+	static const char *const modes[] = {"loop", "pcall", "wrap", "dead"};
 	struct fix *f = *state;
 	char buf[64], line[1024];
 	int keep, fd, port;
@@ -492,6 +494,7 @@ test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 		snprintf(buf, sizeof(buf), "%s\n", modes[i]);
 		t0 = now_ms();
 		assert_int_equal(send_str(fd, buf), 0);
+		shutdown(fd, SHUT_WR);
 		expect_all(fd, "", 5000);
 		close(fd);
 		print_message(
