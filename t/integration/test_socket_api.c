@@ -509,6 +509,86 @@ test_settimeout_applies_to_write(void **state)
 	stop(&d);
 }
 
+/*
+ * "target" never reads; "writer" fills it past its mark, then makes one
+ * more superd call (how = "read" or "sleep"), which waits for the drain:
+ * the writer tells how long that call took.
+ */
+static const char filler_lua[] =
+    "function main(s)\n"
+    "  local how = s:read()\n"
+    "  if how == 'target' then\n"
+    "    target = s\n"
+    "    s:write('ok\\n')\n"
+    "    while s:read() do end\n"
+    "    return\n"
+    "  end\n"
+    "  if how == nil then return end\n"
+    "  s:settimeout(1)\n"
+    "  target:write(string.rep('x', 3000000))\n"
+    "  local t0, r, err = superd.now()\n"
+    "  if how == 'read' then r, err = s:read() else superd.sleep(0) end\n"
+    "  s:write(string.format('%.1f %s\\n', superd.now() - t0, tostring(err)))\n"
+    "end\n";
+
+/* The writer's elapsed seconds and error, as filler_lua reports them. */
+static double
+slowed_call(int port, const char *how, char *err, size_t len)
+{
+	int target = tcp_connect_from(NULL, port, 4096), fd;
+	char line[64];
+	double secs = -1;
+
+	assert_true(target >= 0);
+	assert_int_equal(send_str(target, "target\n"), 0);
+	assert_int_equal(expect_line(target, "ok\n"), 0);
+	fd = connect_ok(port);
+	snprintf(line, sizeof(line), "%s\n", how);
+	assert_int_equal(send_str(fd, line), 0);
+	assert_true(recv_line(fd, line, sizeof(line), 10000) > 0);
+	assert_int_equal(sscanf(line, "%lf %63s", &secs, err), 2);
+	(void)len;
+	close(fd);
+	close(target);
+	return secs;
+}
+
+static void
+test_settimeout_bounds_a_writer_slowed_by_its_targets(void **state)
+{
+	struct superd d;
+	char err[64];
+	double secs;
+	int port;
+
+	(void)state;
+	port = serve_with(&d, "t", "slow_timeout = 5;", filler_lua);
+	secs = slowed_call(port, "read", err, sizeof(err));
+	print_message(
+	    "    read after filling a target: %.1f s, %s\n", secs, err);
+	assert_string_equal(err, "timeout");
+	assert_true(secs >= 0.9 && secs < 2.5);
+	stop(&d);
+}
+
+static void
+test_sleep_waits_for_the_targets_the_caller_filled(void **state)
+{
+	struct superd d;
+	char err[64];
+	double secs;
+	int port;
+
+	(void)state;
+	port = serve_with(&d, "t", "slow_timeout = 1;", filler_lua);
+	secs = slowed_call(port, "sleep", err, sizeof(err));
+	print_message("    sleep(0) after filling a target: %.1f s\n", secs);
+	/* until the target was dropped as a slow consumer, 1 s on */
+	assert_true(secs >= 0.8 && secs < 3);
+	assert_int_equal(sd_log_wait(&d, "slow consumer", 1, 3000), 1);
+	stop(&d);
+}
+
 static void
 test_service_timeout_is_the_default_settimeout(void **state)
 {
@@ -1137,6 +1217,10 @@ main(void)
 		test_settimeout_is_a_deadline_for_the_whole_call, reap),
 	    cmocka_unit_test_teardown(test_settimeout_nil_removes_it, reap),
 	    cmocka_unit_test_teardown(test_settimeout_applies_to_write, reap),
+	    cmocka_unit_test_teardown(
+		test_settimeout_bounds_a_writer_slowed_by_its_targets, reap),
+	    cmocka_unit_test_teardown(
+		test_sleep_waits_for_the_targets_the_caller_filled, reap),
 	    cmocka_unit_test_teardown(
 		test_service_timeout_is_the_default_settimeout, reap),
 	    cmocka_unit_test_teardown(
