@@ -533,7 +533,7 @@ static const char filler_lua[] =
 
 /* The writer's elapsed seconds and error, as filler_lua reports them. */
 static double
-slowed_call(int port, const char *how, char *err, size_t len)
+slowed_call(int port, const char *how, char err[64])
 {
 	int target = tcp_connect_from(NULL, port, 4096), fd;
 	char line[64];
@@ -547,7 +547,6 @@ slowed_call(int port, const char *how, char *err, size_t len)
 	assert_int_equal(send_str(fd, line), 0);
 	assert_true(recv_line(fd, line, sizeof(line), 10000) > 0);
 	assert_int_equal(sscanf(line, "%lf %63s", &secs, err), 2);
-	(void)len;
 	close(fd);
 	close(target);
 	return secs;
@@ -563,7 +562,7 @@ test_settimeout_bounds_a_writer_slowed_by_its_targets(void **state)
 
 	(void)state;
 	port = serve_with(&d, "t", "slow_timeout = 5;", filler_lua);
-	secs = slowed_call(port, "read", err, sizeof(err));
+	secs = slowed_call(port, "read", err);
 	print_message(
 	    "    read after filling a target: %.1f s, %s\n", secs, err);
 	assert_string_equal(err, "timeout");
@@ -581,7 +580,7 @@ test_sleep_waits_for_the_targets_the_caller_filled(void **state)
 
 	(void)state;
 	port = serve_with(&d, "t", "slow_timeout = 1;", filler_lua);
-	secs = slowed_call(port, "sleep", err, sizeof(err));
+	secs = slowed_call(port, "sleep", err);
 	print_message("    sleep(0) after filling a target: %.1f s\n", secs);
 	/* until the target was dropped as a slow consumer, 1 s on */
 	assert_true(secs >= 0.8 && secs < 3);
