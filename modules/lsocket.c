@@ -489,18 +489,38 @@ write_own_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /*
- * Another coroutine's write never waits.  A target is judged slow only
- * when its queue stays above output_limit while the kernel takes nothing
- * more; above the mark it slows the writer instead (conn_settle).
+ * Another coroutine's write.  It never waits on a target it has not yet
+ * overfilled (a fan-out goes on past a member that lags), but a write to
+ * a target already above its mark waits for it to drain, as the writer's
+ * next own call would, and a writer holding the loop past its slice gives
+ * a turn.  The target is dropped as slow when above output_limit with the
+ * kernel taking nothing more, or when it sends nothing for slow_timeout
+ * while above its mark (slow_fired).
  */
 static int
-write_other(lua_State *L, struct conn *c)
+write_other_k(lua_State *L, int status, lua_KContext ctx)
 {
+	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
 	size_t limit = (size_t)c->svc->conf->output_limit, before;
-	int next = 2;
+	int next;
 
+	(void)status;
+	(void)ctx;
+	if (c->state != CONN_OPEN || c->broken)
+		return closed(L, c, CONN_REPORTED_W);
+	if (task_take_timeout(t))
+		return lsocket_fail(L, "timeout");
+	if (buf_used(&c->out) > conn_mark(c) && task_can_turn(L, t)) {
+		if (conn_settle(c, t) < 0)
+			return closed(L, c, CONN_REPORTED_W);
+		if (buf_used(&c->out) > conn_mark(c))
+			return task_pause(L, t, 0, write_other_k);
+	}
+	if (task_slice_over(L, t))
+		return task_turn(L, t, 0, write_other_k);
 	conn_want_flush(c);
-	next = append_from(L, c, next, limit);
+	next = append_from(L, c, 2, limit);
 	if ((before = buf_used(&c->out)) > limit) {
 		if (conn_flush(c) < 0)
 			return closed(L, c, CONN_REPORTED_W);
@@ -508,13 +528,19 @@ write_other(lua_State *L, struct conn *c)
 			conn_end(c, WHY_SLOW);
 			return closed(L, c, CONN_REPORTED_W);
 		}
-		/* it keeps up, if not at this pace: the writer is slowed */
 		append_from(L, c, next, (size_t)-1);
 	}
-	if (conn_settle(c, task_current(L)) < 0)
+	if (conn_settle(c, t) < 0)
 		return closed(L, c, CONN_REPORTED_W);
 	lua_settop(L, 1);
 	return 1;
+}
+
+static int
+write_other(lua_State *L, struct conn *c, struct task *t)
+{
+	task_deadline(t, c->timeout);
+	return write_other_k(L, LUA_OK, 0);
 }
 
 /*
@@ -538,7 +564,7 @@ lsocket_write(lua_State *L)
 	for (i = 2; i <= lua_gettop(L); i++)
 		luaL_checklstring(L, i, NULL);
 	if (!is_own(L, c))
-		return write_other(L, c);
+		return write_other(L, c, t);
 	task_deadline(t, c->timeout);
 	if (task_must_pause(L, t))
 		return task_pause(L, t, 0, write_own_k);

@@ -300,12 +300,28 @@ task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
 int
 task_must_pause(lua_State *L, struct task *t)
 {
-	if (t == NULL || !lua_isyieldable(L))
+	if (!task_can_turn(L, t))
 		return 0;
-	if (t->npressing > 0)
-		return 1;
+	return t->npressing > 0 || task_slice_over(L, t);
+}
+
+/* The slice alone: writes to other sockets give turns, never wait. */
+int
+task_slice_over(lua_State *L, struct task *t)
+{
+	if (!task_can_turn(L, t))
+		return 0;
 	loop_update_time();
 	return loop_now() >= slice_end;
+}
+
+/* Yields for one turn of the loop, whatever t's targets. */
+int
+task_turn(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
+{
+	t->wait = TASK_TURN;
+	t->waiting = NULL;
+	return lua_yieldk(L, 0, ctx, k);
 }
 
 /* Yields for a turn or for the drain; k then makes the call itself. */

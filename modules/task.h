@@ -54,6 +54,9 @@ int task_park(lua_State *L, struct task *t, int wait, struct conn *c,
 int task_take_timeout(struct task *t);
 int task_must_pause(lua_State *L, struct task *t);
 int task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
+int task_slice_over(lua_State *L, struct task *t);
+#define task_can_turn(L, t) ((t) != NULL && lua_isyieldable(L))
+int task_turn(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 void task_press(struct task *t);
 void task_unpress(struct task *t);
 int task_run_queue(void);

@@ -1568,6 +1568,7 @@ test_counters_never_leak_whatever_ends_a_connection(void **state)
 	conf_test(f, "max_connections = 4;\n",
 	    "per_source = 2; max_connections = 3; output_limit = 65536;"
 	    " memory_limit = 16; cpu_limit = 200000; idle_timeout = 1;"
+	    " slow_timeout = 0.5;"
 	    " only_from = [\"127.0.0.0/16\"];");
 	start(f);
 	usleep(100000);
