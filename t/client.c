@@ -551,6 +551,22 @@ proc_rss_kb(pid_t pid)
 	return kb;
 }
 
+double
+proc_waited(pid_t pid)
+{
+	char path[64];
+	unsigned long long run, wait;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? wait / 1e9 : -1;
+}
+
 int
 proc_fd_count(pid_t pid)
 {

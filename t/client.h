@@ -20,9 +20,14 @@ int sd_setup(void **state);
 int sd_teardown(void **state);
 int sd_setup_bare(void **state);
 
-/* What /proc says of a process: VmRSS in kB, open descriptors. */
+/*
+ * What /proc says of a process: VmRSS in kB, open descriptors, and the
+ * seconds it has spent runnable but waiting for a CPU (schedstat's
+ * run_delay), or -1.
+ */
 long proc_rss_kb(pid_t pid);
 int proc_fd_count(pid_t pid);
+double proc_waited(pid_t pid);
 
 /* A port free on 127.0.0.1 for both TCP and UDP (the kernel picks). */
 int free_port(void);
