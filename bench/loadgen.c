@@ -1,4 +1,5 @@
-/* loadgen.c - load for superd and bench/ref: echo, connect, chat, udp, idle. */
+/* loadgen.c - load for superd and bench/ref: echo, connect, chat, udp, idle,
+ * and the floods beside an echo: stream (chargen) and flood (a chat talker). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,8 +27,10 @@
 #define HIST_SUB 64 /* buckets per power of two: under 1.6% error */
 #define HIST_LEN (HIST_SUB * 59)
 #define RXBUF 65536
+#define BURST 16 /* recv or send calls per event: the clock is read between */
+#define FLOOD_LINE 100
 
-enum mode { M_ECHO, M_CONNECT, M_CHAT, M_UDP, M_IDLE };
+enum mode { M_ECHO, M_CONNECT, M_CHAT, M_UDP, M_IDLE, M_STREAM, M_FLOOD };
 
 enum state {
 	S_FREE,
@@ -38,6 +41,7 @@ enum state {
 	S_LOGIN,   /* chat: waiting for the prompt */
 	S_JOINING, /* chat: handle sent */
 	S_MEMBER,
+	S_STREAM, /* stream: reading all that comes */
 };
 
 struct conn {
@@ -67,6 +71,7 @@ struct worker {
 	int pending; /* opens (connect mode: connections) in flight */
 	int ready;   /* slots open and usable */
 	uint64_t done, errors, lost, scanned;
+	uint64_t bytes, ended; /* stream: read in the window; cut short */
 	struct hist h;
 };
 
@@ -99,6 +104,9 @@ static int nlines;		  /* chat lines to send */
 static _Atomic uint64_t *sent_ns; /* chat: when line i left */
 static atomic_int *got_by;	  /* chat: members that have line i */
 static atomic_int members_ok;	  /* lines every member had in time */
+
+/* flood: what the talker says, over and over */
+static char flood_text[64 * FLOOD_LINE];
 
 static void
 fatal(const char *fmt, ...)
@@ -347,8 +355,10 @@ on_connected(struct worker *w, struct conn *c)
 		return;
 	}
 	ev_set(w, c, EPOLL_CTL_MOD, EPOLLIN);
-	if (mode == M_ECHO) {
+	if (mode == M_ECHO || mode == M_STREAM) {
 		conn_ready(w, c);
+		if (mode == M_STREAM)
+			c->state = S_STREAM;
 	} else {
 		c->state = S_LOGIN;
 		c->opening = 0;
@@ -414,6 +424,10 @@ chat_line(struct worker *w, struct conn *c, char *line)
 	if (strstr(line, " is in da room!") != NULL) {
 		atomic_fetch_add(&joinmsgs, 1);
 		atomic_store(&quiet, now_ns());
+		return;
+	}
+	if (mode == M_FLOOD) {
+		w->done += strstr(line, ": F") != NULL;
 		return;
 	}
 	if (p == NULL || nlines == 0 || (i = strtol(p + 3, NULL, 10)) < 0 ||
@@ -486,6 +500,59 @@ chat_recv(struct worker *w, struct conn *c)
 	conn_drop(w, c);
 }
 
+/* A chargen client: all that comes, as fast as it comes (RFC 864). */
+static void
+stream_recv(struct worker *w, struct conn *c)
+{
+	char buf[RXBUF];
+	ssize_t n = 0;
+	int i;
+
+	for (i = 0; i < BURST && (n = recv(c->fd, buf, sizeof(buf), 0)) > 0;
+	     i++)
+		if (in_window(now_ns()))
+			w->bytes += n;
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	if (now_ns() < t_end) {
+		w->ended++;
+		fail(w, "stream: ended by the server",
+		    n == 0 ? ECONNRESET : errno);
+	}
+	conn_drop(w, c);
+	w->ready--;
+}
+
+/* The flood's talker: lines as fast as the chat takes them, in the window. */
+static void
+flood_send(struct worker *w, struct conn *c)
+{
+	size_t off;
+	ssize_t n;
+	int i;
+
+	if (now_ns() >= t_end) {
+		ev_set(w, c, EPOLL_CTL_MOD, EPOLLIN);
+		return;
+	}
+	for (i = 0; i < BURST; i++) {
+		off = c->sent % sizeof(flood_text);
+		n = send(c->fd, flood_text + off, sizeof(flood_text) - off,
+		    MSG_NOSIGNAL);
+		if (n > 0)
+			c->sent += n;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else if (n < 0 && errno != EINTR) {
+			fail(w, "flood: send", errno);
+			conn_drop(w, c);
+			return;
+		}
+	}
+	if (!c->wantout)
+		ev_set(w, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+}
+
 static void udp_recv(struct worker *w);
 static int open_more(struct worker *w);
 
@@ -509,10 +576,18 @@ dispatch(struct worker *w, struct conn *c, uint32_t ev)
 	case S_QOTD:
 		qotd_recv(w, c);
 		break;
+	case S_MEMBER:
+		if (c->wantout && (ev & EPOLLOUT))
+			flood_send(w, c);
+		if (c->fd >= 0 && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+			chat_recv(w, c);
+		break;
 	case S_LOGIN:
 	case S_JOINING:
-	case S_MEMBER:
 		chat_recv(w, c);
+		break;
+	case S_STREAM:
+		stream_recv(w, c);
 		break;
 	case S_IDLE:
 		/* Nothing is due: data or EOF here means the server broke. */
@@ -786,6 +861,50 @@ chat_run(void *arg)
 	return NULL;
 }
 
+static void *
+stream_run(void *arg)
+{
+	struct worker *w = arg;
+
+	open_all(w);
+	sync_start(opt.secs);
+	run_loop(w, t_end, 100, NULL);
+	sync_stop();
+	close_all(w);
+	return NULL;
+}
+
+/* flood: every line the talker finished has reached every other member. */
+static int
+flood_drained(struct worker *w)
+{
+	return w->done >= conns[0].sent / FLOOD_LINE * (opt.conns - 1);
+}
+
+/* Member 0 talks for the window; the others count its lines, 1 s more. */
+static void *
+flood_run(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < (int)sizeof(flood_text); i += FLOOD_LINE) {
+		snprintf(flood_text + i, FLOOD_LINE, "F%05d flood line ", i);
+		memset(flood_text + i + 18, 'f', FLOOD_LINE - 19);
+		flood_text[i + FLOOD_LINE - 1] = '\n';
+	}
+	open_all(w);
+	run_loop(w, now_ns() + OPEN_TIMEOUT, 50, chat_settled);
+	sync_start(opt.secs);
+	if (conns[0].state == S_MEMBER)
+		flood_send(w, &conns[0]);
+	run_loop(w, t_end, 100, NULL);
+	sync_stop();
+	run_loop(w, t_end + NS, 50, flood_drained);
+	close_all(w);
+	return NULL;
+}
+
 static void
 udp_send(struct worker *w, struct conn *c)
 {
@@ -888,7 +1007,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: loadgen [-h 127.0.0.1] [-p port] "
-	    "[-m echo|connect|chat|udp|idle]\n"
+	    "[-m echo|connect|chat|udp|idle|stream|flood]\n"
 	    "    [-c conns] [-d secs] [-s size] [-T threads] [-r lines/s] "
 	    "[-H hold] [-n total] [-P server-pid]\n");
 	exit(2);
@@ -944,6 +1063,9 @@ parse(int argc, char **argv)
 		usage();
 	if (opt.threads > opt.conns)
 		opt.threads = opt.conns;
+	if (strcmp(opt.mode, "flood") == 0 &&
+	    (opt.conns < 2 || opt.threads > 1))
+		fatal("flood: one thread, and a talker and a member at least");
 	if (opt.size > 65507)
 		opt.size = 65507; /* the largest datagram; plenty for TCP */
 	if (strcmp(opt.mode, "udp") == 0 && opt.size < 48)
@@ -1000,13 +1122,58 @@ setup(void)
 	pthread_barrier_init(&barrier, NULL, opt.threads);
 }
 
+/* The server's CPU and the run's waiting, when -P names the server. */
+static void
+report_server(uint64_t done)
+{
+	double cpu = cpu_stop - cpu_start;
+
+	if (opt.pid > 0)
+		printf(" srv_cpu_s=%.2f srv_cpu_us=%.3f waited=%.3f", cpu,
+		    done ? cpu * 1e6 / done : 0,
+		    (wait_stop - wait_start) * NS / (t_stop - t_start));
+	printf("\n");
+}
+
+/* stream and flood: what went through, not round-trips. */
+static void
+report_flood(void)
+{
+	double secs = (t_end - t_start) / (double)NS;
+	uint64_t bytes = 0, ended = 0, got = 0, errors = 0, sent;
+	int i;
+
+	for (i = 0; i < opt.threads; i++) {
+		bytes += workers[i].bytes;
+		ended += workers[i].ended;
+		got += workers[i].done;
+		errors += workers[i].errors;
+	}
+	if (mode == M_STREAM) {
+		printf("mode=stream conns=%d bytes=%llu secs=%.2f MBps=%.1f "
+		       "ended=%llu errors=%llu",
+		    opt.conns, (unsigned long long)bytes, secs,
+		    bytes / secs / 1e6, (unsigned long long)ended,
+		    (unsigned long long)errors);
+		report_server(bytes);
+		return;
+	}
+	sent = conns[0].sent / FLOOD_LINE;
+	printf("mode=flood conns=%d lines_sent=%llu lines_got=%llu secs=%.2f "
+	       "lps=%.0f lines_lost=%lld errors=%llu",
+	    opt.conns, (unsigned long long)sent, (unsigned long long)got, secs,
+	    sent / secs, (long long)(sent * (opt.conns - 1)) - (long long)got,
+	    (unsigned long long)errors);
+	report_server(sent);
+}
+
 static void
 report(void)
 {
 	struct worker *w;
 	struct hist *h = calloc(1, sizeof(*h));
 	uint64_t done = 0, errors = 0, lost = 0;
-	double secs, cpu = cpu_stop - cpu_start;
+	double secs;
 	int i, j;
 
 	for (i = 0; i < opt.threads; i++) {
@@ -1036,11 +1203,7 @@ report(void)
 		    (unsigned long long)lost);
 	if (mode == M_UDP)
 		printf(" lost=%llu", (unsigned long long)lost);
-	if (opt.pid > 0)
-		printf(" srv_cpu_s=%.2f srv_cpu_us=%.3f waited=%.3f", cpu,
-		    done ? cpu * 1e6 / done : 0,
-		    (wait_stop - wait_start) * NS / (t_stop - t_start));
-	printf("\n");
+	report_server(done);
 	free(h);
 }
 
@@ -1054,7 +1217,9 @@ main(int argc, char **argv)
 	    [M_CONNECT] = {"connect", connect_run},
 	    [M_CHAT] = {"chat", chat_run},
 	    [M_UDP] = {"udp", udp_run},
-	    [M_IDLE] = {"idle", idle_run}};
+	    [M_IDLE] = {"idle", idle_run},
+	    [M_STREAM] = {"stream", stream_run},
+	    [M_FLOOD] = {"flood", flood_run}};
 	int i, per;
 
 	parse(argc, argv);
@@ -1079,7 +1244,9 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < opt.threads; i++)
 		pthread_join(workers[i].thread, NULL);
-	if (mode != M_IDLE)
+	if (mode == M_STREAM || mode == M_FLOOD)
+		report_flood();
+	else if (mode != M_IDLE)
 		report();
 	return 0;
 }

@@ -3,15 +3,19 @@
 # superd, for each row), the server on CPU 0 and the load generator on CPU 1.
 # Prints a markdown table on stdout; progress and raw results go to stderr.
 # QUICK=1 runs each row twice instead of four times, for 0.7 s instead of
-# 1.5 s (chat: one 2 s run instead of three of 4 s), measures idle CPU
-# over 1 s instead of 3, and churns 50,000 connections instead of
-# 1,000,000; the 10,000 idle connections stay.
+# 1.5 s (chat: one 2 s run instead of three of 4 s; echo beside floods:
+# 2 s instead of 3), measures idle CPU over 1 s instead of 3, and churns
+# 50,000 connections instead of 1,000,000; the 10,000 idle connections
+# stay.
+# SUPERD=path measures that superd binary instead of ./superd (an older
+# build, for a before and after).
 #
 # `make bench` runs it after building superd, bench/loadgen and bench/ref.
 
 set -u
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
+SUPERD_BIN=${SUPERD:-./superd}
 
 # Each row runs REPS times on each server, alternating.  Other work on
 # a shared host only ever slows a run down, so the table shows each
@@ -31,6 +35,7 @@ if [ "${QUICK:-}" = 1 ]; then
 	HOLD=1		# idle: seconds the idle CPU is measured over
 	CHURN=50000	# QOTD connections opened and closed for the RSS drift
 	REF_CHURN=50000	# (ref's RSS is flat; its churn is kept short)
+	FLOOD_SECS=2	# echo beside floods: measured seconds per run
 else
 	BUDGET=210
 	REPS=4
@@ -40,6 +45,7 @@ else
 	HOLD=3
 	CHURN=1000000
 	REF_CHURN=100000
+	FLOOD_SECS=3
 fi
 CHAT_RATE=20
 IDLE=10000	# idle connections, for RSS per connection and the reload stall
@@ -68,6 +74,12 @@ stop()
 {
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
+	forget "$1"
+}
+
+# forget PID: a helper that has ended and been waited for.
+forget()
+{
 	PIDS=$(echo "$PIDS" | sed "s/ $1\b//")
 }
 
@@ -81,6 +93,14 @@ die()
 	say "$*"
 	exit 1
 }
+
+# The floods beside an echo take only what CPU the echo client leaves.
+if command -v chrt >/dev/null 2>&1; then
+	IDLE_LG="chrt --idle 0"
+else
+	IDLE_LG=
+	say "note: chrt missing, the floods run at the echo client's priority"
+fi
 
 if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
 	PIN_SRV="taskset -c 0"
@@ -117,7 +137,7 @@ listening()
 	grep -q "$(printf ':%04X 00000000:0000 0A' "$1")" /proc/net/tcp
 }
 
-for v in R_ECHO R_QOTD R_CHAT S_ECHO S_QOTD S_CHAT S_EXEC; do
+for v in R_ECHO R_QOTD R_CHAT S_ECHO S_QOTD S_CHAT S_EXEC S_CHARGEN; do
 	pick_port $v
 done
 QUOTES=$ROOT/conf/quotes.txt
@@ -136,15 +156,19 @@ services = (
   { name = "chat"; port = $S_CHAT; address = "127.0.0.1"; script = "chat.lua";
     max_connections = 30000; options = { login_timeout = 60; }; },
   { name = "qotd-exec"; port = $S_EXEC; address = "127.0.0.1";
-    exec = ["/bin/cat", "$QUOTES"]; max_connections = 30000; }
+    exec = ["/bin/cat", "$QUOTES"]; max_connections = 30000; },
+  { name = "chargen"; port = $S_CHARGEN; address = "127.0.0.1";
+    script = "chargen.lua"; }
 );
 EOF
 
-./superd -t -c "$TMP/superd.conf" >&2 || die "the bench configuration does not load"
+"$SUPERD_BIN" -t -c "$TMP/superd.conf" >&2 || die "the bench configuration does not load"
 
 # What is measured: the binary as it is now, whatever is rebuilt later.
-SUPERD_IS="$(./superd -V 2>&1 | head -n 1), binary of $(date -u -r superd '+%Y-%m-%d %H:%M UTC')"
-if command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then
+SUPERD_IS="$("$SUPERD_BIN" -V 2>&1 | head -n 1), binary of $(date -u -r "$SUPERD_BIN" '+%Y-%m-%d %H:%M UTC')"
+if [ "$SUPERD_BIN" != ./superd ]; then
+	SUPERD_IS="$SUPERD_IS, SUPERD=$SUPERD_BIN (not this tree's build)"
+elif command -v git >/dev/null 2>&1 && git rev-parse --git-dir >/dev/null 2>&1; then
 	SUPERD_IS="$SUPERD_IS, built from $(git log -1 --format=%h)"
 	git diff --quiet HEAD -- superd.c modules ||
 	    SUPERD_IS="$SUPERD_IS with local changes"
@@ -153,7 +177,7 @@ $PIN_SRV bench/ref -e "$R_ECHO" -u "$R_ECHO" -q "$R_QOTD" -c "$R_CHAT" \
     -f "$QUOTES" 2>"$TMP/ref.log" &
 REF=$!
 PIDS="$PIDS $REF"
-$PIN_SRV ./superd -c "$TMP/superd.conf" 2>"$TMP/superd.log" &
+$PIN_SRV "$SUPERD_BIN" -c "$TMP/superd.conf" 2>"$TMP/superd.log" &
 SUPERD=$!
 PIDS="$PIDS $SUPERD"
 
@@ -445,6 +469,57 @@ row "udp echo C=64: server CPU µs per datagram" "$(cost ref srv_cpu_us)" \
 row "udp echo C=64: datagrams lost (resent after 1 s)" "$(sum ref lost)" \
     "$(sum superd lost)" - ""
 
+# Echo beside floods: one echo client (64-byte lines, one at a time) while
+# a chargen client reads as fast as it can and a chat talker says lines as
+# fast as the chat takes them to one member, each a load generator of its
+# own started half a second before the echo window and ending half a
+# second after it, at SCHED_IDLE so that they take only the CPU the echo
+# client leaves.  superd only: ref has no chargen.  What superd cut short
+# is counted: a chargen stream it ended, lines the member never got.
+beside_floods()
+{
+	: >"$TMP/beside.runs"
+	ENDED=0
+	LOST=0
+	for k in $(seq "$REPS"); do
+		len=$(awk -v s="$FLOOD_SECS" 'BEGIN { print s + 1 }')
+		$PIN_LG $IDLE_LG bench/loadgen -m stream -p "$S_CHARGEN" -c 1 \
+		    -d "$len" >"$TMP/stream.out" 2>"$TMP/stream.err" &
+		st=$!
+		$PIN_LG $IDLE_LG bench/loadgen -m flood -p "$S_CHAT" -c 2 \
+		    -d "$len" >"$TMP/flood.out" 2>"$TMP/flood.err" &
+		fl=$!
+		PIDS="$PIDS $st $fl"
+		sleep 0.5
+		lg superd "$SUPERD" "echo beside floods" -m echo -p "$S_ECHO" \
+		    -c 1 -d "$FLOOD_SECS"
+		echo "$OUT" >>"$TMP/beside.runs"
+		wait "$st"
+		forget "$st"
+		wait "$fl"
+		forget "$fl"
+		for f in stream flood; do
+			say "superd $f beside the echo: $(cat "$TMP/$f.out")"
+			sed "s/^/bench: superd $f: /" "$TMP/$f.err" >&2
+		done
+		e=$(field ended "$(cat "$TMP/stream.out")")
+		l=$(field lines_lost "$(cat "$TMP/flood.out")")
+		ENDED=$((ENDED + ${e:-1}))
+		LOST=$((LOST + ${l:-1}))
+		alive superd "$SUPERD" "echo beside floods"
+	done
+	tally beside
+}
+beside_floods
+row "echo p99 while chargen and a chat talker flood (ms)" "—" \
+    "$(pick beside p99_us med 0.001)" "max:10" "≤ 10 ms"
+row "echo max while chargen and a chat talker flood (ms)" "—" \
+    "$(pick beside max_us max 0.001)" - "(worst run)"
+row "chargen streams superd ended while read at full speed" "—" \
+    "$ENDED" "max:0" "0"
+row "chat flood lines a member reading at full speed did not get" "—" \
+    "$LOST" "max:0" "0"
+
 # RSS drift: after the first 10,000 QOTD connections, then after COUNT
 # (or as many as 90 s allow), both counted from the server's start.
 churn()
@@ -531,7 +606,7 @@ max_connections = 30000;
 services = ({ name = "echo"; port = $W_PORT; address = "127.0.0.1";
   script = "$ROOT/services/echo.lua"; max_connections = 30000; });
 EOC
-	./superd -c "$TMP/w$n.conf" 2>"$TMP/w$n.log" &
+	"$SUPERD_BIN" -c "$TMP/w$n.conf" 2>"$TMP/w$n.log" &
 	wpid=$!
 	PIDS="$PIDS $wpid"
 	i=0

@@ -291,6 +291,27 @@ sd_serve(
 	return -1;
 }
 
+int
+sd_log_line(struct superd *d, const char *needle, char *out, size_t len)
+{
+	FILE *f = fopen(d->log, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -1;
+
+	out[0] = '\0';
+	while (f != NULL && rc < 0 && getline(&line, &cap, f) > 0)
+		if (strstr(line, needle)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "%s", line);
+			rc = 0;
+		}
+	free(line);
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
 void
 sd_cleanup(struct superd *d)
 {
@@ -433,6 +454,36 @@ recv_all(int fd, void *buf, size_t max, int ms)
 	return got < max ? -1 : (ssize_t)got;
 }
 
+ssize_t
+lines_next(struct lines *r, char *out, size_t max, int ms)
+{
+	long end = now_ms() + ms;
+	char *nl;
+	ssize_t got;
+	size_t n;
+
+	while ((nl = memchr(r->buf, '\n', r->len)) == NULL) {
+		if (r->len == sizeof(r->buf))
+			return -1;
+		got = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len,
+		    MSG_DONTWAIT);
+		if (got > 0)
+			r->len += got;
+		else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		else if (!readable(r->fd, end))
+			return 0;
+	}
+	n = nl - r->buf + 1;
+	if (n >= max)
+		return -1;
+	memcpy(out, r->buf, n);
+	out[n] = '\0';
+	memmove(r->buf, r->buf + n, r->len - n);
+	r->len -= n;
+	return n;
+}
+
 int
 wait_closed(int fd, int ms)
 {
@@ -500,6 +551,22 @@ proc_rss_kb(pid_t pid)
 	return kb;
 }
 
+double
+proc_waited(pid_t pid)
+{
+	char path[64];
+	unsigned long long run, wait;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? wait / 1e9 : -1;
+}
+
 int
 proc_fd_count(pid_t pid)
 {
@@ -533,8 +600,13 @@ expect_line(int fd, const char *want)
 int
 chat_join(int port, const char *name)
 {
+	return chat_login(tcp_connect(port), name);
+}
+
+int
+chat_login(int fd, const char *name)
+{
 	char prompt[32];
-	int fd = tcp_connect(port);
 
 	if (fd < 0)
 		return -1;

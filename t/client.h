@@ -20,9 +20,14 @@ int sd_setup(void **state);
 int sd_teardown(void **state);
 int sd_setup_bare(void **state);
 
-/* What /proc says of a process: VmRSS in kB, open descriptors. */
+/*
+ * What /proc says of a process: VmRSS in kB, open descriptors, and the
+ * seconds it has spent runnable but waiting for a CPU (schedstat's
+ * run_delay), or -1.
+ */
 long proc_rss_kb(pid_t pid);
 int proc_fd_count(pid_t pid);
+double proc_waited(pid_t pid);
 
 /* A port free on 127.0.0.1 for both TCP and UDP (the kernel picks). */
 int free_port(void);
@@ -33,12 +38,12 @@ void sd_write(struct superd *d, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Starts $SUPERD (default ./superd) -c d->conf; waits until port accepts. */
 int sd_start(struct superd *d, int port);
-/* Runs superd with the given arguments to the end; output in *out. */
 /* One service "name" running script as t.lua, with extra settings, on a
  * free loopback port (tried again if another process takes it): the port,
  * or -1 with d->log kept. */
 int sd_serve(
     struct superd *d, const char *name, const char *extra, const char *script);
+/* Runs superd with the given arguments to the end; output in *out. */
 int sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...);
 int sd_signal(struct superd *d, int sig);
 /* 1 while superd runs; 0 once it has exited, with d->status set. */
@@ -48,6 +53,8 @@ int sd_stop(struct superd *d);
 /* Waits up to ms for needle to appear n times in the log; the count seen. */
 int sd_log_wait(struct superd *d, const char *needle, int n, int ms);
 int sd_log_count(struct superd *d, const char *needle);
+/* The first log line holding needle, without its '\n': 0, or -1 (none). */
+int sd_log_line(struct superd *d, const char *needle, char *out, size_t len);
 void sd_cleanup(struct superd *d);
 
 /*
@@ -70,6 +77,18 @@ int send_str(int fd, const char *s);
 ssize_t recv_n(int fd, void *buf, size_t n, int ms);
 /* One line with its '\n' (NUL-terminated); the length, 0 on EOF. */
 ssize_t recv_line(int fd, char *buf, size_t max, int ms);
+/* Lines from a socket, buffered, so short lines cost few syscalls. */
+struct lines {
+	int fd;
+	size_t len; /* bytes in buf not yet handed out */
+	char buf[65536];
+};
+/*
+ * The next line with its '\n' (NUL-terminated) within ms (0: only what
+ * has come): its length, 0 when none came in time, -1 on EOF, error, or a
+ * line longer than max or buf.
+ */
+ssize_t lines_next(struct lines *r, char *out, size_t max, int ms);
 /* Everything until EOF. */
 ssize_t recv_all(int fd, void *buf, size_t max, int ms);
 /* The local port of a socket (IPv4 or IPv6), or -1. */
@@ -90,5 +109,7 @@ int quiet_for(int fd, int ms);
 int expect_line(int fd, const char *want);
 /* Logs in to a chat as name: the connected fd, or -1. */
 int chat_join(int port, const char *name);
+/* The same on a connected fd (-1 passes through; closed on failure). */
+int chat_login(int fd, const char *name);
 
 #endif

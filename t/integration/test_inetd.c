@@ -88,7 +88,7 @@ make_addr(const char *ip, int port, struct sockaddr_storage *ss)
 
 /* A TCP client to ip:port, bound first to src (any port) when given. */
 static int
-tcp_connect_from(const char *src, const char *ip, int port)
+tcp_connect_ip_from(const char *src, const char *ip, int port)
 {
 	struct sockaddr_storage to, from;
 	socklen_t tolen = make_addr(ip, port, &to), fromlen;
@@ -113,7 +113,7 @@ tcp_connect_from(const char *src, const char *ip, int port)
 static int
 tcp_connect_to(const char *ip, int port)
 {
-	return tcp_connect_from(NULL, ip, port);
+	return tcp_connect_ip_from(NULL, ip, port);
 }
 
 /* An echo service answers "ping" on fd: the connection is being served. */
@@ -1006,7 +1006,7 @@ test_per_source_refuses_same_address_then_recovers(void **state)
 	assert_true(served(a));
 	assert_refused(d, "echo", "127.0.0.1", tcp_connect(port), "per_source");
 	/* another source address is its own count */
-	b = tcp_connect_from("127.0.0.2", "127.0.0.1", port);
+	b = tcp_connect_ip_from("127.0.0.2", "127.0.0.1", port);
 	assert_true(served(b));
 	close_and_wait(d, "echo", a);
 	c = tcp_connect(port);

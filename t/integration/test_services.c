@@ -96,40 +96,6 @@ test_chat_announces_relays_and_says_goodbye(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-/* Lines from a socket, buffered, so 100-byte lines cost few syscalls. */
-struct reader {
-	int fd;
-	size_t len;
-	char buf[65536];
-};
-
-static ssize_t
-next_line(struct reader *r, char *out, size_t max)
-{
-	char *nl;
-	size_t n;
-	ssize_t got;
-
-	while ((nl = memchr(r->buf, '\n', r->len)) == NULL) {
-		if (r->len == sizeof(r->buf) ||
-		    recv_n(r->fd, r->buf + r->len, 1, 3000) != 1)
-			return 0;
-		r->len++;
-		got = recv(r->fd, r->buf + r->len, sizeof(r->buf) - r->len,
-		    MSG_DONTWAIT);
-		if (got > 0)
-			r->len += got;
-	}
-	n = nl - r->buf + 1;
-	if (n >= max)
-		return 0;
-	memcpy(out, r->buf, n);
-	out[n] = '\0';
-	memmove(r->buf, r->buf + n, r->len - n);
-	r->len -= n;
-	return n;
-}
-
 /* Line i as the sender types it: 100 bytes with its '\n'. */
 static void
 chat_payload(char *buf, int i)
@@ -147,7 +113,7 @@ chat_payload(char *buf, int i)
 static void
 test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 {
-	static struct reader r;
+	static struct lines r;
 	static char batch[BATCH * 101];
 	char line[128], want[256], got[256];
 	int port = free_port(), s, slow, i, k, left = 0;
@@ -171,7 +137,7 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 		for (k = 0; k < BATCH; k++) {
 			chat_payload(line, i + k);
 			snprintf(want, sizeof(want), "sender: %s", line);
-			assert_true(next_line(&r, got, sizeof(got)) > 0);
+			assert_true(lines_next(&r, got, sizeof(got), 3000) > 0);
 			if (strcmp(got, "slow has left the building!\n") == 0) {
 				left++;
 				k--;
@@ -183,7 +149,7 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 	assert_int_equal(sd_log_wait(d, "slow consumer", 1, 3000), 1);
 	assert_true(wait_closed(slow, 5000));
 	if (left == 0) {
-		assert_true(next_line(&r, got, sizeof(got)) > 0);
+		assert_true(lines_next(&r, got, sizeof(got), 3000) > 0);
 		assert_string_equal(got, "slow has left the building!\n");
 		left++;
 	}

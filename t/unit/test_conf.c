@@ -87,6 +87,7 @@ test_good_config_with_defaults(void **state)
 	assert_int_equal(c->svcs[0].idle_timeout, 300);
 	assert_int_equal(c->max_connections, 10000);
 	assert_true(c->shutdown_timeout == 5);
+	assert_true(c->svcs[0].slow_timeout == 5);
 	conf_free(c);
 }
 
@@ -114,6 +115,34 @@ test_values_and_relative_paths(void **state)
 	snprintf(want, sizeof(want), "%s/s.lua", dir);
 	assert_string_equal(c->svcs[0].script, want);
 	conf_free(c);
+}
+
+static void
+test_slow_timeout_takes_fractions_and_refuses_negatives_and_strings(
+    void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		 " slow_timeout = 0.5; });\n");
+	assert_non_null(c);
+	assert_true(c->svcs[0].slow_timeout == 0.5);
+	conf_free(c);
+	c = load("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		 " slow_timeout = 2; });\n");
+	assert_non_null(c);
+	assert_true(c->svcs[0].slow_timeout == 2);
+	conf_free(c);
+	expect_error("services = ({ name = \"a\"; port = 1;\n"
+		     " script = \"s.lua\";\n slow_timeout = -1; });\n",
+	    3, "\"slow_timeout\" must not be negative");
+	expect_error("services = ({ name = \"a\"; port = 1;\n"
+		     " slow_timeout = -0.25; script = \"s.lua\"; });\n",
+	    2, "\"slow_timeout\" must not be negative");
+	expect_error("services = ({ name = \"a\"; port = 1;\n"
+		     " script = \"s.lua\";\n\n slow_timeout = \"5\"; });\n",
+	    4, "\"slow_timeout\" must be a number of seconds");
 }
 
 static void
@@ -278,6 +307,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_config_with_defaults),
 	    cmocka_unit_test(test_values_and_relative_paths),
+	    cmocka_unit_test(
+		test_slow_timeout_takes_fractions_and_refuses_negatives_and_strings),
 	    cmocka_unit_test(test_syntax_error_names_its_line),
 	    cmocka_unit_test(test_unknown_setting_names_its_line),
 	    cmocka_unit_test(test_wrong_type_names_its_line),
