@@ -124,6 +124,15 @@ spawn(char *const argv[], int errfd)
 	return pid;
 }
 
+/* $SUPERD is a sanitizer build (make sanitize). */
+int
+sd_sanitized(void)
+{
+	const char *b = getenv("SUPERD");
+
+	return b != NULL && strstr(b, "asan") != NULL;
+}
+
 int
 sd_start(struct superd *d, int port)
 {

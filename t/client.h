@@ -19,6 +19,7 @@ long now_ms(void);
 int sd_setup(void **state);
 int sd_teardown(void **state);
 int sd_setup_bare(void **state);
+int sd_sanitized(void);
 
 /*
  * What /proc says of a process: VmRSS in kB, open descriptors, and the

@@ -640,7 +640,11 @@ test_members_reading_at_full_speed_get_every_line(void **state)
 		member_gets(&m[i], "talker: after\n");
 		assert_int_equal(m[i].left, 1);
 	}
-	assert_true(peak - base < 64 * 1024);
+	/* ASan keeps freed memory in quarantine: RSS says nothing there */
+	if (sd_sanitized())
+		print_message("    RSS not judged under ASan\n");
+	else
+		assert_true(peak - base < 64 * 1024);
 	close(talker);
 	for (i = 0; i < MEMBERS; i++)
 		close(m[i].in.fd);
