@@ -65,6 +65,7 @@ int service_claim_inherited(const char *addr, int port, int proto);
 void service_drop_inherited(int keep);
 
 void service_unlisten(struct service *s);
+void service_accept(struct service *s, int fd, const union net_addr *peer);
 int service_pcall(struct service *s, lua_CFunction fn, void *ud);
 const char *service_admit(struct service *s, const union net_addr *peer);
 #define HOLD_CLIENT 0

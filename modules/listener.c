@@ -1,0 +1,347 @@
+/*
+ * listener.c - a service's listening sockets: bound or taken over from a
+ * running service or from systemd, the bounded accept loop, and the pause
+ * when descriptors run out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "service.h"
+#include "udp.h"
+
+static void
+listeners_mask(int mask)
+{
+	struct listener *l;
+	struct service *s;
+
+	LIST_FOREACH(s, &services, link)
+	for (l = s->listeners; l; l = l->next)
+		if (l->proto == CONF_TCP)
+			loop_mod(&l->io, mask);
+}
+
+static void
+accept_resume(struct loop_timer *t)
+{
+	(void)t;
+	listeners_mask(LOOP_READ);
+}
+
+static struct loop_timer accept_timer = {0, -1, accept_resume, NULL};
+
+/*
+ * Out of descriptors: the pending connection stays in the kernel's queue,
+ * so a level-triggered listener would wake us at once, forever.  Stop
+ * polling the listeners for a moment instead.
+ */
+static void
+accept_pause(void)
+{
+	static double last_log;
+
+	if (loop_now() - last_log > 60) {
+		log_msg(LOG_WARNING, "out of file descriptors: not accepting "
+				     "for a moment (%m)");
+		last_log = loop_now();
+	}
+	listeners_mask(0);
+	loop_timer_set(&accept_timer, loop_now() + 0.25);
+}
+
+static void
+listener_io(struct loop_io *io, int events)
+
+{
+	struct listener *l = (struct listener *)io;
+	union net_addr peer;
+	int i, fd;
+
+	(void)events;
+	/* Bounded, so one busy port cannot starve the others. */
+	for (i = 0; i < 64; i++) {
+		fd = net_accept(io->fd, &peer);
+		if (fd >= 0) {
+			service_accept(l->svc, fd, &peer);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE)
+			accept_pause();
+		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			 errno != EINTR && errno != ECONNABORTED)
+			log_msg(LOG_ERR, "%s: accept: %m", l->svc->name);
+		break;
+	}
+}
+
+static struct listener *
+listener_new(struct service *s, const char *addr, int port, int proto, int fd)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL || (l->addr = strdup(addr)) == NULL) {
+		free(l);
+		return NULL;
+	}
+	l->io.fd = fd;
+	l->svc = s;
+	l->proto = proto;
+	l->port = port;
+	net_local(fd, &l->local);
+	return l;
+}
+
+/* Sockets handed over by systemd, until a service takes them. */
+static struct listener *inherited;
+
+static struct listener *
+listener_match(struct listener *l, const char *addr, int port, int proto)
+{
+	for (; l; l = l->next)
+		if (!l->claimed && l->port == port && l->proto == proto &&
+		    strcmp(l->addr, addr) == 0)
+			return l;
+	return NULL;
+}
+
+/*
+ * An open listener of a running service, or one systemd passed, that
+ * fits: it is kept as is rather than bound again.
+ */
+static struct listener *
+listener_find(const char *addr, int port, int proto)
+{
+	char canon[NET_ADDRSTRLEN];
+	struct listener *l;
+	struct service *s;
+
+	if (inherited && (l = listener_match(inherited, net_canon(addr, canon),
+			      port, proto)) != NULL)
+		return l;
+	LIST_FOREACH(s, &services, link)
+	if ((l = listener_match(s->listeners, addr, port, proto)) != NULL)
+		return l;
+	return NULL;
+}
+
+/*
+ * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
+ * LISTEN_PID is ours.  Each is matched to a service by address, port
+ * and protocol when the services start.  -1 when there was no memory to
+ * keep one.
+ */
+int
+service_adopt_inherited(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	union net_addr a;
+	char addr[NET_ADDRSTRLEN];
+	int i, n, fd, type, port;
+	socklen_t len = sizeof(type);
+	struct listener *l;
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid())
+		return 0;
+	n = atoi(fds);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (i = 0; i < n; i++) {
+		fd = 3 + i;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+		    net_local(fd, &a) < 0 ||
+		    net_ntop(&a, addr, &port) == NULL) {
+			log_msg(LOG_ERR,
+			    "inherited descriptor %d is not a "
+			    "socket superd can use",
+			    fd);
+			continue;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		l = listener_new(NULL, addr, port,
+		    type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
+		if (l == NULL)
+			return -1;
+		l->next = inherited;
+		inherited = l;
+	}
+	return n;
+}
+
+/*
+ * The master's claim on an inherited socket for addr, port and proto, so
+ * that it binds no socket of its own there; 1 when there is one.
+ */
+int
+service_claim_inherited(const char *addr, int port, int proto)
+{
+	struct listener *l = listener_find(addr, port, proto);
+
+	if (l != NULL)
+		l->claimed = 1;
+	return l != NULL;
+}
+
+/*
+ * After start-up: an inherited socket no service took is an error.  A
+ * worker takes the rest over and forgets the list; the master (keep)
+ * holds them open for the workers it starts, each to claim them anew.
+ */
+void
+service_drop_inherited(int keep)
+{
+	struct listener *l, **pl = &inherited;
+
+	while ((l = *pl) != NULL) {
+		if (!l->claimed)
+			log_msg(LOG_ERR,
+			    "inherited socket %s port %d/%s "
+			    "matches no service; closed",
+			    l->addr, l->port,
+			    l->proto == CONF_TCP ? "tcp" : "udp");
+		if (keep && l->claimed) {
+			l->claimed = 0;
+			pl = &l->next;
+			continue;
+		}
+		if (!l->claimed)
+			close(l->io.fd);
+		*pl = l->next;
+		free(l->addr);
+		free(l);
+	}
+}
+
+static int
+listener_add(struct service *s, const struct svc_conf *v, const char *addr,
+    int proto, struct listener **list, char *err, size_t len)
+{
+	struct listener *old = listener_find(addr, v->port, proto), *l;
+	int fd;
+
+	if (old != NULL) {
+		old->claimed = 1;
+		fd = old->io.fd;
+	} else {
+		fd = net_listen(addr, v->port,
+		    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
+		if (fd < 0)
+			return -1;
+	}
+	if ((l = listener_new(s, addr, v->port, proto, fd)) == NULL) {
+		if (old != NULL)
+			old->claimed = 0;
+		else
+			close(fd);
+		snprintf(err, len, "out of memory");
+		return -1;
+	}
+	l->from = old;
+	l->next = *list;
+	*list = l;
+	return 0;
+}
+
+/*
+ * The listeners v asks for, reusing the open socket of any running
+ * service that matches: a reload never re-creates a listening socket.
+ */
+int
+listeners_prepare(struct service *s, const struct svc_conf *v,
+    struct listener **out, char *err, size_t len)
+{
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < v->naddrs; i++) {
+		if ((v->protos & CONF_TCP) && listener_add(s, v, v->addrs[i],
+						  CONF_TCP, out, err, len) < 0)
+			return -1;
+		if ((v->protos & CONF_UDP) && listener_add(s, v, v->addrs[i],
+						  CONF_UDP, out, err, len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Undoes listeners_prepare: new sockets closed, old ones unclaimed. */
+void
+listeners_abort(struct listener *l)
+{
+	struct listener *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		if (l->from)
+			l->from->claimed = 0;
+		else
+			close(l->io.fd);
+		free(l->addr);
+		free(l);
+	}
+}
+
+static void
+listener_free(struct listener *l)
+{
+	loop_del(&l->io);
+	if (!l->claimed && l->proto == CONF_UDP)
+		udp_closing(l->io.fd);
+	if (!l->claimed)
+		close(l->io.fd);
+	free(l->addr);
+	free(l);
+}
+
+/* Swaps in prepared listeners; old ones nobody claimed are closed. */
+void
+service_attach(struct service *s, struct listener *list)
+{
+	struct listener *l;
+
+	service_unlisten(s);
+	s->listeners = list;
+	for (l = list; l; l = l->next) {
+		l->svc = s;
+		l->from = NULL;
+		if (loop_add(&l->io, l->io.fd, LOOP_READ,
+			l->proto == CONF_TCP ? listener_io : udp_io) < 0)
+			log_msg(LOG_ERR, "%s: epoll: %m", s->name);
+	}
+}
+
+int
+service_listen(struct service *s, char *err, size_t len)
+{
+	struct listener *list;
+
+	if (listeners_prepare(s, s->conf, &list, err, len) < 0) {
+		listeners_abort(list);
+		return -1;
+	}
+	service_attach(s, list);
+	return 0;
+}
+
+void
+service_unlisten(struct service *s)
+{
+	struct listener *l;
+
+	while ((l = s->listeners) != NULL) {
+		s->listeners = l->next;
+		listener_free(l);
+	}
+}
+
+/*
+ * A service freed unstarted (superd -t, a SIGHUP that fails) may have
+ * tasks its script spawned at load: they go with its state.
+ */
