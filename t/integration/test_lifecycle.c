@@ -476,7 +476,7 @@ test_sighup_refuses_an_overlapping_udp_service(void **state)
 	    pt, pu, pu);
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
 	assert_int_equal(
-	    sd_log_wait(d, "keeping the running configuration", 1, 3000), 1);
+	    sd_log_wait(d, "keeping the running configuration", 1, 10000), 1);
 	snprintf(want, sizeof(want),
 	    "%s:4: service \"v\": port %d/udp on :: is already used by "
 	    "service \"u\" on 127.0.0.1; keeping",
@@ -510,7 +510,7 @@ test_refused_sighup_runs_nothing_a_new_script_spawned(void **state)
 	    ");\n",
 	    pa, pb);
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(sd_log_wait(d, "refused at load", 1, 3000), 1);
+	assert_int_equal(sd_log_wait(d, "refused at load", 1, 10000), 1);
 	assert_serves(pa);
 
 	busy = listen_local(pc, SOCK_STREAM);
@@ -526,7 +526,7 @@ test_refused_sighup_runs_nothing_a_new_script_spawned(void **state)
 	    ");\n",
 	    pa, pb, pc);
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(sd_log_wait(d, "already in use", 1, 3000), 1);
+	assert_int_equal(sd_log_wait(d, "already in use", 1, 10000), 1);
 	assert_serves(pa);
 	close(busy);
 	usleep(200000);
@@ -557,7 +557,7 @@ test_sighup_refuses_a_missing_program(void **state)
 	    p1, p2);
 	sd_signal(d, SIGHUP);
 	assert_int_equal(
-	    sd_log_wait(d, "keeping the running configuration", 1, 3000), 1);
+	    sd_log_wait(d, "keeping the running configuration", 1, 10000), 1);
 	assert_int_equal(sd_log_count(d, "/no/such/program"), 1);
 	assert_true(tcp_connect(p2) < 0);
 	fd = tcp_connect(p1);
@@ -591,7 +591,7 @@ test_sighup_without_services_keeps_every_service_serving(void **state)
 		assert_int_equal(sd_signal(d, SIGHUP), 0);
 		assert_int_equal(
 		    sd_log_wait(
-			d, "keeping the running configuration", i + 1, 3000),
+			d, "keeping the running configuration", i + 1, 10000),
 		    i + 1);
 		snprintf(want, sizeof(want), "%s:%d: no services declared",
 		    d->conf, last[i]);
@@ -670,7 +670,7 @@ test_sighup_logs_each_added_removed_and_changed_service(void **state)
 	    pb);
 	write_merge_conf(d, a, b, pc);
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 1, 3000), 1);
+	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 1, 10000), 1);
 	assert_int_equal(sd_log_count(d, "SIGHUP: added service \"d\"\n"), 1);
 	assert_int_equal(
 	    sd_log_count(d, "SIGHUP: removed service \"b\", 1 connections "
@@ -687,7 +687,7 @@ test_sighup_logs_each_added_removed_and_changed_service(void **state)
 	/* Again: nothing changed, and b, still draining, is not removed twice.
 	 */
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 2, 3000), 2);
+	assert_int_equal(sd_log_wait(d, "SIGHUP: configuration", 2, 10000), 2);
 	assert_int_equal(sd_log_count(d, "SIGHUP: added"), 1);
 	assert_int_equal(sd_log_count(d, "SIGHUP: removed"), 1);
 	assert_int_equal(sd_log_count(d, "SIGHUP: changed"), 1);
@@ -732,7 +732,7 @@ test_reload_keeps_globals_and_old_connections(void **state)
 
 	sd_write(d, "life.lua", "%s", RELOAD_LUA("v2"));
 	assert_int_equal(sd_signal(d, SIGUSR1), 0);
-	assert_int_equal(sd_log_wait(d, "reloaded", 1, 5000), 1);
+	assert_int_equal(sd_log_wait(d, "reloaded", 1, 10000), 1);
 	assert_int_equal(send_str(a, "x\n"), 0);
 	assert_int_equal(expect_line(a, "v1\n"), 0);
 	b = tcp_connect(port);
@@ -746,7 +746,7 @@ test_reload_keeps_globals_and_old_connections(void **state)
 	    "if count == nil then count = 0 end\n"
 	    "function main(s) s:write('v3') end end\n");
 	assert_int_equal(sd_signal(d, SIGUSR1), 0);
-	assert_int_equal(sd_log_wait(d, "life.lua:2:", 1, 5000), 1);
+	assert_int_equal(sd_log_wait(d, "life.lua:2:", 1, 10000), 1);
 	log_line(d, "life.lua:2:", line, sizeof(line));
 	assert_has(line, d->dir);
 	c = tcp_connect(port);
@@ -784,7 +784,7 @@ assert_fini_once(struct superd *d, const char *mode)
 	char needle[64];
 
 	snprintf(needle, sizeof(needle), "FINI %s\n", mode);
-	assert_int_equal(sd_log_wait(d, needle, 1, 3000), 1);
+	assert_int_equal(sd_log_wait(d, needle, 1, 10000), 1);
 	usleep(300000);
 	assert_int_equal(sd_log_count(d, needle), 1);
 }
@@ -878,7 +878,7 @@ test_script_error_closes_only_its_connection(void **state)
 	assert_int_equal(send_str(bad, "boom\n"), 0);
 	assert_true(wait_closed(bad, 3000));
 	close(bad);
-	assert_int_equal(sd_log_wait(d, "kaboom", 1, 3000), 1);
+	assert_int_equal(sd_log_wait(d, "kaboom", 1, 10000), 1);
 	snprintf(needle, sizeof(needle), "life: peer 127.0.0.1:%d",
 	    ntohs(sa.sin_port));
 	assert_int_equal(sd_log_count(d, needle), 1);
