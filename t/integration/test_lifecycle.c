@@ -32,6 +32,18 @@
 	"  modes[s] = nil\n"                                    \
 	"end\n"
 
+/*
+ * Started, and past its start-up: the port accepts once it is bound, but
+ * a signal before the daemon's signal handling is set up (the other
+ * services' scripts still running, slowly under valgrind) would kill it.
+ */
+static void
+serving(struct superd *d, int port)
+{
+	assert_int_equal(sd_start(d, port), 0);
+	assert_int_equal(sd_log_wait(d, " started, ", 1, 10000), 1);
+}
+
 /* Service "life" running life.lua (given) on port, shutdown_timeout 1. */
 static void
 start_life(struct superd *d, int port, const char *lua)
@@ -42,7 +54,7 @@ start_life(struct superd *d, int port, const char *lua)
 	    "services = ({ name = \"life\"; port = %d;"
 	    " address = \"127.0.0.1\"; script = \"life.lua\"; });\n",
 	    port);
-	assert_int_equal(sd_start(d, port), 0);
+	serving(d, port);
 }
 
 /* The exit status once superd has exited by itself, or -1 after ms. */
@@ -463,7 +475,7 @@ test_sighup_refuses_an_overlapping_udp_service(void **state)
 	    " protocol = \"udp\"; script = \"ok.lua\"; }\n"
 	    ");\n",
 	    pt, pu);
-	assert_int_equal(sd_start(d, pt), 0);
+	serving(d, pt);
 	sd_write(d, "superd.conf",
 	    "services = (\n"
 	    "  { name = \"t\"; port = %d; address = \"127.0.0.1\";"
@@ -548,7 +560,7 @@ test_sighup_refuses_a_missing_program(void **state)
 	    "services = ({ name = \"one\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"ok.lua\"; });\n",
 	    p1);
-	assert_int_equal(sd_start(d, p1), 0);
+	serving(d, p1);
 	sd_write(d, "superd.conf",
 	    "services = ({ name = \"one\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"ok.lua\"; },\n"
@@ -654,7 +666,7 @@ test_sighup_logs_each_added_removed_and_changed_service(void **state)
 	    " script = \"life.lua\"; },\n",
 	    pb);
 	write_merge_conf(d, a, b, pc);
-	assert_int_equal(sd_start(d, pa), 0);
+	serving(d, pa);
 	fd = tcp_connect(pb);
 	assert_true(fd >= 0);
 	assert_int_equal(expect_line(fd, "ok\n"), 0);
