@@ -402,6 +402,8 @@ test_fast_chargen_reader_does_not_freeze_other_services(void **state)
 	if (echo_w.p99 > ECHO_P99_US && echo_w.disturbed)
 		print_message("    the host kept superd or the test off a CPU "
 			      "in every window: echo's p99 is not judged\n");
+	else if (sd_sanitized()) /* slower build: a freeze is still seconds */
+		assert_true(echo_w.p99 <= 5 * ECHO_P99_US);
 	else
 		assert_true(echo_w.p99 <= ECHO_P99_US);
 	assert_int_equal(sr.ended, -1);
