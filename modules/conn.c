@@ -73,13 +73,30 @@ flushq_remove(struct conn *c)
 	TAILQ_REMOVE(&flushq, c, flushq);
 }
 
-/* Sends what is queued until the kernel says EAGAIN; -1 when it broke. */
+/* shutdown("w") takes effect once the queue has gone. */
+static void
+shut_write(struct conn *c)
+{
+	if (c->shut_wr != SHUT_WR_QUEUED || buf_used(&c->out) > 0)
+		return;
+	c->shut_wr = SHUT_WR_DONE;
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+/*
+ * Sends what is queued until the kernel says EAGAIN; -1 when it broke.
+ * A queued shutdown("w") follows the last byte.
+ */
 int
 conn_flush(struct conn *c)
 {
 	ssize_t n;
 
-	while (buf_used(&c->out) > 0) {
+	for (;;) {
+		if (buf_used(&c->out) == 0) {
+			shut_write(c);
+			return 0;
+		}
 		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
 		    MSG_NOSIGNAL);
 		if (n > 0) {
@@ -99,7 +116,6 @@ conn_flush(struct conn *c)
 			return -1;
 		}
 	}
-	return 0;
 }
 
 static void
@@ -249,9 +265,12 @@ conn_drained(struct conn *c)
 {
 	if (loop_timer_armed(&c->slow) && buf_used(&c->out) <= conn_mark(c))
 		conn_unpress(c);
-	if (c->waiter && c->waiter->wait == TASK_WRITE &&
-	    buf_used(&c->out) <= CONN_HIGH_WATER)
-		task_wake(c->waiter);
+	if (c->writer &&
+	    (c->broken || c->state != CONN_OPEN ||
+		(c->writer->wait == TASK_WRITE &&
+		    buf_used(&c->out) <= CONN_HIGH_WATER) ||
+		(c->writer->wait == TASK_FLUSH && buf_used(&c->out) == 0)))
+		task_wake(c->writer);
 	if (c->state == CONN_DRAINING && (buf_used(&c->out) == 0 || c->broken))
 		conn_close(c);
 }
@@ -287,11 +306,43 @@ conn_io(struct loop_io *io, int events)
 		c->drained = 0;
 	if (events & LOOP_HUP)
 		c->hup = 1;
-	if (c->waiter && c->waiter->wait == TASK_READ && (events & LOOP_READ))
-		task_wake(c->waiter);
+	if (c->reader && (events & LOOP_READ))
+		task_wake(c->reader);
 	if ((events & LOOP_ERROR) && c->state == CONN_DRAINING)
 		c->broken = 1;
 	conn_drained(c);
+}
+
+/* Its main has ended: so does the connection, unless it was killed. */
+static void
+main_ended(struct task *t, int status)
+{
+	struct conn *c = t->ud;
+
+	if (c->task != t)
+		return;
+	c->task = NULL;
+	if (status != TASK_KILLED)
+		conn_end(c, status == LUA_OK ? WHY_SCRIPT : WHY_ERROR);
+}
+
+/*
+ * With main and the socket on top of L: main's coroutine, which keeps a
+ * copy of the socket below main, whatever main does with its own.
+ */
+struct task *
+conn_spawn_main(lua_State *L, struct conn *c)
+{
+	struct task *t;
+
+	lua_pushvalue(L, -1);
+	lua_insert(L, -3);
+	t = task_spawn(L, c->svc, 1, 1);
+	t->ud = c;
+	t->on_end = main_ended;
+	t->peer = &c->peer;
+	c->task = t;
+	return t;
 }
 
 static int
@@ -305,7 +356,7 @@ fini_p(lua_State *L)
 	    lua_getglobal(L, "fini") != LUA_TFUNCTION)
 		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-	task_spawn(L, c->svc, NULL, 1);
+	task_spawn(L, c->svc, 1, 0);
 	return 0;
 }
 
@@ -335,8 +386,10 @@ conn_end(struct conn *c, enum conn_why why)
 	c->state = CONN_DRAINING;
 	if (c->task)
 		task_kill(c->task);
-	if (c->waiter)
-		task_wake(c->waiter);
+	if (c->reader)
+		task_wake(c->reader);
+	if (c->writer)
+		task_wake(c->writer);
 	service_pcall(c->svc, fini_p, c);
 	if (hard)
 		buf_consume(&c->out, buf_used(&c->out));
@@ -414,11 +467,11 @@ accept_p(lua_State *L)
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;
+	conn_init(c, a->s, a->fd, a->peer);
 	if (a->proxied)
 		lua_pop(L, 2); /* main starts once the header has come */
 	else
-		c->task = task_spawn(L, a->s, c, 1);
-	conn_init(c, a->s, a->fd, a->peer);
+		conn_spawn_main(L, c);
 	c->proxy_pending = (uint8_t)a->proxied;
 	return 0;
 }
@@ -521,6 +574,28 @@ fail:
 	return -1;
 }
 
+/*
+ * shutdown(2) for a script: reads end at once (what is buffered goes);
+ * the write side shuts once what is queued has gone to the kernel.
+ */
+void
+conn_shutdown(struct conn *c, int rd, int wr)
+{
+	if (rd && !c->shut_rd) {
+		c->shut_rd = 1;
+		c->eof = 1;
+		c->skipping = 0;
+		lsocket_free_input(c);
+		shutdown(c->io.fd, SHUT_RD);
+		if (c->reader)
+			task_wake(c->reader);
+	}
+	if (wr && c->shut_wr == SHUT_WR_NONE) {
+		c->shut_wr = SHUT_WR_QUEUED;
+		conn_want_flush(c);
+	}
+}
+
 /* The task that opened them has ended: so do its outbound sockets. */
 void
 conn_end_owned(struct task *owner)
@@ -545,7 +620,7 @@ start_main_p(lua_State *L)
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-	c->task = task_spawn(L, c->svc, c, 1);
+	conn_spawn_main(L, c);
 	return 0;
 }
 

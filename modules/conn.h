@@ -32,6 +32,10 @@ enum conn_why {
 	WHY_CONNECT,
 };
 
+#define SHUT_WR_NONE 0
+#define SHUT_WR_QUEUED 1 /* once the queue has gone */
+#define SHUT_WR_DONE 2
+
 #define CONN_REPORTED_R 0x1
 #define CONN_REPORTED_W 0x2
 
@@ -40,7 +44,8 @@ struct conn {
 	struct loop_io io;
 	struct service *svc;
 	struct task *task;    /* running main, NULL once it ended */
-	struct task *waiter;  /* the one task parked on this socket */
+	struct task *reader;  /* the task parked in a read */
+	struct task *writer;  /* the task parked in a write or flush */
 	struct task *owner;   /* superd.connect: the task that opened it */
 	struct task *presser; /* a writer slowed until this queue drains */
 	struct buf in, out;
@@ -50,6 +55,8 @@ struct conn {
 	uint8_t proxy_pending, counted, outbound;
 	uint8_t drained; /* the kernel has nothing to read until epoll says */
 	uint8_t hup;	 /* epoll said the peer shut its side */
+	uint8_t shut_rd; /* shutdown("r"): reads end */
+	uint8_t shut_wr; /* shutdown("w"): SHUT_WR_* */
 	double timeout;
 	double started, active;
 	struct loop_timer idle;
@@ -67,6 +74,7 @@ int conn_accept(
     struct service *s, int fd, const union net_addr *peer, int proxied);
 void conn_init(
     struct conn *c, struct service *s, int fd, const union net_addr *peer);
+struct task *conn_spawn_main(lua_State *L, struct conn *c);
 void conn_end(struct conn *c, enum conn_why why);
 int conn_flush(struct conn *c);
 void conn_want_flush(struct conn *c);
@@ -77,6 +85,7 @@ void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);
 void conn_end_owned(struct task *owner);
+void conn_shutdown(struct conn *c, int rd, int wr);
 size_t conn_mark(const struct conn *c);
 int conn_settle(struct conn *c, struct task *writer);
 void conn_unpress_all(struct task *writer);

@@ -154,7 +154,8 @@ start_connect(lua_State *L, struct task *t, const union net_addr *to)
 
 	if (rc == 0)
 		return 1;
-	return task_park(L, t, TASK_WRITE, c, t->deadline, 0, connected_k);
+	return task_park(
+	    L, t, TASK_WRITE, &c->writer, t->deadline, 0, connected_k);
 }
 
 /* Stack: host, port, timeout, lookup (light userdata). */

@@ -14,9 +14,11 @@
 #define READ_LINE 0
 #define READ_LINE_KEEP 1
 #define READ_ALL 2
-#define READ_COUNT 3
-#define READ_KIND(ctx) ((int)((ctx)&3))
-#define READ_N(ctx) ((size_t)((ctx) >> 2))
+#define READ_COUNT 3 /* exactly n bytes, fewer only at the end */
+#define READ_SOME 4  /* 1 to n bytes, as soon as any arrive */
+#define READ_KIND(ctx) ((int)((ctx)&7))
+#define READ_N(ctx) ((size_t)((ctx) >> 3))
+#define READ_CTX(kind, n) ((kind) | ((lua_KContext)(n) << 3))
 #define READ_CHUNK 16384
 
 #define toconn(L) checkconn(L, 1)
@@ -69,7 +71,7 @@ is_own(lua_State *L, struct conn *c)
 {
 	struct task *t = task_current(L);
 
-	return t != NULL && (t->conn == c || c->owner == t);
+	return t != NULL && (t->ud == c || c->owner == t);
 }
 
 /*
@@ -88,6 +90,23 @@ closed(lua_State *L, struct conn *c, int dir)
 	lua_pushnil(L);
 	lua_pushliteral(L, "closed");
 	return 2;
+}
+
+/*
+ * A socket has a reader slot and a writer slot: one coroutine may wait
+ * in a read while another waits in a write or flush, but never two in
+ * the same direction.
+ */
+static int
+park(lua_State *L, struct task **slot, int wait, lua_KContext ctx,
+    lua_KFunction k)
+{
+	struct task *t = task_current(L);
+
+	if (*slot != NULL && *slot != t)
+		return luaL_error(L, "socket is %s by another coroutine",
+		    wait == TASK_READ ? "being read" : "being written");
+	return task_park(L, t, wait, slot, t ? t->deadline : 0, ctx, k);
 }
 
 /* nil, err: how every socket call reports a failure. */
@@ -237,6 +256,11 @@ take(lua_State *L, struct conn *c, lua_KContext ctx)
 	case READ_LINE_KEEP:
 		return take_line(L, c, READ_KIND(ctx));
 	case READ_COUNT:
+		if (n < READ_N(ctx))
+			return 0;
+		push_consume(L, c, READ_N(ctx), READ_N(ctx));
+		return 1;
+	case READ_SOME:
 		if (n == 0)
 			return 0;
 		n = n < READ_N(ctx) ? n : READ_N(ctx);
@@ -254,7 +278,7 @@ take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
 	if (c->skipping)
 		n = 0;
 	if (READ_KIND(ctx) == READ_ALL ||
-	    (n > 0 && READ_KIND(ctx) != READ_COUNT)) {
+	    (n > 0 && READ_KIND(ctx) != READ_SOME)) {
 		push_consume(L, c, buf_used(&c->in), n);
 		return 1;
 	}
@@ -300,22 +324,27 @@ read_k(lua_State *L, int status, lua_KContext ctx)
 		return r > 0 ? 1 : 2;
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return task_park(L, t, TASK_READ, c, t ? t->deadline : 0, ctx, read_k);
+	return park(L, &c->reader, TASK_READ, ctx, read_k);
+}
+
+static lua_KContext
+read_count(lua_State *L, int arg, int kind)
+{
+	lua_Integer n = luaL_checkinteger(L, arg);
+
+	luaL_argcheck(L, n >= 1, arg, "count must be positive");
+	if (n > (1 << 30))
+		n = 1 << 30;
+	return READ_CTX(kind, n);
 }
 
 static lua_KContext
 read_format(lua_State *L, int arg)
 {
-	lua_Integer n;
 	const char *f;
 
-	if (lua_type(L, arg) == LUA_TNUMBER) {
-		n = luaL_checkinteger(L, arg);
-		luaL_argcheck(L, n >= 1, arg, "count must be positive");
-		if (n > (1 << 30))
-			n = 1 << 30;
-		return READ_COUNT | ((lua_KContext)n << 2);
-	}
+	if (lua_type(L, arg) == LUA_TNUMBER)
+		return read_count(L, arg, READ_COUNT);
 	f = luaL_optstring(L, arg, "l");
 	if (*f == '*')
 		f++;
@@ -389,11 +418,9 @@ udp_write_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 static int
-lsocket_read(lua_State *L)
+read_start(lua_State *L, struct conn *c, lua_KContext ctx)
 {
-	struct conn *c = toconn(L);
 	struct task *t = task_current(L);
-	lua_KContext ctx = read_format(L, 2);
 
 	if (c->udp)
 		return udp_read(L, c);
@@ -402,9 +429,21 @@ lsocket_read(lua_State *L)
 	/* a read that fails at once is no wait: a pcall loop on it stays a
 	 * runaway for cpu_limit */
 	if (c->state == CONN_OPEN && !c->eof &&
-	    (c->waiter == NULL || c->waiter == t) && task_must_pause(L, t))
+	    (c->reader == NULL || c->reader == t) && task_must_pause(L, t))
 		return task_pause(L, t, ctx, read_k);
 	return read_k(L, LUA_OK, ctx);
+}
+
+static int
+lsocket_read(lua_State *L)
+{
+	return read_start(L, toconn(L), read_format(L, 2));
+}
+
+static int
+lsocket_readsome(lua_State *L)
+{
+	return read_start(L, toconn(L), read_count(L, 2, READ_SOME));
 }
 
 static int
@@ -423,6 +462,14 @@ lsocket_lines(lua_State *L)
 	lua_settop(L, 2);
 	lua_pushcclosure(L, lines_iter, 2);
 	return 1;
+}
+
+/* Open, not broken, not shut for writing by the script. */
+static int
+writable(const struct conn *c)
+{
+	return c->state == CONN_OPEN && !c->broken &&
+	       c->shut_wr == SHUT_WR_NONE;
 }
 
 /*
@@ -453,7 +500,7 @@ write_k(lua_State *L, int status, lua_KContext next)
 
 	(void)status;
 	for (;;) {
-		if (c->state != CONN_OPEN || conn_flush(c) < 0)
+		if (!writable(c) || conn_flush(c) < 0)
 			return closed(L, c, CONN_REPORTED_W);
 		if (buf_used(&c->out) > CONN_HIGH_WATER)
 			break;
@@ -465,7 +512,7 @@ write_k(lua_State *L, int status, lua_KContext next)
 	}
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return task_park(L, t, TASK_WRITE, c, t->deadline, next, write_k);
+	return park(L, &c->writer, TASK_WRITE, next, write_k);
 }
 
 /* The own coroutine's write from its start: at once, or after a pause. */
@@ -477,7 +524,7 @@ write_own_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	if (c->state != CONN_OPEN || c->broken)
+	if (!writable(c))
 		return closed(L, c, CONN_REPORTED_W);
 	conn_want_flush(c);
 	next = append_from(L, c, 2, CONN_HIGH_WATER);
@@ -507,7 +554,7 @@ write_other_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	if (c->state != CONN_OPEN || c->broken)
+	if (!writable(c))
 		return closed(L, c, CONN_REPORTED_W);
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
@@ -559,7 +606,7 @@ lsocket_write(lua_State *L)
 		return task_pause(L, t, 0, udp_write_k);
 	if (c->udp)
 		return udp_write(L, c);
-	if (c->state != CONN_OPEN || c->broken)
+	if (!writable(c))
 		return closed(L, c, CONN_REPORTED_W);
 	for (i = 2; i <= lua_gettop(L); i++)
 		luaL_checklstring(L, i, NULL);
@@ -569,6 +616,56 @@ lsocket_write(lua_State *L)
 	if (task_must_pause(L, t))
 		return task_pause(L, t, 0, write_own_k);
 	return write_own_k(L, LUA_OK, 0);
+}
+
+/* Waits until everything queued has gone to the kernel. */
+static int
+flush_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
+
+	(void)status;
+	(void)ctx;
+	if (c->state != CONN_OPEN || conn_flush(c) < 0)
+		return closed(L, c, CONN_REPORTED_W);
+	if (buf_used(&c->out) == 0) {
+		lua_settop(L, 1);
+		return 1;
+	}
+	if (task_take_timeout(t))
+		return lsocket_fail(L, "timeout");
+	return park(L, &c->writer, TASK_FLUSH, 0, flush_k);
+}
+
+static int
+lsocket_flush(lua_State *L)
+{
+	struct conn *c = toconn(L);
+	struct task *t = task_current(L);
+
+	lua_settop(L, 1);
+	if (c->udp)
+		return 1; /* a datagram leaves when the turn ends */
+	task_deadline(t, c->timeout);
+	if (task_must_pause(L, t))
+		return task_pause(L, t, 0, flush_k);
+	return flush_k(L, LUA_OK, 0);
+}
+
+/* shutdown([how]): "w" (the default), "r" or "rw", as shutdown(2). */
+static int
+lsocket_shutdown(lua_State *L)
+{
+	static const char *const hows[] = {"w", "r", "rw", NULL};
+	struct conn *c = toconn(L);
+	int how = luaL_checkoption(L, 2, "w", hows);
+
+	if (c->udp || c->state != CONN_OPEN)
+		return closed(L, c, CONN_REPORTED_R | CONN_REPORTED_W);
+	conn_shutdown(c, how != 0, how != 1);
+	lua_settop(L, 1);
+	return 1;
 }
 
 /* Ends the connection: queued output is still sent, then fini runs. */
@@ -654,8 +751,11 @@ lsocket__tostring(lua_State *L)
 
 static const luaL_Reg methods[] = {
     {"read", lsocket_read},
+    {"readsome", lsocket_readsome},
     {"lines", lsocket_lines},
     {"write", lsocket_write},
+    {"flush", lsocket_flush},
+    {"shutdown", lsocket_shutdown},
     {"close", lsocket_close},
     {"settimeout", lsocket_settimeout},
     {"getpeername", lsocket_getpeername},

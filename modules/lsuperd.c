@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "log.h"
 #include "lconnect.h"
+#include "lspawn.h"
 #include "lsuperd.h"
 #include "service.h"
 #include "task.h"
@@ -66,9 +67,7 @@ lsuperd_sleep(lua_State *L)
 static int
 lsuperd_spawn(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TFUNCTION);
-	task_spawn(L, this_service(L), NULL, lua_gettop(L) - 1);
-	return 0;
+	return lspawn_spawn(L, this_service(L));
 }
 
 static int
@@ -261,6 +260,7 @@ lsuperd_open(lua_State *L, struct service *s, const char *confdir)
 {
 	lua_pushlightuserdata(L, s);
 	lua_setfield(L, LUA_REGISTRYINDEX, SERVICE_KEY);
+	lspawn_open(L);
 	luaL_newlib(L, funcs);
 	lua_getglobal(L, "string");
 	lua_getfield(L, -1, "format");

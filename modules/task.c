@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "lconnect.h"
+#include "net.h"
 #include "log.h"
 #include "lsuperd.h"
 #include "service.h"
@@ -19,7 +20,8 @@ static TAILQ_HEAD(, task) runq = TAILQ_HEAD_INITIALIZER(runq);
 static struct task dead_task; /* the task of a thread killed mid-wait */
 static LIST_HEAD(, task) live = LIST_HEAD_INITIALIZER(live);
 static int nqueued;
-static double slice_end; /* when the running coroutine's time slice ends */
+static double slice_end;     /* when the running coroutine's time slice ends */
+static struct task *running; /* the task being resumed, or NULL */
 
 /* Every thread's extra space names the task it runs for (NULL: none). */
 struct task *
@@ -64,10 +66,6 @@ timer_fired(struct loop_timer *lt)
 	task_wake(t);
 }
 
-/*
- * Called in protected mode with a function and nargs arguments on top of
- * L: moves them to a new thread anchored in the registry, and queues it.
- */
 /*
  * Task structs and finished threads are kept for the next coroutine: a
  * UDP datagram or a short connection then costs no lua_newthread, no
@@ -154,32 +152,30 @@ pool_thread(struct task *t)
 	s->threads[s->nthreads++] = t->ref;
 }
 
+/*
+ * Called in protected mode with a function and nargs arguments on top of
+ * L (and, when keep is set, a value below the function): moves them to a
+ * thread anchored in the registry, and queues it.  The kept value stays
+ * below the function, where lua_resume leaves it, so whatever it holds
+ * (a connection's socket, a spawn's handle) lives as long as the task.
+ */
 struct task *
-task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
+task_spawn(lua_State *L, struct service *s, int nargs, int keep)
 {
-	int ref = LUA_NOREF;
+	int ref = LUA_NOREF, n = nargs + 1 + (keep != 0);
 	lua_State *T = pooled_thread(L, s, &ref);
 	struct task *t;
 
 	if (T == NULL) {
 		T = lua_newthread(L);
-		lua_insert(L, -(nargs + 2));
+		lua_insert(L, -(n + 1));
 	}
-	if (!lua_checkstack(T, nargs + 2)) {
+	if (!lua_checkstack(T, n + 1)) {
 		if (ref != LUA_NOREF)
 			s->threads[s->nthreads++] = ref;
 		luaL_error(L, "too many arguments");
 	}
-	lua_xmove(L, T, nargs + 1);
-	if (c != NULL) {
-		/*
-		 * A copy of the socket (main's argument) below the function,
-		 * where lua_resume leaves it: the conn inside it lives as long
-		 * as the task, whatever main does with its own reference.
-		 */
-		lua_pushvalue(T, -1);
-		lua_insert(T, 1);
-	}
+	lua_xmove(L, T, n);
 	if (ref == LUA_NOREF)
 		ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	if ((t = task_alloc()) == NULL) {
@@ -189,7 +185,7 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 	t->T = T;
 	t->ref = ref;
 	t->svc = s;
-	t->conn = c;
+	t->keep = keep != 0;
 	t->nargs = nargs;
 	loop_timer_init(&t->timer, timer_fired);
 	set_task(T, t);
@@ -198,14 +194,22 @@ task_spawn(lua_State *L, struct service *s, struct conn *c, int nargs)
 	return t;
 }
 
+/* A parked task gives up the slot it waited in (a socket's reader...). */
+static void
+leave_slot(struct task *t)
+{
+	if (t->slot && *t->slot == t)
+		*t->slot = NULL;
+	t->slot = NULL;
+}
+
 /* Drops the last reference to the thread: the collector frees it. */
 static void
 task_release(struct task *t, int finished)
 {
 	dequeue(t);
 	loop_timer_cancel(&t->timer);
-	if (t->waiting && t->waiting->waiter == t)
-		t->waiting->waiter = NULL;
+	leave_slot(t);
 	/* a thread killed mid-wait must never be resumed by a script */
 	set_task(t->T, finished ? NULL : &dead_task);
 	if (t->lookup)
@@ -230,23 +234,36 @@ out:
 	task_free(t);
 }
 
+/* The values a finished task returned, on top of its thread. */
+int
+task_nresults(struct task *t)
+{
+	return lua_gettop(t->T) - t->keep;
+}
+
 /* Ends a parked task without resuming it: it never runs again. */
 void
 task_kill(struct task *t)
 {
-	if (t->conn && t->conn->task == t)
-		t->conn->task = NULL;
+	if (t->on_end)
+		t->on_end(t, TASK_KILLED);
 	task_release(t, 0);
+}
+
+/* Kills t now, or at its next wait when it is the one running. */
+void
+task_kill_soon(struct task *t)
+{
+	if (t == running)
+		t->doomed = 1;
+	else
+		task_kill(t);
 }
 
 void
 task_wake(struct task *t)
 {
-	if (t->waiting) {
-		if (t->waiting->waiter == t)
-			t->waiting->waiter = NULL;
-		t->waiting = NULL;
-	}
+	leave_slot(t);
 	loop_timer_cancel(&t->timer);
 	t->wait = TASK_RUN;
 	enqueue(t);
@@ -271,23 +288,26 @@ task_take_timeout(struct task *t)
 	return 1;
 }
 
+/*
+ * Parks t until a wake-up, or until `until` (0: none).  slot, when given,
+ * is where the waker finds it (a socket's reader or writer); the caller
+ * has checked it is free or t's own.
+ */
 int
-task_park(lua_State *L, struct task *t, int wait, struct conn *c, double until,
-    lua_KContext ctx, lua_KFunction k)
+task_park(lua_State *L, struct task *t, int wait, struct task **slot,
+    double until, lua_KContext ctx, lua_KFunction k)
 {
 	if (t == NULL)
 		return luaL_error(L, "cannot wait outside a connection's "
 				     "coroutine (at load time?)");
-	if (c && c->waiter && c->waiter != t)
-		return luaL_error(L, "socket is in use by another coroutine");
 	if (!lua_isyieldable(L))
 		return luaL_error(L, "attempt to yield across a C-call "
 				     "boundary (socket call inside a "
 				     "metamethod or callback)");
 	t->wait = wait;
-	t->waiting = c;
-	if (c)
-		c->waiter = t;
+	t->slot = slot;
+	if (slot)
+		*slot = t;
 	if (until > 0)
 		loop_timer_set(&t->timer, until);
 	return lua_yieldk(L, 0, ctx, k);
@@ -322,7 +342,7 @@ int
 task_turn(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
 	t->wait = TASK_TURN;
-	t->waiting = NULL;
+	t->slot = NULL;
 	return lua_yieldk(L, 0, ctx, k);
 }
 
@@ -331,7 +351,7 @@ int
 task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
 	t->wait = t->npressing > 0 ? TASK_DRAIN : TASK_TURN;
-	t->waiting = NULL;
+	t->slot = NULL;
 	/* the call's settimeout deadline bounds the drain too */
 	if (t->wait == TASK_DRAIN && t->deadline > 0)
 		loop_timer_set(&t->timer, t->deadline);
@@ -359,9 +379,9 @@ task_whose(struct task *t, char *buf, size_t len)
 	char addr[NET_ADDRSTRLEN];
 	int port;
 
-	if (t->conn == NULL)
+	if (t->peer == NULL)
 		return "fini/spawn";
-	net_ntop(&t->conn->peer, addr, &port);
+	net_ntop(t->peer, addr, &port);
 	snprintf(buf, len, "peer %s:%d", addr, port);
 	return buf;
 }
@@ -408,18 +428,13 @@ task_log_error(struct task *t, int status)
 static void
 task_finish(struct task *t, int status)
 {
-	struct conn *c = t->conn;
-	int ours = c && c->task == t;
-
 	if (status != LUA_OK) {
 		t->svc->stats->errors++;
 		task_log_error(t, status);
 	}
-	if (ours)
-		c->task = NULL;
+	if (t->on_end)
+		t->on_end(t, status);
 	task_release(t, status == LUA_OK);
-	if (ours)
-		conn_end(c, status == LUA_OK ? WHY_SCRIPT : WHY_ERROR);
 }
 
 /*
@@ -435,10 +450,14 @@ task_resume(struct task *t)
 	slice_end = loop_now() + TASK_SLICE;
 	lua_sethook(
 	    t->T, task_cpu_hook, LUA_MASKCOUNT, (int)t->svc->conf->cpu_limit);
+	running = t;
 	status = lua_resume(t->T, NULL, nargs);
+	running = NULL;
 	loop_update_time();
 	if (status != LUA_YIELD)
 		task_finish(t, status);
+	else if (t->doomed)
+		task_kill(t);
 	else if (t->wait == TASK_RUN || t->wait == TASK_TURN) {
 		/* A plain coroutine.yield() or a slice used up: next turn. */
 		lua_settop(t->T, 0);

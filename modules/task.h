@@ -8,7 +8,15 @@
 #include "loop.h"
 
 struct service;
-struct conn;
+struct task;
+union net_addr;
+
+/*
+ * Told when a task ends, before its thread is let go (its results are
+ * still on it): status is LUA_OK, a Lua error status, or TASK_KILLED.
+ */
+typedef void task_end_fn(struct task *t, int status);
+#define TASK_KILLED (-1)
 
 /* What a parked task waits for; TASK_RUN = runnable or running. */
 #define TASK_RUN 0
@@ -18,6 +26,8 @@ struct conn;
 #define TASK_LOOKUP 4
 #define TASK_TURN 5  /* gave the loop a turn: queued to run again */
 #define TASK_DRAIN 6 /* waits for the sockets it filled to drain */
+#define TASK_FLUSH 7 /* waits for a socket's queue to reach the kernel */
+#define TASK_JOIN 8  /* waits for a spawned coroutine to end */
 
 /* How long a coroutine may hold the loop before its next I/O call yields. */
 #define TASK_SLICE 0.001
@@ -26,11 +36,15 @@ struct task {
 	lua_State *T;
 	int ref; /* anchors T in the registry while the task lives */
 	struct service *svc;
-	struct conn *conn;    /* the connection this task is main of */
-	struct conn *waiting; /* the connection it is parked on */
+	void *ud;		    /* its user's object (a connection...) */
+	task_end_fn *on_end;	    /* its user's, or NULL */
+	const union net_addr *peer; /* whose it is, for an error's log line */
+	struct task **slot;	    /* the waiter slot it holds while parked */
 	int wait;
 	int nargs; /* for the first resume */
 	unsigned queued : 1, timedout : 1, killed : 1;
+	unsigned keep : 1;    /* a value below the function is kept on T */
+	unsigned doomed : 1;  /* h:kill() from itself: ends at its next wait */
 	unsigned exposed : 1; /* coroutine.running() handed T to the script */
 	int npressing;	      /* sockets it left above their high-water mark */
 	double deadline;      /* for the current socket call, 0 = none */
@@ -44,12 +58,13 @@ struct task {
 };
 
 struct task *task_current(lua_State *L);
-struct task *task_spawn(
-    lua_State *L, struct service *s, struct conn *c, int nargs);
+struct task *task_spawn(lua_State *L, struct service *s, int nargs, int keep);
+int task_nresults(struct task *t);
 void task_wake(struct task *t);
 void task_kill(struct task *t);
+void task_kill_soon(struct task *t);
 void task_deadline(struct task *t, double timeout);
-int task_park(lua_State *L, struct task *t, int wait, struct conn *c,
+int task_park(lua_State *L, struct task *t, int wait, struct task **slot,
     double until, lua_KContext ctx, lua_KFunction k);
 int task_take_timeout(struct task *t);
 int task_must_pause(lua_State *L, struct task *t);

@@ -96,10 +96,10 @@ dgram_p(lua_State *L)
 	 * Lua allocation in between that could let the collector in).
 	 */
 	a->c = c;
-	c->task = task_spawn(L, a->s, c, 1);
-	c->io.fd = a->l->io.fd;
 	c->svc = a->s;
 	c->peer = *a->peer;
+	conn_spawn_main(L, c);
+	c->io.fd = a->l->io.fd;
 	c->state = CONN_OPEN;
 	c->started = loop_now();
 	c->bytes_in = a->len;
@@ -282,8 +282,8 @@ udp_end(struct conn *c)
 	LIST_REMOVE(c, all);
 	if (c->task)
 		task_kill(c->task);
-	if (c->waiter)
-		task_wake(c->waiter);
+	if (c->reader)
+		task_wake(c->reader);
 	buf_free(&c->in);
 	c->io.fd = -1;
 	luaL_unref(c->svc->L, LUA_REGISTRYINDEX, c->ref);

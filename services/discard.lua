@@ -1,4 +1,4 @@
 -- discard (RFC 863): reads and throws away whatever arrives.
 function main(socket)
-  while socket:read(65536) do end
+  while socket:readsome(65536) do end
 end

@@ -36,7 +36,7 @@ struct fix {
 #define ECHO_LUA                         \
 	"function main(s)\n"             \
 	"  while true do\n"              \
-	"    local d = s:read(4096)\n"   \
+	"    local d = s:readsome(4096)\n"   \
 	"    if not d then return end\n" \
 	"    s:write(d)\n"               \
 	"  end\n"                        \

@@ -61,7 +61,7 @@ static const char leak_lua[] =
     "  for i = 1, 4 do hog[#hog] = nil end\n"
     "  collectgarbage()\n"
     "  s:write('full\\n')\n"
-    "  local ok = pcall(s.read, s, 60000)\n"
+    "  local ok = pcall(s.readsome, s, 60000)\n"
     "  hog = nil\n"
     "  collectgarbage()\n"
     "  s:write('caught ', tostring(ok), '\\n')\n"

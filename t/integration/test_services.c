@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -186,6 +187,126 @@ test_echo_returns_every_byte(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * The shipped relay.lua in front of the shipped chargen and echo, all in
+ * one superd: relay port, then relay port + 1, relay to echo.
+ */
+static void
+start_relays(struct superd *d, int port)
+{
+	sd_write(d, "superd.conf",
+	    "shutdown_timeout = 1;\n"
+	    "script_dir = \"%s/services\";\n"
+	    "services = (\n"
+	    "  { name = \"chargen\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"chargen.lua\"; },\n"
+	    "  { name = \"echo\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"echo.lua\"; },\n"
+	    "  { name = \"to_chargen\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"relay.lua\";\n"
+	    "    options = { host = \"127.0.0.1\"; port = %d; }; },\n"
+	    "  { name = \"to_echo\"; port = %d; address = \"127.0.0.1\";\n"
+	    "    script = \"relay.lua\";\n"
+	    "    options = { host = \"127.0.0.1\"; port = %d; }; }\n"
+	    ");\n",
+	    repo, port + 2, port + 3, port, port + 2, port + 1, port + 3);
+	assert_int_equal(sd_start(d, port), 0);
+}
+
+/* Four ports in a row, free now. */
+static int
+free_ports4(void)
+{
+	int i, fd, port;
+
+	for (;;) {
+		port = free_port();
+		for (i = 1; i < 4; i++) {
+			if ((fd = listen_local(port + i, SOCK_STREAM)) < 0)
+				break;
+			close(fd);
+		}
+		if (i == 4)
+			return port;
+	}
+}
+
+/*
+ * A slow client behind a fast upstream: 1 KiB every 10 ms for 3 s from
+ * chargen through the relay.  flush() holds the relay to the client's
+ * pace: the client is not dropped, and superd grows by less than 16 MiB.
+ */
+static void
+test_relay_holds_a_fast_upstream_to_a_slow_client(void **state)
+{
+	struct superd *d = *state;
+	int port = free_ports4(), fd, i;
+	long rss0, rss1, total = 0;
+	char buf[1024];
+	ssize_t n;
+
+	start_relays(d, port);
+	rss0 = proc_rss_kb(d->pid);
+	fd = tcp_connect_from(NULL, port, 4096);
+	assert_true(fd >= 0);
+	for (i = 0; i < 300; i++) {
+		n = recv_n(fd, buf, sizeof(buf), 2000);
+		assert_int_equal(n, sizeof(buf));
+		assert_true(buf[0] >= 32 || buf[0] == '\r' || buf[0] == '\n');
+		total += n;
+		usleep(10 * 1000);
+	}
+	rss1 = proc_rss_kb(d->pid);
+	assert_int_equal(total, 300 * 1024);
+	assert_true(rss0 > 0 && rss1 > 0);
+	assert_true(rss1 - rss0 < 16 * 1024);
+	assert_int_equal(sd_log_count(d, "slow consumer"), 0);
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/*
+ * A client that sends 1 MiB and half-closes gets all of it back from the
+ * echo behind the relay, then the end: the half-close went through.
+ */
+static void
+test_relay_passes_a_half_close_on(void **state)
+{
+	static char out[1 << 20], in[1 << 20];
+	struct superd *d = *state;
+	int port = free_ports4(), fd, i;
+	size_t sent = 0, got = 0;
+	struct pollfd p;
+	ssize_t n;
+
+	for (i = 0; i < (int)sizeof(out); i++)
+		out[i] = (char)('a' + i % 26);
+	start_relays(d, port);
+	fd = tcp_connect(port + 1);
+	assert_true(fd >= 0);
+	p.fd = fd;
+	while (got < sizeof(in)) {
+		p.events = POLLIN | (sent < sizeof(out) ? POLLOUT : 0);
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		if ((p.revents & POLLOUT) && sent < sizeof(out)) {
+			n = send(fd, out + sent, sizeof(out) - sent,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			assert_true(n > 0);
+			if ((sent += n) == sizeof(out))
+				assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		}
+		if (p.revents & POLLIN) {
+			n = recv(fd, in + got, sizeof(in) - got, MSG_DONTWAIT);
+			assert_true(n > 0);
+			got += n;
+		}
+	}
+	assert_int_equal(memcmp(in, out, sizeof(in)), 0);
+	assert_int_equal(wait_closed(fd, 3000), 1);
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static int
 setup_group(void **state)
 {
@@ -203,6 +324,8 @@ main(void)
 	    TEST(test_chat_announces_relays_and_says_goodbye),
 	    TEST(test_chat_drops_slow_consumer_and_keeps_fast_reader),
 	    TEST(test_echo_returns_every_byte),
+	    TEST(test_relay_holds_a_fast_upstream_to_a_slow_client),
+	    TEST(test_relay_passes_a_half_close_on),
 	};
 	return cmocka_run_group_tests_name(
 	    "services", tests, setup_group, NULL);

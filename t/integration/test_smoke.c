@@ -18,7 +18,7 @@ test_echo_serves_and_sigterm_exits_zero(void **state)
 	sd_write(d, "echo.lua",
 	    "function main(s)\n"
 	    "  while true do\n"
-	    "    local d = s:read(100)\n"
+	    "    local d = s:readsome(100)\n"
 	    "    if not d then return end\n"
 	    "    s:write(d)\n"
 	    "  end\n"

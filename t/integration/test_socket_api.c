@@ -89,7 +89,7 @@ expect_at(int fd, const char *want, int ms, const char *file, int line)
 
 static const char echo_script[] = "function main(s)\n"
 				  "  while true do\n"
-				  "    local d = s:read(65536)\n"
+				  "    local d = s:readsome(65536)\n"
 				  "    if not d then return end\n"
 				  "    s:write(d)\n"
 				  "  end\n"
@@ -240,7 +240,7 @@ test_read_a_waits_until_peer_half_closes(void **state)
 }
 
 static void
-test_read_number_returns_what_arrived_without_waiting(void **state)
+test_readsome_returns_what_arrived_without_waiting(void **state)
 {
 	struct superd d;
 	long t0;
@@ -248,10 +248,10 @@ test_read_number_returns_what_arrived_without_waiting(void **state)
 
 	(void)state;
 	port = serve(&d, "function main(s)\n"
-			 "  local a = s:read(100)\n"
+			 "  local a = s:readsome(100)\n"
 			 "  s:write(#a, ':', a, '\\n')\n"
-			 "  local b = s:read(2)\n"
-			 "  local c = s:read(100)\n"
+			 "  local b = s:readsome(2)\n"
+			 "  local c = s:readsome(100)\n"
 			 "  s:write(b, '|', c, '\\n')\n"
 			 "end\n");
 	fd = connect_ok(port);
@@ -259,9 +259,35 @@ test_read_number_returns_what_arrived_without_waiting(void **state)
 	assert_int_equal(send_str(fd, "abc"), 0);
 	expect(fd, "3:abc\n", 2000);
 	assert_true(now_ms() - t0 < 1000);
-	/* At most n bytes: read(2) of "xyz" leaves "z" for the next read. */
+	/* At most n bytes: readsome(2) of "xyz" leaves "z" for the next. */
 	assert_int_equal(send_str(fd, "xyz"), 0);
 	expect(fd, "xy|z\n", 2000);
+	close(fd);
+	stop(&d);
+}
+
+/* read(n) as io.read(n): it waits for all n bytes, fewer only at EOF. */
+static void
+test_read_number_waits_for_exactly_n_bytes(void **state)
+{
+	struct superd d;
+	int port, fd;
+
+	(void)state;
+	port = serve(&d, "function main(s)\n"
+			 "  local a = s:read(5)\n"
+			 "  s:write(a, '|')\n"
+			 "  local b = s:read(4)\n"
+			 "  s:write(b, '|', tostring(s:read(1)), '\\n')\n"
+			 "end\n");
+	fd = connect_ok(port);
+	assert_int_equal(send_str(fd, "ab"), 0);
+	usleep(200 * 1000);
+	assert_int_equal(send_str(fd, "cdefg"), 0);
+	expect(fd, "abcde|", 2000);
+	assert_int_equal(send_str(fd, "h"), 0);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	expect(fd, "fgh|nil\n", 2000);
 	close(fd);
 	stop(&d);
 }
@@ -620,12 +646,13 @@ test_read_inside_pcall_waits_for_client(void **state)
 	int port, fd;
 
 	(void)state;
-	port = serve(&d, "function main(s)\n"
-			 "  local ok, d = pcall(s.read, s)\n"
-			 "  s:write(tostring(ok), ' ', tostring(d), '\\n')\n"
-			 "  ok, d = pcall(function() return s:read(10) end)\n"
-			 "  s:write(tostring(ok), ' ', tostring(d), '\\n')\n"
-			 "end\n");
+	port =
+	    serve(&d, "function main(s)\n"
+		      "  local ok, d = pcall(s.read, s)\n"
+		      "  s:write(tostring(ok), ' ', tostring(d), '\\n')\n"
+		      "  ok, d = pcall(function() return s:readsome(10) end)\n"
+		      "  s:write(tostring(ok), ' ', tostring(d), '\\n')\n"
+		      "end\n");
 	fd = connect_ok(port);
 	assert_int_equal(quiet_for(fd, 200), 1);
 	assert_int_equal(send_str(fd, "x\n"), 0);
@@ -1197,7 +1224,9 @@ main(void)
 	    cmocka_unit_test_teardown(
 		test_read_a_waits_until_peer_half_closes, reap),
 	    cmocka_unit_test_teardown(
-		test_read_number_returns_what_arrived_without_waiting, reap),
+		test_readsome_returns_what_arrived_without_waiting, reap),
+	    cmocka_unit_test_teardown(
+		test_read_number_waits_for_exactly_n_bytes, reap),
 	    cmocka_unit_test_teardown(
 		test_read_line_returns_last_line_without_newline_at_eof, reap),
 	    cmocka_unit_test_teardown(
