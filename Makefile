@@ -77,6 +77,10 @@ t/bin/asan/%: t/unit/%.c $(PLAIN) $(HDRS)
 
 # The timer heap's growth fails on demand there.
 t/bin/test_loop t/bin/asan/test_loop: WRAP = -Wl,--wrap=realloc
+# The per-source table's growth fails on demand there.
+t/bin/test_admit t/bin/asan/test_admit: WRAP = -Wl,--wrap=calloc
+# accept4 runs out of descriptors on demand there.
+t/bin/test_listener t/bin/asan/test_listener: WRAP = -Wl,--wrap=accept4
 
 t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin
