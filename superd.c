@@ -63,7 +63,7 @@ apply_globals(struct conf *c)
 	if (detached && !c->log_set)
 		c->log_where = LOG_TO_SYSLOG; /* stderr is /dev/null */
 	log_open(c->log_where, c->log_level);
-	service_max_total = c->max_connections;
+	admit_set_max_total(c->max_connections);
 }
 
 /*
@@ -188,7 +188,7 @@ start_services(void)
 		start_error("%s", err);
 		return -1;
 	}
-	if (service_adopt_inherited() < 0) {
+	if (listeners_adopt_inherited() < 0) {
 		start_error("superd: inherited sockets: out of memory");
 		return -1;
 	}
@@ -196,7 +196,7 @@ start_services(void)
 		start_error("%s", err);
 		return -1;
 	}
-	service_drop_inherited(0);
+	listeners_drop_inherited(0);
 	return 0;
 }
 
@@ -267,7 +267,7 @@ reload_scripts(void)
 	service_reloads++;
 
 	LIST_FOREACH(s, &services, link)
-	service_reload(s);
+	vm_reload(s);
 }
 
 static void
@@ -336,8 +336,9 @@ idle(void)
 	udp_flush();
 	service_reap();
 	if (stopping && !task_pending() &&
-	    (service_total == conn_outbound() ||
-		(hard_stop && exec_count() + conn_outbound() == service_total)))
+	    (admit_open_total() == admit_outbound_total() ||
+		(hard_stop && exec_count() + admit_outbound_total() ==
+				  admit_open_total())))
 		loop_stop();
 	return task_pending();
 }
@@ -558,7 +559,7 @@ trial_bind(struct conf *c)
 		for (j = 0; j < v->naddrs; j++)
 			for (p = CONF_TCP; p <= CONF_UDP; p <<= 1) {
 				if (!(v->protos & p) ||
-				    service_claim_inherited(
+				    listeners_claim_inherited(
 					v->addrs[j], v->port, p))
 					continue;
 				fd = net_listen(v->addrs[j], v->port,
@@ -603,13 +604,13 @@ run_master(int daemon)
 	int i, rc;
 
 	net_reuseport = 1;
-	if (service_adopt_inherited() < 0) {
+	if (listeners_adopt_inherited() < 0) {
 		start_error("superd: inherited sockets: out of memory");
 		return 1;
 	}
 	if (check_services(conf, 1) < 0 || trial_bind(conf) < 0)
 		return 1;
-	service_drop_inherited(1);
+	listeners_drop_inherited(1);
 	if (stats_share(conf->workers) < 0) {
 		fprintf(
 		    stderr, "superd: shared counters: %s\n", strerror(errno));

@@ -162,8 +162,8 @@ conn_close(struct conn *c)
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
 	if (c->counted)
-		service_release(
-		    s, &c->peer, c->outbound ? HOLD_OUTBOUND : HOLD_CLIENT);
+		admit_release(&s->admit, &c->peer,
+		    c->outbound ? ADMIT_OUTBOUND : ADMIT_CLIENT);
 }
 
 /*
@@ -390,7 +390,7 @@ conn_end(struct conn *c, enum conn_why why)
 		task_wake(c->reader);
 	if (c->writer)
 		task_wake(c->writer);
-	service_pcall(c->svc, fini_p, c);
+	vm_pcall(c->svc, fini_p, c);
 	if (hard)
 		buf_consume(&c->out, buf_used(&c->out));
 	if (buf_used(&c->out) == 0 || c->broken)
@@ -491,7 +491,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 {
 	struct accept_args a = {s, fd, peer, proxied, NULL};
 
-	if (service_pcall(s, accept_p, &a) != LUA_OK) {
+	if (vm_pcall(s, accept_p, &a) != LUA_OK) {
 		if (a.c) {
 			if (a.c->task)
 				task_kill(a.c->task);
@@ -500,13 +500,13 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 			a.c->io.fd = -1;
 		}
 		close(fd);
-		service_refuse(s, "tcp", peer, "script cannot start");
+		admit_refuse(&s->admit, "tcp", peer, "script cannot start");
 		return -1;
 	}
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, a.c, all);
 	nconns++;
-	service_hold(s, peer, HOLD_CLIENT);
+	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	a.c->counted = 1;
 	if (!proxied)
 		s->stats->accepted++;
@@ -533,8 +533,7 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	    to->sa.sa_family == AF_INET ? sizeof(to->in4) : sizeof(to->in6);
 	int fd, rc, e;
 
-	if (service_total >= service_max_total ||
-	    s->nconns >= s->conf->max_connections)
+	if (admit_room(&s->admit) != NULL)
 		return -2;
 	/* first, since it may raise: no descriptor is open yet */
 	lua_pushvalue(L, -1);
@@ -558,7 +557,7 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, c, all);
 	nconns++;
-	service_hold(s, to, HOLD_OUTBOUND);
+	admit_hold(&s->admit, to, ADMIT_OUTBOUND);
 	c->counted = 1;
 	if (loop_add(&c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, conn_io) <
 	    0) {
@@ -643,22 +642,22 @@ proxy_done(struct conn *c, const union net_addr *client)
 	struct service *s = c->svc;
 	const char *why;
 
-	service_release(s, &c->peer, HOLD_CLIENT);
+	admit_release(&s->admit, &c->peer, ADMIT_CLIENT);
 	c->counted = 0;
 	if (client)
 		c->peer = *client;
 	c->proxy_pending = 0;
 	loop_timer_cancel(&c->idle);
-	if ((why = service_admit(s, &c->peer)) != NULL) {
-		service_refuse(s, "tcp", &c->peer, why);
+	if ((why = admit_check(&s->admit, &c->peer)) != NULL) {
+		admit_refuse(&s->admit, "tcp", &c->peer, why);
 		proxy_fail(c, WHY_REFUSED);
 		return;
 	}
-	service_hold(s, &c->peer, HOLD_CLIENT);
+	admit_hold(&s->admit, &c->peer, ADMIT_CLIENT);
 	c->counted = 1;
 	s->stats->accepted++;
 	arm_idle(c);
-	if (service_pcall(s, start_main_p, c) != LUA_OK)
+	if (vm_pcall(s, start_main_p, c) != LUA_OK)
 		proxy_fail(c, WHY_ERROR);
 }
 

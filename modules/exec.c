@@ -116,7 +116,7 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	c->next = children;
 	children = c;
 	nchildren++;
-	service_hold(s, peer, HOLD_CLIENT);
+	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	s->stats->accepted++;
 }
 
@@ -154,7 +154,7 @@ exec_reap(void)
 		*pp = c->next;
 		nchildren--;
 		child_log(c, status);
-		service_release(c->svc, &c->peer, HOLD_CLIENT);
+		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
 		free(c);
 	}
 }

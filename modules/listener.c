@@ -10,21 +10,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "listener.h"
 #include "log.h"
 #include "net.h"
-#include "service.h"
-#include "udp.h"
+
+/* Every attached listener, whoever owns it. */
+static LIST_HEAD(, listener) live = LIST_HEAD_INITIALIZER(live);
 
 static void
 listeners_mask(int mask)
 {
 	struct listener *l;
-	struct service *s;
 
-	LIST_FOREACH(s, &services, link)
-	for (l = s->listeners; l; l = l->next)
-		if (l->proto == CONF_TCP)
-			loop_mod(&l->io, mask);
+	LIST_FOREACH(l, &live, live)
+	if (l->proto == CONF_TCP)
+		loop_mod(&l->io, mask);
 }
 
 static void
@@ -57,7 +58,6 @@ accept_pause(void)
 
 static void
 listener_io(struct loop_io *io, int events)
-
 {
 	struct listener *l = (struct listener *)io;
 	union net_addr peer;
@@ -68,20 +68,20 @@ listener_io(struct loop_io *io, int events)
 	for (i = 0; i < 64; i++) {
 		fd = net_accept(io->fd, &peer);
 		if (fd >= 0) {
-			service_accept(l->svc, fd, &peer);
+			l->ops->accept(l->owner, fd, &peer);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE)
 			accept_pause();
 		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			 errno != EINTR && errno != ECONNABORTED)
-			log_msg(LOG_ERR, "%s: accept: %m", l->svc->name);
+			log_msg(LOG_ERR, "%s: accept: %m", l->name);
 		break;
 	}
 }
 
 static struct listener *
-listener_new(struct service *s, const char *addr, int port, int proto, int fd)
+listener_new(const char *addr, int port, int proto, int fd)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 
@@ -90,7 +90,6 @@ listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 		return NULL;
 	}
 	l->io.fd = fd;
-	l->svc = s;
 	l->proto = proto;
 	l->port = port;
 	net_local(fd, &l->local);
@@ -100,14 +99,11 @@ listener_new(struct service *s, const char *addr, int port, int proto, int fd)
 /* Sockets handed over by systemd, until a service takes them. */
 static struct listener *inherited;
 
-static struct listener *
-listener_match(struct listener *l, const char *addr, int port, int proto)
+static int
+listener_fits(const struct listener *l, const char *addr, int port, int proto)
 {
-	for (; l; l = l->next)
-		if (!l->claimed && l->port == port && l->proto == proto &&
-		    strcmp(l->addr, addr) == 0)
-			return l;
-	return NULL;
+	return !l->claimed && l->port == port && l->proto == proto &&
+	       strcmp(l->addr, addr) == 0;
 }
 
 /*
@@ -117,15 +113,15 @@ listener_match(struct listener *l, const char *addr, int port, int proto)
 static struct listener *
 listener_find(const char *addr, int port, int proto)
 {
-	char canon[NET_ADDRSTRLEN];
+	char buf[NET_ADDRSTRLEN];
+	const char *canon = inherited ? net_canon(addr, buf) : addr;
 	struct listener *l;
-	struct service *s;
 
-	if (inherited && (l = listener_match(inherited, net_canon(addr, canon),
-			      port, proto)) != NULL)
-		return l;
-	LIST_FOREACH(s, &services, link)
-	if ((l = listener_match(s->listeners, addr, port, proto)) != NULL)
+	for (l = inherited; l; l = l->next)
+		if (listener_fits(l, canon, port, proto))
+			return l;
+	LIST_FOREACH(l, &live, live)
+	if (listener_fits(l, addr, port, proto))
 		return l;
 	return NULL;
 }
@@ -137,7 +133,7 @@ listener_find(const char *addr, int port, int proto)
  * keep one.
  */
 int
-service_adopt_inherited(void)
+listeners_adopt_inherited(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	union net_addr a;
@@ -165,8 +161,8 @@ service_adopt_inherited(void)
 		}
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		l = listener_new(NULL, addr, port,
-		    type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
+		l = listener_new(
+		    addr, port, type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
 		if (l == NULL)
 			return -1;
 		l->next = inherited;
@@ -180,7 +176,7 @@ service_adopt_inherited(void)
  * that it binds no socket of its own there; 1 when there is one.
  */
 int
-service_claim_inherited(const char *addr, int port, int proto)
+listeners_claim_inherited(const char *addr, int port, int proto)
 {
 	struct listener *l = listener_find(addr, port, proto);
 
@@ -195,7 +191,7 @@ service_claim_inherited(const char *addr, int port, int proto)
  * holds them open for the workers it starts, each to claim them anew.
  */
 void
-service_drop_inherited(int keep)
+listeners_drop_inherited(int keep)
 {
 	struct listener *l, **pl = &inherited;
 
@@ -220,8 +216,8 @@ service_drop_inherited(int keep)
 }
 
 static int
-listener_add(struct service *s, const struct svc_conf *v, const char *addr,
-    int proto, struct listener **list, char *err, size_t len)
+listener_add(const struct svc_conf *v, const char *addr, int proto,
+    struct listener **list, char *err, size_t len)
 {
 	struct listener *old = listener_find(addr, v->port, proto), *l;
 	int fd;
@@ -235,7 +231,7 @@ listener_add(struct service *s, const struct svc_conf *v, const char *addr,
 		if (fd < 0)
 			return -1;
 	}
-	if ((l = listener_new(s, addr, v->port, proto, fd)) == NULL) {
+	if ((l = listener_new(addr, v->port, proto, fd)) == NULL) {
 		if (old != NULL)
 			old->claimed = 0;
 		else
@@ -254,18 +250,18 @@ listener_add(struct service *s, const struct svc_conf *v, const char *addr,
  * service that matches: a reload never re-creates a listening socket.
  */
 int
-listeners_prepare(struct service *s, const struct svc_conf *v,
-    struct listener **out, char *err, size_t len)
+listeners_prepare(
+    const struct svc_conf *v, struct listener **out, char *err, size_t len)
 {
 	int i;
 
 	*out = NULL;
 	for (i = 0; i < v->naddrs; i++) {
-		if ((v->protos & CONF_TCP) && listener_add(s, v, v->addrs[i],
-						  CONF_TCP, out, err, len) < 0)
+		if ((v->protos & CONF_TCP) &&
+		    listener_add(v, v->addrs[i], CONF_TCP, out, err, len) < 0)
 			return -1;
-		if ((v->protos & CONF_UDP) && listener_add(s, v, v->addrs[i],
-						  CONF_UDP, out, err, len) < 0)
+		if ((v->protos & CONF_UDP) &&
+		    listener_add(v, v->addrs[i], CONF_UDP, out, err, len) < 0)
 			return -1;
 	}
 	return 0;
@@ -292,56 +288,62 @@ static void
 listener_free(struct listener *l)
 {
 	loop_del(&l->io);
-	if (!l->claimed && l->proto == CONF_UDP)
-		udp_closing(l->io.fd);
+	LIST_REMOVE(l, live);
+	if (!l->claimed && l->ops->closing)
+		l->ops->closing(l->io.fd);
 	if (!l->claimed)
 		close(l->io.fd);
 	free(l->addr);
 	free(l);
 }
 
-/* Swaps in prepared listeners; old ones nobody claimed are closed. */
+/* Prepared listeners start serving their owner. */
 void
-service_attach(struct service *s, struct listener *list)
+listeners_attach(struct listener *list, void *owner, const char *name,
+    const struct listener_ops *ops)
 {
 	struct listener *l;
 
-	service_unlisten(s);
-	s->listeners = list;
 	for (l = list; l; l = l->next) {
-		l->svc = s;
+		l->owner = owner;
+		l->name = name;
+		l->ops = ops;
 		l->from = NULL;
+		LIST_INSERT_HEAD(&live, l, live);
 		if (loop_add(&l->io, l->io.fd, LOOP_READ,
-			l->proto == CONF_TCP ? listener_io : udp_io) < 0)
-			log_msg(LOG_ERR, "%s: epoll: %m", s->name);
+			l->proto == CONF_TCP ? listener_io : ops->readable) < 0)
+			log_msg(LOG_ERR, "%s: epoll: %m", name);
 	}
 }
 
-int
-service_listen(struct service *s, char *err, size_t len)
-{
-	struct listener *list;
-
-	if (listeners_prepare(s, s->conf, &list, err, len) < 0) {
-		listeners_abort(list);
-		return -1;
-	}
-	service_attach(s, list);
-	return 0;
-}
-
+/* Each closed, but for a socket a reload has handed on. */
 void
-service_unlisten(struct service *s)
+listeners_close(struct listener **list)
 {
 	struct listener *l;
 
-	while ((l = s->listeners) != NULL) {
-		s->listeners = l->next;
+	while ((l = *list) != NULL) {
+		*list = l->next;
 		listener_free(l);
 	}
 }
 
-/*
- * A service freed unstarted (superd -t, a SIGHUP that fails) may have
- * tasks its script spawned at load: they go with its state.
- */
+/* A source that is one of our own UDP ports would loop a reply back. */
+int
+listeners_is_own_udp(const union net_addr *peer)
+{
+	struct listener *l;
+	uint8_t a[16], b[16];
+
+	acl_key(peer, a);
+	LIST_FOREACH(l, &live, live)
+	{
+		if (l->proto != CONF_UDP ||
+		    net_port(&l->local) != net_port(peer))
+			continue;
+		acl_key(&l->local, b);
+		if (memcmp(a, b, 16) == 0 || net_is_any(&l->local))
+			return 1;
+	}
+	return 0;
+}

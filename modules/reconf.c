@@ -58,7 +58,7 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		p->fresh = 1;
 		p->s->retired = 1; /* not serving until committed */
 	}
-	if (listeners_prepare(p->s, v, &p->listeners, msg, sizeof(msg)) < 0) {
+	if (listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
 		snprintf(err, len, "%s:%d: service \"%s\": %s", c->path,
 		    v->line, v->name, msg);
 		return -1;
@@ -106,7 +106,7 @@ commit(struct conf *c, struct plan *p, int reload)
 			log_msg(LOG_NOTICE,
 			    "SIGHUP: removed service \"%s\", %ld "
 			    "connections finish first",
-			    s->name, s->nconns);
+			    s->name, s->admit.open);
 		service_unlisten(s);
 		s->retired = 1;
 	}
@@ -120,12 +120,11 @@ commit(struct conf *c, struct plan *p, int reload)
 			s->owner = c;
 			c->refs++;
 		}
-		s->conf = &c->svcs[i];
-		s->mem_limit = s->conf->memory_limit;
+		service_set_conf(s, &c->svcs[i]);
 		service_attach(s, p[i].listeners);
 		if (!p[i].fresh) {
-			service_set_options(s);
-			service_reload(s);
+			vm_set_options(s);
+			vm_reload(s);
 		}
 	}
 }

@@ -63,7 +63,7 @@ bad_source(const union net_addr *peer)
 		if (v4 == INADDR_BROADCAST || IN_MULTICAST(v4))
 			return "broadcast or multicast source";
 	}
-	if (service_is_own_udp(peer))
+	if (listeners_is_own_udp(peer))
 		return "source is one of superd's own ports";
 	return NULL;
 }
@@ -112,7 +112,7 @@ drop(struct service *s, const union net_addr *peer, const char *why)
 	char addr[NET_ADDRSTRLEN];
 	int port;
 
-	service_count_refusal(s, why);
+	admit_count_refusal(&s->admit, why);
 
 	if (!log_enabled(LOG_DEBUG))
 		return;
@@ -125,29 +125,29 @@ static void
 dgram_start(struct listener *l, const union net_addr *peer, const char *data,
     size_t len)
 {
-	struct dgram_args a = {l->svc, l, peer, data, len, NULL};
+	struct dgram_args a = {l->owner, l, peer, data, len, NULL};
 	const char *why;
 
 	if ((why = bad_source(peer)) != NULL ||
-	    (why = service_admit(l->svc, peer)) != NULL) {
-		drop(l->svc, peer, why);
+	    (why = admit_check(&a.s->admit, peer)) != NULL) {
+		drop(a.s, peer, why);
 		return;
 	}
-	if (service_pcall(l->svc, dgram_p, &a) != LUA_OK) {
+	if (vm_pcall(a.s, dgram_p, &a) != LUA_OK) {
 		if (a.c) {
 			if (a.c->task)
 				task_kill(a.c->task);
 			buf_free(&a.c->in);
-			luaL_unref(l->svc->L, LUA_REGISTRYINDEX, a.c->ref);
+			luaL_unref(a.s->L, LUA_REGISTRYINDEX, a.c->ref);
 			a.c->state = CONN_CLOSED;
 		}
-		drop(l->svc, peer, "script cannot start");
+		drop(a.s, peer, "script cannot start");
 		return;
 	}
 	LIST_INSERT_HEAD(&dgrams, a.c, all);
-	l->svc->stats->bytes_in += len;
-	service_hold(l->svc, peer, HOLD_DATAGRAM);
-	l->svc->stats->accepted++;
+	a.s->stats->bytes_in += len;
+	admit_hold(&a.s->admit, peer, ADMIT_DATAGRAM);
+	a.s->stats->accepted++;
 }
 
 static socklen_t
@@ -295,5 +295,5 @@ udp_end(struct conn *c)
 		    c->svc->name, addr, port, (unsigned long long)c->bytes_in,
 		    (unsigned long long)c->bytes_out);
 	}
-	service_release(c->svc, &c->peer, HOLD_DATAGRAM);
+	admit_release(&c->svc->admit, &c->peer, ADMIT_DATAGRAM);
 }
