@@ -23,7 +23,7 @@ CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
 PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
-	modules/master.c modules/confcmp.c
+	modules/master.c modules/confcmp.c modules/priv.c
 LUAMODS = modules/service.c modules/listener.c modules/task.c modules/conn.c modules/udp.c \
 	modules/exec.c modules/reconf.c modules/lconnect.c modules/lsocket.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(LUAMODS)
@@ -77,6 +77,10 @@ t/bin/asan/%: t/unit/%.c $(PLAIN) $(HDRS)
 
 # The timer heap's growth fails on demand there.
 t/bin/test_loop t/bin/asan/test_loop: WRAP = -Wl,--wrap=realloc
+
+# Root or not, and the switch itself, are faked: the test never changes ids.
+t/bin/test_priv t/bin/asan/test_priv: WRAP = -Wl,--wrap=getuid \
+	-Wl,--wrap=setgroups,--wrap=initgroups,--wrap=setgid,--wrap=setuid
 
 t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin

@@ -1,8 +1,6 @@
 /* superd.c - main(): options, start-up, signals, the loop's life. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <lua.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +21,7 @@
 #include "modules/loop.h"
 #include "modules/master.h"
 #include "modules/net.h"
+#include "modules/priv.h"
 #include "modules/stats.h"
 #include "modules/reconf.h"
 #include "modules/service.h"
@@ -390,25 +389,20 @@ shutdown_all(void)
 static int
 drop_privileges(void)
 {
-	struct passwd *pw = NULL;
-	struct group *gr = NULL;
-	gid_t gid;
+	char err[CONF_ERRLEN];
+	struct priv p;
 
-	if (conf->user == NULL && conf->group == NULL)
+	switch (priv_lookup(conf->user, conf->group, &p, err, sizeof(err))) {
+	case PRIV_NOTHING:
 		return 0;
-	if (getuid() != 0) {
+	case PRIV_NOT_ROOT:
 		log_msg(LOG_NOTICE, "not root: user and group are ignored");
 		return 0;
-	}
-	if ((conf->user && (pw = getpwnam(conf->user)) == NULL) ||
-	    (conf->group && (gr = getgrnam(conf->group)) == NULL)) {
-		start_error("%s: unknown user or group \"%s\"", conf->path,
-		    pw == NULL && conf->user ? conf->user : conf->group);
+	case -1:
+		start_error("%s: %s", conf->path, err);
 		return -1;
 	}
-	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
-	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
-	    (pw && setuid(pw->pw_uid) < 0)) {
+	if (priv_switch(&p, 0) < 0) {
 		start_error("superd: dropping privileges: %s", strerror(errno));
 		return -1;
 	}
