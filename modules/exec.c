@@ -30,6 +30,17 @@ exec_count(void)
 	return nchildren;
 }
 
+/* The program of exec service v is there; -1 with err set if not. */
+int
+exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
+{
+	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+		return 0;
+	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
+	    v->name, v->exec[0], strerror(errno));
+	return -1;
+}
+
 static int
 set_env_addr(
     const char *ip_name, const char *port_name, const union net_addr *a)
