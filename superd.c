@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "modules/conf.h"
@@ -126,37 +125,36 @@ absolute(const char *path)
 }
 
 /*
- * Each port bound once and let go, so a clash is an error before forking;
- * a port systemd passed is the workers' to share, not to bind.
+ * Every port bound as a worker will bind it, all at once, and let go, so
+ * that a clash is an error before forking.  While they are held, the
+ * sockets systemd passed that a service takes are claimed: those the
+ * master keeps for its workers to share, the others it closes.
  */
 static int
 trial_bind(struct conf *c)
 {
+	struct listener **held = calloc(c->nsvcs + 1, sizeof(*held));
 	char err[CONF_ERRLEN];
 	struct svc_conf *v;
-	int i, j, p, fd;
+	int i, rc = 0;
 
-	for (i = 0; i < c->nsvcs; i++) {
-		v = &c->svcs[i];
-		for (j = 0; j < v->naddrs; j++)
-			for (p = CONF_TCP; p <= CONF_UDP; p <<= 1) {
-				if (!(v->protos & p) ||
-				    service_claim_inherited(
-					v->addrs[j], v->port, p))
-					continue;
-				fd = net_listen(v->addrs[j], v->port,
-				    p == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM,
-				    err, sizeof(err));
-				if (fd < 0) {
-					fprintf(stderr,
-					    "%s:%d: service \"%s\": %s\n",
-					    c->path, v->line, v->name, err);
-					return -1;
-				}
-				close(fd);
-			}
+	if (held == NULL) {
+		fprintf(stderr, "superd: out of memory\n");
+		return -1;
 	}
-	return 0;
+	for (i = 0; i < c->nsvcs && rc == 0; i++) {
+		v = &c->svcs[i];
+		rc = listeners_prepare(NULL, v, &held[i], err, sizeof(err));
+		if (rc < 0)
+			fprintf(stderr, "%s:%d: service \"%s\": %s\n", c->path,
+			    v->line, v->name, err);
+	}
+	if (rc == 0)
+		service_drop_inherited(1);
+	while (i-- > 0)
+		listeners_abort(held[i]);
+	free(held);
+	return rc;
 }
 
 static int
@@ -171,7 +169,6 @@ run_master(struct conf *c)
 	}
 	if (check_services(c, 1) < 0 || trial_bind(c) < 0)
 		return 1;
-	service_drop_inherited(1);
 	if (stats_share(c->workers) < 0) {
 		fprintf(
 		    stderr, "superd: shared counters: %s\n", strerror(errno));
