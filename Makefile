@@ -23,8 +23,8 @@ CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
 PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
-	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c
-LUAMODS = modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
+	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c
+LUAMODS = modules/daemon.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
 	modules/exec.c modules/reconf.c modules/lconnect.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
@@ -81,6 +81,10 @@ t/bin/test_loop t/bin/asan/test_loop: WRAP = -Wl,--wrap=realloc
 t/bin/test_admit t/bin/asan/test_admit: WRAP = -Wl,--wrap=calloc
 # accept4 runs out of descriptors on demand there.
 t/bin/test_listener t/bin/asan/test_listener: WRAP = -Wl,--wrap=accept4
+
+# Root or not, and the switch itself, are faked: the test never changes ids.
+t/bin/test_priv t/bin/asan/test_priv: WRAP = -Wl,--wrap=getuid \
+	-Wl,--wrap=setgroups,--wrap=initgroups,--wrap=setgid,--wrap=setuid
 
 t/bin/%: t/integration/%.c t/client.c t/client.h
 	@mkdir -p t/bin

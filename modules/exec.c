@@ -1,8 +1,6 @@
 /* exec.c - exec services: a program per connection, as inetd runs it. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 
 #include "exec.h"
 #include "log.h"
+#include "priv.h"
 #include "service.h"
 
 struct child {
@@ -31,6 +30,17 @@ exec_count(void)
 	return nchildren;
 }
 
+/* The program of exec service v is there; -1 with err set if not. */
+int
+exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
+{
+	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+		return 0;
+	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
+	    v->name, v->exec[0], strerror(errno));
+	return -1;
+}
+
 static int
 set_env_addr(
     const char *ip_name, const char *port_name, const union net_addr *a)
@@ -45,26 +55,20 @@ set_env_addr(
 	return 0;
 }
 
-/* In the child: the program's user and group, when superd is root. */
+/*
+ * In the child: the program's user and group, when superd is root.  It
+ * cannot say why it fails: its stderr is the client's socket.
+ */
 static int
 become(const struct svc_conf *v)
 {
-	struct passwd *pw = NULL;
-	struct group *gr = NULL;
-	gid_t gid;
+	char err[128];
+	struct priv p;
+	int rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
 
-	if (getuid() != 0 || (v->user == NULL && v->group == NULL))
-		return 0;
-	if (v->user && (pw = getpwnam(v->user)) == NULL)
-		return -1;
-	if (v->group && (gr = getgrnam(v->group)) == NULL)
-		return -1;
-	gid = gr ? gr->gr_gid : pw->pw_gid;
-	if (setgid(gid) < 0)
-		return -1;
-	if (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL))
-		return -1;
-	return pw ? setuid(pw->pw_uid) : 0;
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return priv_switch(&p, PRIV_INITGROUPS);
 }
 
 static void

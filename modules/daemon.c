@@ -1,0 +1,505 @@
+/*
+ * daemon.c - the daemon's life: start-up, -d and the pid file, signals,
+ * what the loop does between two epoll rounds, SIGHUP, and shutdown, for
+ * one process serving everything or for the master of workers = N.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "confcmp.h"
+#include "conn.h"
+#include "daemon.h"
+#include "exec.h"
+#include "lconnect.h"
+#include "log.h"
+#include "loop.h"
+#include "master.h"
+#include "priv.h"
+#include "reconf.h"
+#include "service.h"
+#include "task.h"
+#include "udp.h"
+#include "vm.h"
+
+static struct conf *conf; /* the running configuration */
+static const char *conf_path, *pidfile;
+static int detached;  /* -d */
+static int in_worker; /* a worker forked by the master */
+static int pid_written;
+static struct loop_io sigio;
+static struct loop_timer stop_timer;
+static int want_reload, want_hup, want_reap, want_stop, stopping, hard_stop;
+
+static void
+apply_globals(struct conf *c)
+{
+	if (detached && !c->log_set)
+		c->log_where = LOG_TO_SYSLOG; /* stderr is /dev/null */
+	log_open(c->log_where, c->log_level);
+	admit_set_max_total(c->max_connections);
+}
+
+/*
+ * An error that stops superd starting: on stderr, where whoever started it
+ * reads it; a worker logs it, since under -d its stderr is /dev/null.
+ */
+static void start_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+start_error(const char *fmt, ...)
+{
+	char line[CONF_ERRLEN * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (in_worker)
+		log_msg(LOG_ERR, "%s", line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+/*
+ * What start and SIGHUP check before binding or running anything: no two
+ * listeners overlap, every exec program is there; the first error in err.
+ */
+static int
+check_sound(struct conf *c, char *err, size_t len)
+{
+	int i;
+
+	for (i = 0; i < c->nsvcs; i++)
+		if (conf_overlap(c, i, err, len) < 0 ||
+		    exec_check(&c->svcs[i], c->path, err, len) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+start_services(void)
+{
+	char err[CONF_ERRLEN * 2];
+
+	if (check_sound(conf, err, sizeof(err)) < 0) {
+		start_error("%s", err);
+		return -1;
+	}
+	if (listeners_adopt_inherited() < 0) {
+		start_error("superd: inherited sockets: out of memory");
+		return -1;
+	}
+	if (reconf_apply(conf, 0, err, sizeof(err)) < 0) {
+		start_error("%s", err);
+		return -1;
+	}
+	listeners_drop_inherited(0);
+	return 0;
+}
+
+/* SIGHUP: a configuration that fails to load changes nothing. */
+static void
+reread_config(void)
+{
+	char err[CONF_ERRLEN * 2];
+	struct conf *c;
+
+	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+		log_msg(LOG_ERR,
+		    "SIGHUP: %s; keeping the running configuration", err);
+		return;
+	}
+	c->refs = 1;
+	if (check_sound(c, err, sizeof(err)) < 0 ||
+	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR,
+		    "SIGHUP: %s; keeping the running configuration", err);
+		conf_release(c);
+		return;
+	}
+	conf_release(conf);
+	conf = c;
+	apply_globals(conf);
+	service_reloads++;
+	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
+	    conf_path, conf->nsvcs);
+}
+
+static void
+stop_now(struct loop_timer *t)
+{
+	(void)t;
+	if (hard_stop) {
+		loop_stop();
+		return;
+	}
+	/* fini still runs: the loop stops once the queue is empty. */
+	hard_stop = 1;
+	conn_end_all(WHY_SHUTDOWN);
+	exec_kill_all(SIGTERM);
+	loop_timer_set(&stop_timer, loop_now() + 1);
+}
+
+/* Stop accepting; connections get shutdown_timeout to finish. */
+static void
+begin_shutdown(void)
+{
+	struct service *s;
+
+	if (stopping)
+		return;
+	stopping = 1;
+	log_msg(
+	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
+	LIST_FOREACH(s, &services, link)
+	service_unlisten(s);
+	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
+}
+
+static void
+reload_scripts(void)
+{
+	struct service *s;
+
+	service_reloads++;
+
+	LIST_FOREACH(s, &services, link)
+	vm_reload(s);
+}
+
+static void
+signal_io(struct loop_io *io, int events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1)
+			want_reload = 1;
+		else if (si.ssi_signo == SIGHUP)
+			want_hup = 1;
+		else if (si.ssi_signo == SIGCHLD)
+			want_reap = 1;
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			want_stop = 1;
+		else if ((int)si.ssi_signo == LOOKUP_SIGNAL)
+			lconnect_resolved((void *)(uintptr_t)si.ssi_ptr);
+	}
+}
+
+static int
+open_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, LOOKUP_SIGNAL);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	return loop_add(&sigio, fd, LOOP_READ, signal_io);
+}
+
+/* Between two epoll rounds: signals, then coroutines, then output. */
+static int
+idle(void)
+{
+	if (want_reap) {
+		want_reap = 0;
+		exec_reap();
+	}
+	if (want_hup && !stopping) {
+		want_hup = want_reload = 0;
+		reread_config();
+	}
+	if (want_reload) {
+		want_reload = 0;
+		reload_scripts();
+	}
+	if (want_stop) {
+		want_stop = 0;
+		begin_shutdown();
+	}
+	task_run_queue();
+	conn_flush_queue();
+	udp_flush();
+	service_reap();
+	if (stopping && !task_pending() &&
+	    (admit_open_total() == admit_outbound_total() ||
+		(hard_stop && exec_count() + admit_outbound_total() ==
+				  admit_open_total())))
+		loop_stop();
+	return task_pending();
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+write_pidfile(void)
+{
+	FILE *f;
+
+	if (pidfile == NULL)
+		return 0;
+	if ((f = fopen(pidfile, "w")) == NULL) {
+		start_error("superd: %s: %s", pidfile, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+	pid_written = 1;
+	return 0;
+}
+
+/* After every port is bound: the configured user, no other groups. */
+static int
+drop_privileges(void)
+{
+	char err[CONF_ERRLEN];
+	struct priv p;
+
+	switch (priv_lookup(conf->user, conf->group, &p, err, sizeof(err))) {
+	case PRIV_NOTHING:
+		return 0;
+	case PRIV_NOT_ROOT:
+		log_msg(LOG_NOTICE, "not root: user and group are ignored");
+		return 0;
+	case -1:
+		start_error("%s: %s", conf->path, err);
+		return -1;
+	}
+	if (priv_switch(&p, 0) < 0) {
+		start_error("superd: dropping privileges: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * -d: the classic double fork.  The first parent waits on a pipe until
+ * the daemon says it serves (detach_done) and exits 0, or sees the pipe
+ * close first and exits 1: an error after the fork (the pid file, the
+ * privilege drop) still reaches the caller, on the stderr kept till then.
+ */
+static int ready_fd = -1;
+
+static int
+detach(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		start_error("superd: -d: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	setsid();
+	if ((pid = fork()) > 0)
+		_exit(0);
+	if (pid < 0 || chdir("/") < 0) {
+		start_error("superd: -d: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+detach_done(void)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(ready_fd, "", 1) < 0)
+		log_msg(LOG_WARNING, "-d: the starting process is gone");
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+static int
+start(int background)
+{
+	loop_update_time();
+	service_started = loop_now();
+
+	apply_globals(conf);
+	raise_nofile();
+	loop_timer_init(&stop_timer, stop_now);
+	if (loop_init() < 0) {
+		start_error("superd: %s", strerror(errno));
+		return -1;
+	}
+	if (start_services() < 0 || (background && detach() < 0))
+		return -1;
+	/*
+	 * After the fork: an epoll watch on a signalfd wakes for the
+	 * signals of the process that added it, not of its children.
+	 */
+	if (open_signals() < 0) {
+		start_error("superd: signals: %s", strerror(errno));
+		return -1;
+	}
+	if (write_pidfile() < 0 || drop_privileges() < 0)
+		return -1;
+	detach_done();
+	return 0;
+}
+
+/* One process serving everything: the loop until a stop. */
+static int
+run(int background)
+{
+	if (start(background) < 0)
+		return 1;
+	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
+	    conf->nsvcs);
+	loop_set_idle(idle);
+	loop_run();
+	log_msg(LOG_NOTICE, "superd stopped");
+	return 0;
+}
+
+/*
+ * Everything the daemon holds, freed; its pid file removed.  After
+ * daemon_run, in a worker, and after a master's start that failed.
+ */
+void
+daemon_end(void)
+{
+	struct service *s;
+
+	conn_end_all(WHY_SHUTDOWN);
+	task_kill_all();
+	while ((s = LIST_FIRST(&services)) != NULL)
+		service_free(s);
+	if (pid_written)
+		unlink(pidfile);
+	conf_release(conf);
+	buf_release_spares();
+	task_release_spares();
+}
+
+/* workers = N: worker index, forked by the master. */
+static int
+run_worker(int index)
+{
+	int rc;
+
+	service_worker = index;
+	in_worker = 1;
+	pidfile = NULL;
+	log_tag(index);
+	rc = run(0);
+	daemon_end();
+	return rc;
+}
+
+static daemon_check_fn *master_check;
+
+/*
+ * The master's copy of the configuration, for the workers it restarts,
+ * taken only when the workers would take it too; each worker logs what
+ * is wrong with a file they refuse.
+ */
+static double
+master_reread(void)
+{
+	char err[CONF_ERRLEN * 2];
+	struct conf *c = conf_load(conf_path, err, sizeof(err));
+
+	if (c != NULL && master_check(c) == 0) {
+		c->refs = 1;
+		conf_release(conf);
+		conf = c;
+	} else if (c != NULL) {
+		conf_free(c);
+	}
+	return conf->shutdown_timeout;
+}
+
+/*
+ * c, loaded with one reference, becomes the running configuration;
+ * path (absolute) is the file SIGHUP reads again, pid the pid file or
+ * NULL, background -d.  The strings stay the caller's.
+ */
+void
+daemon_init(struct conf *c, const char *path, const char *pid, int background)
+{
+	conf = c;
+	conf_path = path;
+	pidfile = pid;
+	detached = background;
+}
+
+/* One process serving everything; its exit status. */
+int
+daemon_run(void)
+{
+	return run(detached);
+}
+
+/*
+ * workers = N, once the master has checked every service and bound
+ * every port once: it detaches, writes the pid file and supervises the
+ * workers; their exit status.
+ */
+int
+daemon_master(daemon_check_fn *check)
+{
+	int rc;
+
+	master_check = check;
+	apply_globals(conf);
+	raise_nofile();
+	if ((detached && detach() < 0) || write_pidfile() < 0)
+		return 1;
+	detach_done();
+	rc = master_run(
+	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
+	if (pid_written)
+		unlink(pidfile);
+	pid_written = 0;
+	return rc;
+}
