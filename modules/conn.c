@@ -1,26 +1,26 @@
-/* conn.c - a TCP connection: buffers, flushing, one teardown path. */
+/*
+ * conn.c - a client's connection, the one file that names both a stream
+ * and a task: the socket userdata, main's coroutine and fini, the waits
+ * woken by the stream's events, the slow consumer, the PROXY phase's
+ * admission, the log line, and the one teardown path.
+ */
 #include <errno.h>
 #include <lauxlib.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
-#include "proxy.h"
-#include "lsocket.h"
 #include "service.h"
 #include "task.h"
-#include "udp.h"
 
-static void proxy_read(struct conn *c);
 static void proxy_fail(struct conn *c, enum conn_why why);
 static void conn_unpress(struct conn *c);
+static void conn_close(struct conn *c);
 
-static TAILQ_HEAD(, conn) flushq = TAILQ_HEAD_INITIALIZER(flushq);
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
-static long nconns, noutbound;
+static long nconns;
 
 static const char *const why_text[] = {
     "open",
@@ -48,74 +48,23 @@ conn_count(void)
 	return nconns;
 }
 
-/* Sockets opened by superd.connect: they do not hold up a shutdown. */
-long
-conn_outbound(void)
-{
-	return noutbound;
-}
-
-void
-conn_want_flush(struct conn *c)
-{
-	if (c->flushq_on)
-		return;
-	c->flushq_on = 1;
-	TAILQ_INSERT_TAIL(&flushq, c, flushq);
-}
-
-static void
-flushq_remove(struct conn *c)
-{
-	if (!c->flushq_on)
-		return;
-	c->flushq_on = 0;
-	TAILQ_REMOVE(&flushq, c, flushq);
-}
-
-/* shutdown("w") takes effect once the queue has gone. */
-static void
-shut_write(struct conn *c)
-{
-	if (c->shut_wr != SHUT_WR_QUEUED || buf_used(&c->out) > 0)
-		return;
-	c->shut_wr = SHUT_WR_DONE;
-	shutdown(c->io.fd, SHUT_WR);
-}
-
 /*
- * Sends what is queued until the kernel says EAGAIN; -1 when it broke.
- * A queued shutdown("w") follows the last byte.
+ * A socket userdata, closed until its owner opens it: timers disarmed,
+ * not at slot 0, since a datagram's socket never has a stream.
  */
-int
-conn_flush(struct conn *c)
+struct conn *
+conn_new(lua_State *L)
 {
-	ssize_t n;
+	struct conn *c = lua_newuserdata(L, sizeof(*c));
 
-	for (;;) {
-		if (buf_used(&c->out) == 0) {
-			shut_write(c);
-			return 0;
-		}
-		n = send(c->io.fd, buf_head(&c->out), buf_used(&c->out),
-		    MSG_NOSIGNAL);
-		if (n > 0) {
-			c->active = c->stalled = loop_now();
-			c->bytes_out += n;
-			c->svc->stats->bytes_out += n;
-			buf_consume(&c->out, n);
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			return 0;
-		} else {
-			if (errno == ECONNRESET || errno == EPIPE)
-				c->why = WHY_RESET;
-			c->broken = 1;
-			buf_consume(&c->out, buf_used(&c->out));
-			return -1;
-		}
-	}
+	memset(c, 0, sizeof(*c));
+	loop_timer_init(&c->st.idle, NULL);
+	loop_timer_init(&c->slow, NULL);
+	c->st.io.fd = -1;
+	c->ref = LUA_NOREF;
+	c->state = CONN_CLOSED;
+	luaL_setmetatable(L, SOCKET_MT);
+	return c;
 }
 
 static void
@@ -131,11 +80,11 @@ conn_log(struct conn *c)
 	log_msg(LOG_INFO,
 	    "%s: tcp%s %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
 	    c->svc->name, c->outbound ? " out" : "", addr, port,
-	    loop_now() - c->started, (unsigned long long)c->bytes_in,
-	    (unsigned long long)c->bytes_out, conn_why_text(c->why));
+	    loop_now() - c->started, (unsigned long long)c->st.bytes_in,
+	    (unsigned long long)c->st.bytes_out, conn_why_text(c->why));
 }
 
-void
+static void
 conn_close(struct conn *c)
 {
 	struct service *s = c->svc;
@@ -143,21 +92,15 @@ conn_close(struct conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
-	loop_del(&c->io);
-	close(c->io.fd);
-	c->io.fd = -1;
-	loop_timer_cancel(&c->idle);
+	stream_close(&c->st);
 	conn_unpress(c);
-	lsocket_free_input(c);
-	buf_free(&c->out);
-	flushq_remove(c);
 	LIST_REMOVE(c, all);
 	nconns--;
-	if (c->outbound)
-		noutbound--;
-	if (c->owner)
-		c->owner->outbound--;
+	task_unhold(&c->owned);
 	c->owner = NULL;
+	/* a reset seen while what main wrote was leaving */
+	if (c->st.reset && (c->why == WHY_PEER || c->why == WHY_SCRIPT))
+		c->why = WHY_RESET;
 	conn_log(c);
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
@@ -182,9 +125,20 @@ static void
 conn_unpress(struct conn *c)
 {
 	loop_timer_cancel(&c->slow);
+	task_unhold(&c->press);
 	if (c->presser)
 		task_unpress(c->presser);
 	c->presser = NULL;
+}
+
+#define conn_of_press(h) \
+	((struct conn *)((char *)(h)-offsetof(struct conn, press)))
+
+/* The writer slowed by c has ended: nothing is left to wake. */
+static void
+presser_gone(struct task_hold *h)
+{
+	conn_of_press(h)->presser = NULL;
 }
 
 /*
@@ -196,11 +150,14 @@ static void
 conn_press(struct conn *c, struct task *writer)
 {
 	if (c->presser != writer) {
+		task_unhold(&c->press);
 		if (c->presser)
 			task_unpress(c->presser);
 		c->presser = writer;
-		if (writer)
+		if (writer) {
 			task_press(writer);
+			task_hold(writer, &c->press, presser_gone);
+		}
 	}
 	if (loop_timer_armed(&c->slow))
 		return;
@@ -216,27 +173,15 @@ conn_press(struct conn *c, struct task *writer)
 int
 conn_settle(struct conn *c, struct task *writer)
 {
-	if (buf_used(&c->out) > conn_mark(c) && conn_flush(c) < 0)
+	if (buf_used(&c->st.out) > conn_mark(c) && stream_flush(&c->st) < 0)
 		return -1;
-	if (buf_used(&c->out) <= conn_mark(c)) {
+	if (buf_used(&c->st.out) <= conn_mark(c)) {
 		if (loop_timer_armed(&c->slow))
 			conn_unpress(c);
 		return 0;
 	}
 	conn_press(c, writer);
 	return 0;
-}
-
-/* The writer is ending: nothing is left to wake. */
-void
-conn_unpress_all(struct task *writer)
-{
-	struct conn *c;
-
-	LIST_FOREACH(c, &conns, all)
-	if (c->presser == writer)
-		c->presser = NULL;
-	writer->npressing = 0;
 }
 
 #define conn_of_slow(p) \
@@ -247,9 +192,10 @@ static void
 slow_fired(struct loop_timer *t)
 {
 	struct conn *c = conn_of_slow(t);
-	double when = c->stalled + c->svc->conf->slow_timeout;
+	double since = c->st.sent > c->stalled ? c->st.sent : c->stalled;
+	double when = since + c->svc->conf->slow_timeout;
 
-	if (buf_used(&c->out) <= conn_mark(c)) {
+	if (buf_used(&c->st.out) <= conn_mark(c)) {
 		conn_unpress(c);
 		return;
 	}
@@ -259,58 +205,31 @@ slow_fired(struct loop_timer *t)
 		conn_end(c, WHY_SLOW);
 }
 
-/* Output gone, or a writer parked on it: the loop's part of a write. */
+/*
+ * The stream's news (events 0: the flush queue sent some of the output):
+ * a reader wakes on input, a writer once the queue is low enough (or
+ * empty, for a flush), and a draining connection closes once its output
+ * has gone.
+ */
 static void
-conn_drained(struct conn *c)
+conn_io(struct stream *st, int events)
 {
-	if (loop_timer_armed(&c->slow) && buf_used(&c->out) <= conn_mark(c))
-		conn_unpress(c);
-	if (c->writer &&
-	    (c->broken || c->state != CONN_OPEN ||
-		(c->writer->wait == TASK_WRITE &&
-		    buf_used(&c->out) <= CONN_HIGH_WATER) ||
-		(c->writer->wait == TASK_FLUSH && buf_used(&c->out) == 0)))
-		task_wake(c->writer);
-	if (c->state == CONN_DRAINING && (buf_used(&c->out) == 0 || c->broken))
-		conn_close(c);
-}
+	struct conn *c = (struct conn *)st;
+	size_t queued = buf_used(&st->out);
 
-int
-conn_flush_queue(void)
-{
-	struct conn *c;
-
-	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
-		flushq_remove(c);
-		conn_flush(c);
-		conn_drained(c);
-	}
-	return 0;
-}
-
-static void
-conn_io(struct loop_io *io, int events)
-{
-	struct conn *c = (struct conn *)io;
-
-	if (c->state == CONN_CLOSED)
-		return;
-	if (c->proxy_pending) {
-		if (events & LOOP_READ)
-			proxy_read(c);
-		return;
-	}
-	if ((events & LOOP_WRITE) && buf_used(&c->out) > 0)
-		conn_flush(c);
-	if (events & LOOP_READ)
-		c->drained = 0;
-	if (events & LOOP_HUP)
-		c->hup = 1;
 	if (c->reader && (events & LOOP_READ))
 		task_wake(c->reader);
 	if ((events & LOOP_ERROR) && c->state == CONN_DRAINING)
-		c->broken = 1;
-	conn_drained(c);
+		st->broken = 1;
+	if (loop_timer_armed(&c->slow) && queued <= conn_mark(c))
+		conn_unpress(c);
+	if (c->writer &&
+	    (st->broken || c->state != CONN_OPEN ||
+		(c->writer->wait == TASK_WRITE && queued <= CONN_HIGH_WATER) ||
+		(c->writer->wait == TASK_FLUSH && queued == 0)))
+		task_wake(c->writer);
+	if (c->state == CONN_DRAINING && (queued == 0 || st->broken))
+		conn_close(c);
 }
 
 /* Its main has ended: so does the connection, unless it was killed. */
@@ -352,7 +271,7 @@ fini_p(lua_State *L)
 
 	/* no fini for a socket of superd.connect, nor for a connection
 	 * whose PROXY header never came: its main never ran */
-	if (c->outbound || c->proxy_pending ||
+	if (c->outbound || c->st.proxy ||
 	    lua_getglobal(L, "fini") != LUA_TFUNCTION)
 		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
@@ -371,8 +290,8 @@ conn_end(struct conn *c, enum conn_why why)
 {
 	int hard = why != WHY_SCRIPT && why != WHY_PEER;
 
-	if (c->udp) {
-		udp_end(c);
+	if (c->end) {
+		c->end(c);
 		return;
 	}
 	if (c->state != CONN_OPEN) {
@@ -380,8 +299,8 @@ conn_end(struct conn *c, enum conn_why why)
 			conn_close(c);
 		return;
 	}
-	if (why == WHY_SCRIPT && (c->eof || c->broken))
-		why = c->why == WHY_RESET ? WHY_RESET : WHY_PEER;
+	if (why == WHY_SCRIPT && (c->st.eof || c->st.broken))
+		why = c->st.reset ? WHY_RESET : WHY_PEER;
 	c->why = why;
 	c->state = CONN_DRAINING;
 	if (c->task)
@@ -392,11 +311,11 @@ conn_end(struct conn *c, enum conn_why why)
 		task_wake(c->writer);
 	vm_pcall(c->svc, fini_p, c);
 	if (hard)
-		buf_consume(&c->out, buf_used(&c->out));
-	if (buf_used(&c->out) == 0 || c->broken)
+		buf_consume(&c->st.out, buf_used(&c->st.out));
+	if (buf_used(&c->st.out) == 0 || c->st.broken)
 		conn_close(c);
 	else
-		conn_want_flush(c);
+		stream_want_flush(&c->st);
 }
 
 void
@@ -410,39 +329,50 @@ conn_end_all(enum conn_why why)
 	}
 }
 
-#define conn_of_idle(p) \
-	((struct conn *)((char *)(p)-offsetof(struct conn, idle)))
-
 /*
- * One timer per connection, re-armed lazily: traffic only moves
- * c->active, and the timer, when it fires early, sets itself again.
+ * One timer per connection, re-armed lazily: traffic only moves the
+ * stream's active time, and the timer, when it fires early, sets itself
+ * again.
  */
 static void
-idle_fired(struct loop_timer *t)
+conn_idle(struct stream *st)
 {
-	struct conn *c = conn_of_idle(t);
-	double when = c->active + c->svc->conf->idle_timeout;
+	struct conn *c = (struct conn *)st;
+	double when = st->active + c->svc->conf->idle_timeout;
 
-	if (c->proxy_pending) {
-		proxy_fail(c, WHY_NOPROXY);
-		return;
-	}
 	if (when > loop_now())
-		loop_timer_set(&c->idle, when);
+		stream_idle_at(st, when);
 	else
 		conn_end(c, WHY_TIMEOUT);
 }
 
-void
+static void proxy_header(
+    struct stream *st, int how, const union net_addr *client);
+
+/* Its unread input lost to a memory shortage: it ends. */
+static void
+conn_lost(struct stream *st)
+{
+	struct conn *c = (struct conn *)st;
+
+	log_msg(LOG_ERR, "%s: no memory for unread input", c->svc->name);
+	conn_end(c, WHY_ERROR);
+}
+
+static const struct stream_events conn_events = {
+    conn_io, conn_idle, proxy_header, conn_lost};
+
+static void
 conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 {
-	c->io.fd = fd;
+	stream_init(&c->st, fd, &stream_plain, &conn_events);
+	c->st.total_in = &s->stats->bytes_in;
+	c->st.total_out = &s->stats->bytes_out;
 	c->svc = s;
 	c->peer = *peer;
 	c->state = CONN_OPEN;
 	c->timeout = s->conf->timeout;
-	c->started = c->active = loop_now();
-	loop_timer_init(&c->idle, idle_fired);
+	c->started = loop_now();
 	loop_timer_init(&c->slow, slow_fired);
 }
 
@@ -463,7 +393,7 @@ accept_p(lua_State *L)
 
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
-	c = lsocket_new(L);
+	c = conn_new(L);
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;
@@ -472,18 +402,17 @@ accept_p(lua_State *L)
 		lua_pop(L, 2); /* main starts once the header has come */
 	else
 		conn_spawn_main(L, c);
-	c->proxy_pending = (uint8_t)a->proxied;
+	c->st.proxy = (uint8_t)a->proxied;
 	return 0;
 }
 
 static void
 arm_idle(struct conn *c)
 {
-	if (c->proxy_pending)
-		loop_timer_set(&c->idle, c->started + PROXY_TIMEOUT);
+	if (c->st.proxy)
+		stream_idle_at(&c->st, c->started + STREAM_PROXY_TIMEOUT);
 	else if (c->svc->conf->idle_timeout > 0)
-		loop_timer_set(
-		    &c->idle, loop_now() + c->svc->conf->idle_timeout);
+		stream_idle_at(&c->st, loop_now() + c->svc->conf->idle_timeout);
 }
 
 int
@@ -497,7 +426,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 				task_kill(a.c->task);
 			luaL_unref(s->L, LUA_REGISTRYINDEX, a.c->ref);
 			a.c->state = CONN_CLOSED;
-			a.c->io.fd = -1;
+			a.c->st.io.fd = -1;
 		}
 		close(fd);
 		admit_refuse(&s->admit, "tcp", peer, "script cannot start");
@@ -511,26 +440,35 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	if (!proxied)
 		s->stats->accepted++;
 	arm_idle(a.c);
-	if (loop_add(&a.c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
-		conn_io) < 0) {
+	if (stream_start(&a.c->st) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
 		conn_end(a.c, WHY_ERROR);
 	}
 	return 0;
 }
 
+#define conn_of_owned(h) \
+	((struct conn *)((char *)(h)-offsetof(struct conn, owned)))
+
+/* The task that opened it has ended: so does the socket. */
+static void
+owner_gone(struct task_hold *h)
+{
+	struct conn *c = conn_of_owned(h);
+
+	c->owner = NULL;
+	conn_end(c, WHY_SCRIPT);
+}
+
 /*
  * superd.connect: c is a fresh socket userdata on top of L's stack.
  * 0 connected, 1 in progress (wait for writable), -1 with errno, -2 when
  * a max_connections limit is reached.
-
  */
 int
 conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to)
 {
-	socklen_t len =
-	    to->sa.sa_family == AF_INET ? sizeof(to->in4) : sizeof(to->in6);
 	int fd, rc, e;
 
 	if (admit_room(&s->admit) != NULL)
@@ -538,81 +476,41 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	/* first, since it may raise: no descriptor is open yet */
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	fd = socket(
-	    to->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	rc = connect(fd, &to->sa, len);
-	if (rc < 0 && errno != EINPROGRESS) {
+	if ((rc = stream_connect(to, &fd)) < 0) {
 		e = errno;
-		close(fd);
+		luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+		c->ref = LUA_NOREF;
 		errno = e;
-		goto fail;
+		return -1;
 	}
 	conn_init(c, s, fd, to);
 	c->outbound = 1;
-	noutbound++;
 	c->owner = owner;
-	owner->outbound++;
-	net_nodelay(fd);
+	task_hold(owner, &c->owned, owner_gone);
 	LIST_INSERT_HEAD(&conns, c, all);
 	nconns++;
 	admit_hold(&s->admit, to, ADMIT_OUTBOUND);
 	c->counted = 1;
-	if (loop_add(&c->io, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE, conn_io) <
-	    0) {
+	if (stream_start(&c->st) < 0) {
 		conn_end(c, WHY_ERROR);
 		return -1;
 	}
-	return rc < 0;
-fail:
-	e = errno;
-	luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-	c->ref = LUA_NOREF;
-	errno = e;
-	return -1;
+	return rc;
 }
 
-/*
- * shutdown(2) for a script: reads end at once (what is buffered goes);
- * the write side shuts once what is queued has gone to the kernel.
- */
+/* shutdown(2) for a script; a reader waiting wakes to the end. */
 void
 conn_shutdown(struct conn *c, int rd, int wr)
 {
-	if (rd && !c->shut_rd) {
-		c->shut_rd = 1;
-		c->eof = 1;
+	if (rd)
 		c->skipping = 0;
-		lsocket_free_input(c);
-		shutdown(c->io.fd, SHUT_RD);
-		if (c->reader)
-			task_wake(c->reader);
-	}
-	if (wr && c->shut_wr == SHUT_WR_NONE) {
-		c->shut_wr = SHUT_WR_QUEUED;
-		conn_want_flush(c);
-	}
-}
-
-/* The task that opened them has ended: so do its outbound sockets. */
-void
-conn_end_owned(struct task *owner)
-{
-	struct conn *c, *next;
-
-	for (c = LIST_FIRST(&conns); c != NULL; c = next) {
-		next = LIST_NEXT(c, all);
-		if (c->owner == owner) {
-			c->owner = NULL;
-			conn_end(c, WHY_SCRIPT);
-		}
-	}
+	stream_shutdown(&c->st, rd, wr);
+	if (rd && c->reader)
+		task_wake(c->reader);
 }
 
 static int
 start_main_p(lua_State *L)
-
 {
 	struct conn *c = lua_touserdata(L, 1);
 
@@ -646,8 +544,6 @@ proxy_done(struct conn *c, const union net_addr *client)
 	c->counted = 0;
 	if (client)
 		c->peer = *client;
-	c->proxy_pending = 0;
-	loop_timer_cancel(&c->idle);
 	if ((why = admit_check(&s->admit, &c->peer)) != NULL) {
 		admit_refuse(&s->admit, "tcp", &c->peer, why);
 		proxy_fail(c, WHY_REFUSED);
@@ -661,43 +557,14 @@ proxy_done(struct conn *c, const union net_addr *client)
 		proxy_fail(c, WHY_ERROR);
 }
 
-/* Reads until the whole header is in; 0 when the connection failed. */
-static int
-proxy_fill(struct conn *c)
-{
-	size_t room;
-	ssize_t r;
-	char *p;
-
-	if ((p = buf_reserve(&c->in, PROXY_MAX, &room)) == NULL) {
-		proxy_fail(c, WHY_ERROR);
-		return 0;
-	}
-	r = recv(c->io.fd, p, room, 0);
-	if (r > 0) {
-		buf_commit(&c->in, r);
-		c->bytes_in += r;
-		return 1;
-	}
-	if (r == 0 || (errno != EAGAIN && errno != EINTR))
-		proxy_fail(c, WHY_NOPROXY);
-	return 0;
-}
-
 static void
-proxy_read(struct conn *c)
+proxy_header(struct stream *st, int how, const union net_addr *client)
 {
-	union net_addr client;
-	int n, local = 0;
+	struct conn *c = (struct conn *)st;
 
-	while ((n = proxy_parse(buf_head(&c->in), buf_used(&c->in), &client,
-		    &local)) == PROXY_NEED_MORE)
-		if (!proxy_fill(c))
-			return;
-	if (n == PROXY_BAD) {
-		proxy_fail(c, WHY_NOPROXY);
-		return;
-	}
-	buf_consume(&c->in, n);
-	proxy_done(c, local ? NULL : &client);
+	if (how == STREAM_HEADER_OK)
+		proxy_done(c, client);
+	else
+		proxy_fail(
+		    c, how == STREAM_HEADER_NOMEM ? WHY_ERROR : WHY_NOPROXY);
 }

@@ -1,4 +1,7 @@
-/* conn.h - a TCP connection: buffers, flushing, one teardown path. */
+/*
+ * conn.h - a client's connection as its script sees it: the stream, the
+ * coroutines that run and wait on it, the log line, one teardown path.
+ */
 #ifndef SUPERD_CONN_H
 #define SUPERD_CONN_H
 
@@ -6,12 +9,14 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "buf.h"
 #include "loop.h"
 #include "net.h"
+#include "stream.h"
+#include "task.h"
+
+#define SOCKET_MT "superd.socket" /* the socket userdata's metatable */
 
 struct service;
-struct task;
 
 #define CONN_OPEN 0	/* Lua may use it */
 #define CONN_DRAINING 1 /* main has ended; output still leaving */
@@ -32,63 +37,47 @@ enum conn_why {
 	WHY_CONNECT,
 };
 
-#define SHUT_WR_NONE 0
-#define SHUT_WR_QUEUED 1 /* once the queue has gone */
-#define SHUT_WR_DONE 2
-
 #define CONN_REPORTED_R 0x1
 #define CONN_REPORTED_W 0x2
 
 /* Lives inside the socket userdata, so Lua may keep it after the close. */
 struct conn {
-	struct loop_io io;
+	struct stream st; /* first: the stream's callbacks find the conn */
 	struct service *svc;
-	struct task *task;    /* running main, NULL once it ended */
-	struct task *reader;  /* the task parked in a read */
-	struct task *writer;  /* the task parked in a write or flush */
-	struct task *owner;   /* superd.connect: the task that opened it */
-	struct task *presser; /* a writer slowed until this queue drains */
-	struct buf in, out;
+	struct task *task;	/* running main, NULL once it ended */
+	struct task *reader;	/* the task parked in a read */
+	struct task *writer;	/* the task parked in a write or flush */
+	struct task *owner;	/* superd.connect: the task that opened it */
+	struct task *presser;	/* a writer slowed until this queue drains */
+	struct task_hold owned; /* in owner's holds: closes with it */
+	struct task_hold press; /* in presser's holds */
+	/* a datagram's socket ends its own way (udp.c); NULL for TCP */
+	void (*end)(struct conn *c);
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
-	uint8_t state, reported, why, eof, broken, skipping, flushq_on, udp;
-	uint8_t proxy_pending, counted, outbound;
-	uint8_t drained; /* the kernel has nothing to read until epoll says */
-	uint8_t hup;	 /* epoll said the peer shut its side */
-	uint8_t shut_rd; /* shutdown("r"): reads end */
-	uint8_t shut_wr; /* shutdown("w"): SHUT_WR_* */
+	uint8_t state, reported, why, skipping, udp;
+	uint8_t counted, outbound;
 	double timeout;
-	double started, active;
-	struct loop_timer idle;
+	double started;
 	struct loop_timer slow; /* armed while above the mark */
-	double stalled;		/* above the mark since, or sent last */
-	uint64_t bytes_in, bytes_out;
-	TAILQ_ENTRY(conn) flushq;
+	double stalled;		/* above the mark since */
 	LIST_ENTRY(conn) all;
 };
 
 #define CONN_HIGH_WATER 65536
-#define PROXY_TIMEOUT 3.0 /* seconds for a PROXY header to arrive */
 
+struct conn *conn_new(lua_State *L);
 int conn_accept(
     struct service *s, int fd, const union net_addr *peer, int proxied);
-void conn_init(
-    struct conn *c, struct service *s, int fd, const union net_addr *peer);
 struct task *conn_spawn_main(lua_State *L, struct conn *c);
 void conn_end(struct conn *c, enum conn_why why);
-int conn_flush(struct conn *c);
-void conn_want_flush(struct conn *c);
-int conn_flush_queue(void);
 long conn_count(void);
-long conn_outbound(void);
 void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);
-void conn_end_owned(struct task *owner);
 void conn_shutdown(struct conn *c, int rd, int wr);
 size_t conn_mark(const struct conn *c);
 int conn_settle(struct conn *c, struct task *writer);
-void conn_unpress_all(struct task *writer);
 
 const char *conn_why_text(enum conn_why why);
 

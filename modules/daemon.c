@@ -27,6 +27,7 @@
 #include "priv.h"
 #include "reconf.h"
 #include "service.h"
+#include "stream.h"
 #include "task.h"
 #include "udp.h"
 #include "vm.h"
@@ -240,7 +241,7 @@ idle(void)
 		begin_shutdown();
 	}
 	task_run_queue();
-	conn_flush_queue();
+	stream_flush_queue();
 	udp_flush();
 	service_reap();
 	if (stopping && !task_pending() &&

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 struct lookup {
 	struct gaicb cb;
 	struct addrinfo hints;
-	struct task *t; /* NULL once its task has gone */
+	struct task *t;	       /* NULL once its task has gone */
+	struct task_hold hold; /* in t's holds while it waits */
 	int done;
 	char host[256], serv[8];
 	struct lookup *next; /* on the stray list */
@@ -87,11 +89,14 @@ lconnect_resolved(void *p)
 	}
 }
 
+#define lookup_of_hold(h) \
+	((struct lookup *)((char *)(h)-offsetof(struct lookup, hold)))
+
 /* Its task ended mid-lookup: the lookup frees itself when it finishes. */
-void
-lconnect_orphan(void *p)
+static void
+lookup_dropped(struct task_hold *h)
 {
-	struct lookup *lk = p;
+	struct lookup *lk = lookup_of_hold(h);
 
 	lk->t = NULL;
 	if (lk->done)
@@ -115,7 +120,7 @@ connected_k(lua_State *L, int status, lua_KContext ctx)
 		conn_end(c, WHY_TIMEOUT);
 		return lsocket_fail(L, "timeout");
 	}
-	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (getsockopt(c->st.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {
 		conn_end(c, WHY_CONNECT);
@@ -145,7 +150,7 @@ start_connect(lua_State *L, struct task *t, const union net_addr *to)
 	int rc;
 
 	lua_settop(L, 3);
-	c = lsocket_new(L);
+	c = conn_new(L);
 	rc = conn_connect(L, c, t->svc, t, to);
 	if (rc == -2)
 		return lsocket_fail(L, "max_connections");
@@ -169,7 +174,7 @@ resolved_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	t->lookup = NULL;
+	task_unhold(&lk->hold);
 	if (!lk->done) {
 		/* the deadline came first: the lookup finishes on its own */
 		lk->t = NULL;
@@ -219,7 +224,7 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 		lookup_abandon(lk);
 		return lsocket_fail(L, "name lookup failed");
 	}
-	t->lookup = lk;
+	task_hold(t, &lk->hold, lookup_dropped);
 	lua_settop(L, 3);
 	lua_pushlightuserdata(L, lk);
 	return task_park(L, t, TASK_LOOKUP, NULL, t->deadline, 0, resolved_k);

@@ -10,6 +10,5 @@
 
 int lconnect_connect(lua_State *L);
 void lconnect_resolved(void *lookup);
-void lconnect_orphan(void *lookup);
 
 #endif

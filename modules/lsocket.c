@@ -19,7 +19,6 @@
 #define READ_KIND(ctx) ((int)((ctx)&7))
 #define READ_N(ctx) ((size_t)((ctx) >> 3))
 #define READ_CTX(kind, n) ((kind) | ((lua_KContext)(n) << 3))
-#define READ_CHUNK 16384
 
 #define toconn(L) checkconn(L, 1)
 
@@ -38,32 +37,6 @@ checkconn(lua_State *L, int arg)
 	ok = lua_rawequal(L, -1, -2);
 	lua_pop(L, 2);
 	return ok ? c : luaL_checkudata(L, arg, SOCKET_MT);
-}
-
-/*
- * Reads land here first, so an idle connection holds no input buffer.
- * Its owner's unread bytes may stay here, even across a Lua error, since
- * every other recv into it moves them out first (evict): no connection
- * can ever read another's bytes.
- */
-static char scratch[65536];
-static struct conn *scratch_owner;
-
-struct conn *
-lsocket_new(lua_State *L)
-{
-	struct conn *c = lua_newuserdata(L, sizeof(*c));
-
-	memset(c, 0, sizeof(*c));
-	/* disarmed, not at slot 0: a datagram's socket never has conn_init */
-	loop_timer_init(&c->idle, NULL);
-	loop_timer_init(&c->slow, NULL);
-	c->io.fd = -1;
-	c->ref = LUA_NOREF;
-	c->state = CONN_CLOSED;
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
-	lua_setmetatable(L, -2);
-	return c;
 }
 
 static int
@@ -118,102 +91,12 @@ lsocket_fail(lua_State *L, const char *err)
 	return 2;
 }
 
-/*
- * Moves c's unread bytes off the shared scratch, into a buffer of its
- * own; without memory for one they stay where they are, c still owner.
- */
-static int
-keep_input(struct conn *c)
-{
-	struct buf own = {0};
-
-	if (!c->in.borrowed)
-		return 0;
-	if (buf_append(&own, buf_head(&c->in), buf_used(&c->in)) < 0)
-		return -1;
-	c->in = own;
-	if (scratch_owner == c)
-		scratch_owner = NULL;
-	return 0;
-}
-
-/*
- * Before c's recv into scratch: the bytes left there are another's.  An
- * owner they cannot be moved for loses them with its connection.
- */
-static void
-evict(struct conn *c)
-{
-	struct conn *o = scratch_owner;
-
-	if (o == NULL || o == c || keep_input(o) == 0)
-		return;
-	log_msg(LOG_ERR, "%s: no memory for unread input", o->svc->name);
-	lsocket_free_input(o);
-	conn_end(o, WHY_ERROR);
-}
-
-/* The socket's input goes with its descriptor. */
-void
-lsocket_free_input(struct conn *c)
-{
-	if (scratch_owner == c)
-		scratch_owner = NULL;
-	buf_free(&c->in);
-}
-
-/* 1: bytes arrived; 0: end of input; -1: nothing yet; -2: no memory. */
-static int
-fill(struct conn *c)
-{
-	size_t room;
-	ssize_t n;
-	char *p;
-
-	/*
-	 * A short read emptied the kernel's buffer, and edge-triggered epoll
-	 * reports the next bytes when they come: no recv just to hear EAGAIN.
-	 * A shutdown already reported has no event to come, so it reads on.
-	 */
-	if (c->drained && !c->hup)
-		return -1;
-	if (buf_used(&c->in) == 0) {
-		evict(c);
-		buf_free(&c->in);
-		buf_view(&c->in, scratch, 0, sizeof(scratch));
-		scratch_owner = c;
-		p = scratch;
-		room = sizeof(scratch);
-	} else if (keep_input(c) < 0 ||
-		   (p = buf_reserve(&c->in, READ_CHUNK, &room)) == NULL) {
-		return -2;
-	}
-	do
-		n = recv(c->io.fd, p, room, 0);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		c->drained = (size_t)n < room;
-		c->active = loop_now();
-		buf_commit(&c->in, n);
-		c->bytes_in += n;
-		c->svc->stats->bytes_in += n;
-		return 1;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		c->drained = 1;
-		return -1;
-	}
-	if (n < 0)
-		c->why = WHY_RESET;
-	return 0;
-}
-
 /* Pushes keep bytes of the next n, then drops the n: an error loses none. */
 static void
 push_consume(lua_State *L, struct conn *c, size_t n, size_t keep)
 {
-	lua_pushlstring(L, buf_head(&c->in), keep);
-	buf_consume(&c->in, n);
+	lua_pushlstring(L, buf_head(&c->st.in), keep);
+	buf_consume(&c->st.in, n);
 }
 
 static int
@@ -222,23 +105,23 @@ take_line(lua_State *L, struct conn *c, int kind)
 	size_t n, len;
 
 	if (c->skipping) {
-		if (!buf_skip_line(&c->in))
+		if (!buf_skip_line(&c->st.in))
 			return 0;
 		c->skipping = 0;
 	}
-	n = buf_line(&c->in, (size_t)c->svc->conf->max_line + 1);
+	n = buf_line(&c->st.in, (size_t)c->svc->conf->max_line + 1);
 	if (n == BUF_LINE_NONE)
 		return 0;
 	if (n == BUF_LINE_TOOLONG) {
 		/* The rest of the long line goes; the lines after it stay. */
-		c->skipping = !buf_skip_line(&c->in);
+		c->skipping = !buf_skip_line(&c->st.in);
 		lsocket_fail(L, "line too long");
 		return -1;
 	}
 	len = n;
 	if (kind == READ_LINE) {
 		len--;
-		if (len > 0 && buf_head(&c->in)[len - 1] == '\r')
+		if (len > 0 && buf_head(&c->st.in)[len - 1] == '\r')
 			len--;
 	}
 	push_consume(L, c, n, len);
@@ -249,7 +132,7 @@ take_line(lua_State *L, struct conn *c, int kind)
 static int
 take(lua_State *L, struct conn *c, lua_KContext ctx)
 {
-	size_t n = buf_used(&c->in);
+	size_t n = buf_used(&c->st.in);
 
 	switch (READ_KIND(ctx)) {
 	case READ_LINE:
@@ -273,13 +156,13 @@ take(lua_State *L, struct conn *c, lua_KContext ctx)
 static int
 take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
 {
-	size_t n = buf_used(&c->in);
+	size_t n = buf_used(&c->st.in);
 
 	if (c->skipping)
 		n = 0;
 	if (READ_KIND(ctx) == READ_ALL ||
 	    (n > 0 && READ_KIND(ctx) != READ_SOME)) {
-		push_consume(L, c, buf_used(&c->in), n);
+		push_consume(L, c, buf_used(&c->st.in), n);
 		return 1;
 	}
 	closed(L, c, CONN_REPORTED_R);
@@ -294,18 +177,16 @@ read_try(lua_State *L, struct conn *c, lua_KContext ctx)
 	for (;;) {
 		if ((r = take(L, c, ctx)) != 0)
 			break;
-		if (c->eof) {
+		if (c->st.eof) {
 			r = take_eof(L, c, ctx);
 			break;
 		}
-		if ((r = fill(c)) == -2)
+		if ((r = stream_fill(&c->st)) == -2)
 			return luaL_error(L, "not enough memory");
 		if (r < 0) {
 			r = 0;
 			break;
 		}
-		if (r == 0)
-			c->eof = 1;
 	}
 	return r;
 }
@@ -363,9 +244,9 @@ read_format(lua_State *L, int arg)
 static int
 udp_read(lua_State *L, struct conn *c)
 {
-	if (c->state != CONN_OPEN || c->eof)
+	if (c->state != CONN_OPEN || c->st.eof)
 		return closed(L, c, CONN_REPORTED_R);
-	c->eof = 1;
+	c->st.eof = 1;
 	lua_getuservalue(L, 1);
 	lua_pushnil(L);
 	lua_setuservalue(L, 1);
@@ -428,7 +309,7 @@ read_start(lua_State *L, struct conn *c, lua_KContext ctx)
 	task_deadline(t, c->timeout);
 	/* a read that fails at once is no wait: a pcall loop on it stays a
 	 * runaway for cpu_limit */
-	if (c->state == CONN_OPEN && !c->eof &&
+	if (c->state == CONN_OPEN && !c->st.eof &&
 	    (c->reader == NULL || c->reader == t) && task_must_pause(L, t))
 		return task_pause(L, t, ctx, read_k);
 	return read_k(L, LUA_OK, ctx);
@@ -468,8 +349,8 @@ lsocket_lines(lua_State *L)
 static int
 writable(const struct conn *c)
 {
-	return c->state == CONN_OPEN && !c->broken &&
-	       c->shut_wr == SHUT_WR_NONE;
+	return c->state == CONN_OPEN && !c->st.broken &&
+	       c->st.shut_wr == SHUT_WR_NONE;
 }
 
 /*
@@ -483,9 +364,9 @@ append_from(lua_State *L, struct conn *c, int i, size_t upto)
 	const char *s;
 	size_t len;
 
-	for (; i <= n && buf_used(&c->out) <= upto; i++) {
+	for (; i <= n && buf_used(&c->st.out) <= upto; i++) {
 		s = lua_tolstring(L, i, &len);
-		if (buf_append(&c->out, s, len) < 0)
+		if (buf_append(&c->st.out, s, len) < 0)
 			return luaL_error(L, "not enough memory");
 	}
 	return i;
@@ -500,9 +381,9 @@ write_k(lua_State *L, int status, lua_KContext next)
 
 	(void)status;
 	for (;;) {
-		if (!writable(c) || conn_flush(c) < 0)
+		if (!writable(c) || stream_flush(&c->st) < 0)
 			return closed(L, c, CONN_REPORTED_W);
-		if (buf_used(&c->out) > CONN_HIGH_WATER)
+		if (buf_used(&c->st.out) > CONN_HIGH_WATER)
 			break;
 		if (next > lua_gettop(L)) {
 			lua_settop(L, 1);
@@ -526,9 +407,9 @@ write_own_k(lua_State *L, int status, lua_KContext ctx)
 	(void)ctx;
 	if (!writable(c))
 		return closed(L, c, CONN_REPORTED_W);
-	conn_want_flush(c);
+	stream_want_flush(&c->st);
 	next = append_from(L, c, 2, CONN_HIGH_WATER);
-	if (next > lua_gettop(L) && buf_used(&c->out) <= CONN_HIGH_WATER) {
+	if (next > lua_gettop(L) && buf_used(&c->st.out) <= CONN_HIGH_WATER) {
 		lua_settop(L, 1);
 		return 1;
 	}
@@ -558,20 +439,20 @@ write_other_k(lua_State *L, int status, lua_KContext ctx)
 		return closed(L, c, CONN_REPORTED_W);
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	if (buf_used(&c->out) > conn_mark(c) && task_can_turn(L, t)) {
+	if (buf_used(&c->st.out) > conn_mark(c) && task_can_turn(L, t)) {
 		if (conn_settle(c, t) < 0)
 			return closed(L, c, CONN_REPORTED_W);
-		if (buf_used(&c->out) > conn_mark(c))
+		if (buf_used(&c->st.out) > conn_mark(c))
 			return task_pause(L, t, 0, write_other_k);
 	}
 	if (task_slice_over(L, t))
 		return task_turn(L, t, 0, write_other_k);
-	conn_want_flush(c);
+	stream_want_flush(&c->st);
 	next = append_from(L, c, 2, limit);
-	if ((before = buf_used(&c->out)) > limit) {
-		if (conn_flush(c) < 0)
+	if ((before = buf_used(&c->st.out)) > limit) {
+		if (stream_flush(&c->st) < 0)
 			return closed(L, c, CONN_REPORTED_W);
-		if (buf_used(&c->out) == before) {
+		if (buf_used(&c->st.out) == before) {
 			conn_end(c, WHY_SLOW);
 			return closed(L, c, CONN_REPORTED_W);
 		}
@@ -627,9 +508,9 @@ flush_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	if (c->state != CONN_OPEN || conn_flush(c) < 0)
+	if (c->state != CONN_OPEN || stream_flush(&c->st) < 0)
 		return closed(L, c, CONN_REPORTED_W);
-	if (buf_used(&c->out) == 0) {
+	if (buf_used(&c->st.out) == 0) {
 		lua_settop(L, 1);
 		return 1;
 	}
@@ -720,7 +601,7 @@ lsocket_getsockname(lua_State *L)
 	struct conn *c = toconn(L);
 	union net_addr a;
 
-	if (c->state == CONN_CLOSED || net_local(c->io.fd, &a) < 0)
+	if (c->state == CONN_CLOSED || net_local(c->st.io.fd, &a) < 0)
 		return lsocket_fail(L, "closed");
 	return push_addr(L, &a);
 }
@@ -745,7 +626,7 @@ lsocket__tostring(lua_State *L)
 	else if (c->udp)
 		lua_pushfstring(L, "socket udp %s:%d", addr, port);
 	else
-		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->io.fd);
+		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->st.io.fd);
 	return 1;
 }
 

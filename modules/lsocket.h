@@ -6,15 +6,10 @@
 
 #include "net.h"
 
-#define SOCKET_MT "superd.socket"
-
 struct conn;
 struct service;
 
-struct conn *lsocket_new(lua_State *L);
 void lsocket_open(lua_State *L);
 int lsocket_fail(lua_State *L, const char *err);
-
-void lsocket_free_input(struct conn *c);
 
 #endif

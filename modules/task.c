@@ -5,11 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "lconnect.h"
-#include "net.h"
 #include "log.h"
-#include "lsuperd.h"
+#include "net.h"
 #include "service.h"
 #include "task.h"
 
@@ -203,6 +200,37 @@ leave_slot(struct task *t)
 	t->slot = NULL;
 }
 
+void
+task_hold(struct task *t, struct task_hold *h, void (*drop)(struct task_hold *))
+{
+	h->drop = drop;
+	LIST_INSERT_HEAD(&t->holds, h, link);
+}
+
+/* Its owner lets go first: nothing to drop when the task ends. */
+void
+task_unhold(struct task_hold *h)
+{
+	if (h->drop == NULL)
+		return;
+	h->drop = NULL;
+	LIST_REMOVE(h, link);
+}
+
+static void
+drop_holds(struct task *t)
+{
+	struct task_hold *h;
+	void (*drop)(struct task_hold *);
+
+	while ((h = LIST_FIRST(&t->holds)) != NULL) {
+		drop = h->drop;
+		task_unhold(h);
+		drop(h);
+	}
+	t->npressing = 0;
+}
+
 /* Drops the last reference to the thread: the collector frees it. */
 static void
 task_release(struct task *t, int finished)
@@ -212,12 +240,7 @@ task_release(struct task *t, int finished)
 	leave_slot(t);
 	/* a thread killed mid-wait must never be resumed by a script */
 	set_task(t->T, finished ? NULL : &dead_task);
-	if (t->lookup)
-		lconnect_orphan(t->lookup);
-	if (t->outbound)
-		conn_end_owned(t);
-	if (t->npressing)
-		conn_unpress_all(t);
+	drop_holds(t);
 	/*
 	 * A thread the script has seen (coroutine.running) is never handed to
 	 * another connection; emptied, it reads as dead to coroutine.resume.

@@ -32,6 +32,16 @@ typedef void task_end_fn(struct task *t, int status);
 /* How long a coroutine may hold the loop before its next I/O call yields. */
 #define TASK_SLICE 0.001
 
+/*
+ * Something a task owns that must go when it ends (an outbound socket, a
+ * name lookup, a writer's claim on a socket it filled): its owner links
+ * it with task_hold, and drop runs when the task is released.
+ */
+struct task_hold {
+	void (*drop)(struct task_hold *h); /* NULL while not held */
+	LIST_ENTRY(task_hold) link;
+};
+
 struct task {
 	lua_State *T;
 	int ref; /* anchors T in the registry while the task lives */
@@ -48,8 +58,7 @@ struct task {
 	unsigned exposed : 1; /* coroutine.running() handed T to the script */
 	int npressing;	      /* sockets it left above their high-water mark */
 	double deadline;      /* for the current socket call, 0 = none */
-	void *lookup;	      /* a name lookup under way (lconnect.c) */
-	int outbound;	      /* sockets it opened with superd.connect */
+	LIST_HEAD(, task_hold) holds;
 
 	struct loop_timer timer;
 	TAILQ_ENTRY(task) runq;
@@ -72,6 +81,9 @@ int task_pause(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 int task_slice_over(lua_State *L, struct task *t);
 #define task_can_turn(L, t) ((t) != NULL && lua_isyieldable(L))
 int task_turn(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
+void task_hold(
+    struct task *t, struct task_hold *h, void (*drop)(struct task_hold *));
+void task_unhold(struct task_hold *h);
 void task_press(struct task *t);
 void task_unpress(struct task *t);
 int task_run_queue(void);

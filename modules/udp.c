@@ -85,8 +85,9 @@ dgram_p(lua_State *L)
 
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
-	c = lsocket_new(L);
+	c = conn_new(L);
 	c->udp = 1;
+	c->end = udp_end;
 	/* the payload waits as a Lua string: read() hands it over uncopied */
 	lua_pushlstring(L, a->data, a->len);
 	lua_setuservalue(L, -2);
@@ -99,10 +100,10 @@ dgram_p(lua_State *L)
 	c->svc = a->s;
 	c->peer = *a->peer;
 	conn_spawn_main(L, c);
-	c->io.fd = a->l->io.fd;
+	c->st.io.fd = a->l->io.fd;
 	c->state = CONN_OPEN;
 	c->started = loop_now();
-	c->bytes_in = a->len;
+	c->st.bytes_in = a->len;
 	return 0;
 }
 
@@ -137,7 +138,7 @@ dgram_start(struct listener *l, const union net_addr *peer, const char *data,
 		if (a.c) {
 			if (a.c->task)
 				task_kill(a.c->task);
-			buf_free(&a.c->in);
+			buf_free(&a.c->st.in);
 			luaL_unref(a.s->L, LUA_REGISTRYINDEX, a.c->ref);
 			a.c->state = CONN_CLOSED;
 		}
@@ -243,10 +244,10 @@ udp_io(struct loop_io *io, int events)
 int
 udp_send(struct conn *c, const char *data, size_t len)
 {
-	if (c->io.fd < 0)
+	if (c->st.io.fd < 0)
 		return -1; /* its listener has closed */
-	out_queue(c->io.fd, &c->peer, data, len);
-	c->bytes_out += len;
+	out_queue(c->st.io.fd, &c->peer, data, len);
+	c->st.bytes_out += len;
 	c->svc->stats->bytes_out += len;
 	return 0;
 }
@@ -265,8 +266,8 @@ udp_closing(int fd)
 	if (out.n > 0 && out.fd == fd)
 		udp_flush();
 	LIST_FOREACH(c, &dgrams, all)
-	if (c->io.fd == fd)
-		c->io.fd = -1;
+	if (c->st.io.fd == fd)
+		c->st.io.fd = -1;
 }
 
 /* A datagram's coroutine ended: no descriptor of its own to close. */
@@ -284,16 +285,17 @@ udp_end(struct conn *c)
 		task_kill(c->task);
 	if (c->reader)
 		task_wake(c->reader);
-	buf_free(&c->in);
-	c->io.fd = -1;
+	buf_free(&c->st.in);
+	c->st.io.fd = -1;
 	luaL_unref(c->svc->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
 	if (log_enabled(LOG_DEBUG)) {
 		net_ntop(&c->peer, addr, &port);
 		log_msg(LOG_DEBUG,
 		    "%s: udp %s:%d: %llu bytes in, %llu bytes out",
-		    c->svc->name, addr, port, (unsigned long long)c->bytes_in,
-		    (unsigned long long)c->bytes_out);
+		    c->svc->name, addr, port,
+		    (unsigned long long)c->st.bytes_in,
+		    (unsigned long long)c->st.bytes_out);
 	}
 	admit_release(&c->svc->admit, &c->peer, ADMIT_DATAGRAM);
 }

@@ -1,0 +1,91 @@
+/*
+ * stream.h - a byte stream on a descriptor: input and output buffers,
+ * recv and send through its transport, the flush queue, the idle timer,
+ * the PROXY header phase, an outbound connect.  Plain C: its owner hears
+ * what happens through callbacks.
+ */
+#ifndef SUPERD_STREAM_H
+#define SUPERD_STREAM_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "net.h"
+
+struct stream;
+
+/* The transport: how bytes cross.  -1 with errno as recv(2) and send(2). */
+struct stream_ops {
+	ssize_t (*recv)(struct stream *st, void *p, size_t n);
+	ssize_t (*send)(struct stream *st, const void *p, size_t n);
+	int (*shutdown)(struct stream *st, int how); /* SHUT_RD, SHUT_WR */
+};
+
+extern const struct stream_ops stream_plain; /* TCP, unix: recv, send */
+
+/* How the PROXY phase ended, for the owner's header callback. */
+#define STREAM_HEADER_OK 0
+#define STREAM_HEADER_BAD 1   /* none, a bad one, or the peer left */
+#define STREAM_HEADER_NOMEM 2 /* no memory to read it into */
+#define STREAM_HEADER_LATE 3  /* not all there within the time */
+
+/* What the owner is told. */
+struct stream_events {
+	/* after the stream's part of an epoll event (0: the flush queue
+	 * sent some of the output): wake readers, writers, close */
+	void (*io)(struct stream *st, int events);
+	/* the idle timer fired: the owner re-arms it or ends the stream */
+	void (*idle)(struct stream *st);
+	/* the PROXY header came (client NULL: it named none), or not */
+	void (*header)(
+	    struct stream *st, int how, const union net_addr *client);
+	/* its unread input could not be kept: it has been dropped */
+	void (*lost)(struct stream *st);
+};
+
+#define SHUT_WR_NONE 0
+#define SHUT_WR_QUEUED 1 /* once the queue has gone */
+#define SHUT_WR_DONE 2
+
+struct stream {
+	struct loop_io io; /* first: the loop hands the stream back */
+	const struct stream_ops *ops;
+	const struct stream_events *ev;
+	struct buf in, out;
+	uint64_t bytes_in, bytes_out;
+	uint64_t *total_in, *total_out; /* the service's counters */
+	double active;			/* the last traffic either way */
+	double sent;			/* the last send that took bytes */
+	struct loop_timer idle;
+	uint8_t eof;	 /* the input has ended */
+	uint8_t broken;	 /* a send failed: nothing more leaves */
+	uint8_t reset;	 /* the peer reset the connection */
+	uint8_t drained; /* the kernel has nothing to read until epoll says */
+	uint8_t hup;	 /* epoll said the peer shut its side */
+	uint8_t shut_rd; /* shutdown("r"): reads end */
+	uint8_t shut_wr; /* SHUT_WR_* */
+	uint8_t proxy;	 /* waiting for a PROXY header */
+	uint8_t flushq_on;
+	TAILQ_ENTRY(stream) flushq;
+};
+
+void stream_init(struct stream *st, int fd, const struct stream_ops *ops,
+    const struct stream_events *ev);
+int stream_start(struct stream *st);
+void stream_close(struct stream *st);
+int stream_connect(const union net_addr *to, int *fd);
+
+int stream_fill(struct stream *st);
+int stream_flush(struct stream *st);
+void stream_want_flush(struct stream *st);
+void stream_flush_queue(void);
+void stream_shutdown(struct stream *st, int rd, int wr);
+void stream_free_input(struct stream *st);
+void stream_idle_at(struct stream *st, double when);
+
+#define STREAM_PROXY_TIMEOUT 3.0 /* seconds for a PROXY header to arrive */
+
+#endif
