@@ -23,105 +23,6 @@
 
 #include "client.h"
 
-/* One superd per test: the service under test and a healthy echo. */
-struct fix {
-	struct superd d;
-	int port;	      /* the service under test */
-	int echo;	      /* the healthy echo beside it */
-	pid_t pid;	      /* superd's pid when it started */
-	struct rlimit nofile; /* the test's own limit, put back after */
-	int nofile_saved;
-};
-
-#define ECHO_LUA                         \
-	"function main(s)\n"             \
-	"  while true do\n"              \
-	"    local d = s:read(4096)\n"   \
-	"    if not d then return end\n" \
-	"    s:write(d)\n"               \
-	"  end\n"                        \
-	"end\n"
-
-static const char *
-binary(void)
-{
-	const char *b = getenv("SUPERD");
-
-	return b && *b ? b : "./superd";
-}
-
-/* The services given (each "{ ... },\n") and then the healthy echo. */
-static void
-write_conf(struct fix *f, const char *globals, const char *services)
-{
-	sd_write(&f->d, "superd.conf",
-	    "shutdown_timeout = 1;\n"
-	    "%s"
-	    "services = (\n"
-	    "%s"
-	    "  { name = \"echo\"; port = %d; address = \"127.0.0.1\";"
-	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; }\n"
-	    ");\n",
-	    globals, services, f->echo);
-}
-
-/* Service "test" on f->port runs test.lua with the extra settings. */
-static void
-conf_test(struct fix *f, const char *globals, const char *extra)
-{
-	char svc[1024];
-
-	snprintf(svc, sizeof(svc),
-	    "  { name = \"test\"; port = %d; address = \"127.0.0.1\";"
-	    " script = \"test.lua\"; %s },\n",
-	    f->port, extra);
-	write_conf(f, globals, svc);
-}
-
-static void
-start(struct fix *f)
-{
-	assert_int_equal(sd_start(&f->d, f->echo), 0);
-	f->pid = f->d.pid;
-}
-
-static void
-start_test(struct fix *f, const char *lua, const char *extra)
-{
-	sd_write(&f->d, "test.lua", "%s", lua);
-	conf_test(f, "", extra);
-	start(f);
-}
-
-/* The same process is still there: it neither died nor restarted. */
-static void
-assert_alive(struct fix *f)
-{
-	int status;
-
-	assert_int_equal(f->d.pid, f->pid);
-	if (waitpid(f->d.pid, &status, WNOHANG) == f->d.pid) {
-		f->d.pid = 0;
-		if (WIFSIGNALED(status))
-			fail_msg("superd died of signal %d", WTERMSIG(status));
-		fail_msg("superd exited with %d", WEXITSTATUS(status));
-	}
-}
-
-/* superd has its pid still, and the echo beside the test answers. */
-static void
-assert_healthy(struct fix *f)
-{
-	int fd;
-
-	assert_alive(f);
-	fd = tcp_connect(f->echo);
-	assert_true(fd >= 0);
-	assert_int_equal(send_str(fd, "healthy\n"), 0);
-	assert_int_equal(expect_line(fd, "healthy\n"), 0);
-	close(fd);
-}
-
 /* send_all, but gives up (-1) when the peer stops reading for ms. */
 static int
 send_timed(int fd, const void *buf, size_t len, int ms)
@@ -142,147 +43,6 @@ send_timed(int fd, const void *buf, size_t len, int ms)
 		len -= n;
 	}
 	return 0;
-}
-
-/* The log lines holding a and (when not NULL) b. */
-static int
-log_lines(struct superd *d, const char *a, const char *b)
-{
-	FILE *f = fopen(d->log, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	int n = 0;
-
-	if (f == NULL)
-		return 0;
-	while (getline(&line, &cap, f) > 0)
-		if (strstr(line, a) && (b == NULL || strstr(line, b)))
-			n++;
-	free(line);
-	fclose(f);
-	return n;
-}
-
-/* Waits up to ms for n such lines; the count seen. */
-static int
-log_lines_wait(struct superd *d, const char *a, const char *b, int n, int ms)
-{
-	long end = now_ms() + ms;
-	int seen;
-
-	while ((seen = log_lines(d, a, b)) < n && now_ms() < end)
-		usleep(5000);
-	return seen;
-}
-
-/* The first log line holding a, in out ("" when none). */
-static void
-log_line(struct superd *d, const char *a, char *out, size_t len)
-{
-	FILE *f = fopen(d->log, "r");
-	char *line = NULL;
-	size_t cap = 0;
-
-	out[0] = '\0';
-	while (f != NULL && getline(&line, &cap, f) > 0)
-		if (strstr(line, a)) {
-			snprintf(out, len, "%s", line);
-			break;
-		}
-	free(line);
-	if (f != NULL)
-		fclose(f);
-}
-
-/* The error line logged for a client port of service "test". */
-static void
-error_line(struct fix *f, int port, char *out, size_t len)
-{
-	char needle[64];
-
-	snprintf(needle, sizeof(needle), "test: peer 127.0.0.1:%d:", port);
-	if (log_lines_wait(&f->d, needle, NULL, 1, 5000) < 1)
-		fail_msg("no error logged for port %d", port);
-	log_line(&f->d, needle, out, len);
-}
-
-static void
-assert_has(const char *s, const char *needle)
-{
-	if (strstr(s, needle) == NULL)
-		fail_msg("\"%s\" not in \"%s\"", needle, s);
-}
-
-/* utime + stime, in seconds. */
-static double
-proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-		&ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
-}
-
-/* EOF (or reset) after exactly the bytes in want, within ms. */
-static void
-expect_all(int fd, const char *want, int ms)
-{
-	char buf[4096];
-	ssize_t n = recv_all(fd, buf, sizeof(buf) - 1, ms);
-
-	if (n < 0)
-		fail_msg(
-		    "still open after %d ms, want \"%s\" then EOF", ms, want);
-	buf[n] = '\0';
-	assert_string_equal(buf, want);
-}
-
-/* superd -c conf to its end; -2 when it still runs after ms (killed). */
-static int
-run_bounded(struct fix *f, int ms, char *out, size_t len)
-{
-	long end = now_ms() + ms;
-	char path[256];
-	int fd, status, rc = -2;
-	ssize_t n;
-	pid_t pid;
-
-	snprintf(path, sizeof(path), "%s/run.out", f->d.dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	if ((pid = fork()) == 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(binary(), binary(), "-c", f->d.conf, (char *)NULL);
-		_exit(127);
-	}
-	while (now_ms() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-			pid = 0;
-			break;
-		}
-		usleep(10000);
-	}
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	n = pread(fd, out, len - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return rc;
 }
 
 /* 1. Lines. */
@@ -306,7 +66,7 @@ test_read_line_too_long_returns_error_then_next_line(void **state)
 	char *buf = malloc(big + 2), *want = malloc(1100);
 	int fd;
 
-	start_test(f, LINES_LUA, "max_line = 1024;");
+	fix_start_test(f, LINES_LUA, "max_line = 1024;");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	/* The longest line accepted is max_line bytes. */
@@ -344,7 +104,7 @@ test_newline_free_flood_keeps_rss_flat(void **state)
 	size_t sent;
 	int fd, i;
 
-	start_test(f, LINES_LUA, "max_line = 1024;");
+	fix_start_test(f, LINES_LUA, "max_line = 1024;");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_str(fd, "warm\n"), 0);
@@ -396,7 +156,7 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 	char line[2048], want[2048], pad[1001], needle[64];
 	int slow, a, b, i, n = 0, batch, after = -1;
 
-	start_test(f, CHAT_LUA, "output_limit = 65536;");
+	fix_start_test(f, CHAT_LUA, "output_limit = 65536;");
 	slow = tcp_connect_from(NULL, f->port, 4096);
 	assert_true(slow >= 0);
 	assert_int_equal(expect_line(slow, "hi\n"), 0);
@@ -431,7 +191,7 @@ test_slow_consumer_dropped_others_get_every_line(void **state)
 	assert_true(after >= 5);
 	snprintf(needle, sizeof(needle),
 	    "test: tcp 127.0.0.1:%d:", local_port(slow));
-	assert_int_equal(log_lines(&f->d, needle, "slow consumer"), 1);
+	assert_int_equal(sd_log_lines(&f->d, needle, "slow consumer"), 1);
 	assert_true(wait_closed(slow, 10000));
 	close(slow);
 	assert_int_equal(send_str(a, "last\n"), 0);
@@ -482,7 +242,7 @@ test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 	size_t i;
 	long t0;
 
-	start_test(f, RUNAWAY_LUA, "cpu_limit = 1000000;");
+	fix_start_test(f, RUNAWAY_LUA, "cpu_limit = 1000000;");
 	keep = tcp_connect(f->port);
 	assert_true(keep >= 0);
 	assert_int_equal(send_str(keep, "hello\n"), 0);
@@ -499,7 +259,7 @@ test_cpu_limit_kills_runaway_loops_even_under_pcall(void **state)
 		close(fd);
 		print_message(
 		    "    %s killed in %ld ms\n", modes[i], now_ms() - t0);
-		error_line(f, port, line, sizeof(line));
+		fix_error_line(f, port, line, sizeof(line));
 		assert_has(line, "cpu limit exceeded");
 		assert_int_equal(send_str(keep, "again\n"), 0);
 		assert_int_equal(expect_line(keep, "ok again\n"), 0);
@@ -536,7 +296,7 @@ runaway_handler(struct fix *f, const char *mode)
 	int fd, port, echo;
 	double cpu;
 
-	start_test(f, RUNAWAY_LUA, "cpu_limit = 1000000;");
+	fix_start_test(f, RUNAWAY_LUA, "cpu_limit = 1000000;");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	port = local_port(fd);
@@ -552,7 +312,7 @@ runaway_handler(struct fix *f, const char *mode)
 		    mode, cpu, echo ? "answered" : "did not answer (hung)");
 	}
 	close(fd);
-	error_line(f, port, line, sizeof(line));
+	fix_error_line(f, port, line, sizeof(line));
 	assert_has(line, "cpu limit exceeded");
 	assert_healthy(f);
 	assert_int_equal(sd_stop(&f->d), 0);
@@ -574,14 +334,17 @@ static void
 test_script_looping_at_top_level_fails_start(void **state)
 {
 	struct fix *f = *state;
-	char out[4096];
+	char *argv[] = {(char *)sd_binary(), "-c", f->d.conf, NULL};
+	char out[4096], path[256];
 	long t0 = now_ms();
 
 	sd_write(&f->d, "test.lua",
 	    "function main(s) s:write('never\\n') end\n"
 	    "while true do end\n");
-	conf_test(f, "", "cpu_limit = 1000000;");
-	assert_int_equal(run_bounded(f, 10000, out, sizeof(out)), 1);
+	fix_conf_test(f, "", "cpu_limit = 1000000;");
+	snprintf(path, sizeof(path), "%s/run.out", f->d.dir);
+	assert_int_equal(run_for(argv, path, 10000), 1);
+	read_text(path, out, sizeof(out));
 	assert_has(out, "cpu limit exceeded");
 	assert_true(now_ms() - t0 < 5000);
 	assert_true(tcp_connect(f->port) < 0);
@@ -596,14 +359,14 @@ test_reload_of_looping_script_keeps_old_version(void **state)
 	char line[1024];
 	int fd;
 
-	start_test(f, VERSION_LUA("v1"), "cpu_limit = 1000000;");
+	fix_start_test(f, VERSION_LUA("v1"), "cpu_limit = 1000000;");
 	fd = tcp_connect(f->port);
 	expect_all(fd, "v1\n", 3000);
 	close(fd);
 	sd_write(&f->d, "test.lua", VERSION_LUA("v2") "while true do end\n");
 	assert_int_equal(sd_signal(&f->d, SIGUSR1), 0);
 	assert_int_equal(sd_log_wait(&f->d, "reload failed", 1, 5000), 1);
-	log_line(&f->d, "reload failed", line, sizeof(line));
+	sd_log_line(&f->d, "reload failed", line, sizeof(line));
 	assert_has(line, "the previous version stays");
 	assert_has(line, "cpu limit exceeded");
 	fd = tcp_connect(f->port);
@@ -669,7 +432,7 @@ test_memory_error_costs_only_its_coroutine(void **state)
 	struct fix *f = *state;
 	int keep, fd;
 
-	start_test(f, MEM_LUA, "memory_limit = 8;");
+	fix_start_test(f, MEM_LUA, "memory_limit = 8;");
 	keep = tcp_connect(f->port);
 	assert_true(keep >= 0);
 	assert_int_equal(send_str(keep, "hello\n"), 0);
@@ -679,7 +442,7 @@ test_memory_error_costs_only_its_coroutine(void **state)
 	assert_int_equal(send_str(fd, "eat\n"), 0);
 	expect_all(fd, "", 5000);
 	close(fd);
-	assert_alive(f);
+	assert_alive(&f->d, "a memory error");
 	assert_int_equal(send_str(keep, "still\n"), 0);
 	assert_int_equal(expect_line(keep, "ok still\n"), 0);
 	fd = tcp_connect(f->port);
@@ -701,7 +464,7 @@ test_error_at_memory_limit_is_logged_with_its_peer(void **state)
 	char line[1024];
 	int fd, port;
 
-	start_test(f, MEM_LUA, "memory_limit = 8;");
+	fix_start_test(f, MEM_LUA, "memory_limit = 8;");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	port = local_port(fd);
@@ -710,8 +473,8 @@ test_error_at_memory_limit_is_logged_with_its_peer(void **state)
 	close(fd);
 	assert_healthy(f);
 	assert_int_equal(sd_stop(&f->d), 0);
-	if (log_lines(&f->d, "test: peer 127.0.0.1:", NULL) == 0) {
-		log_line(&f->d, "test: script error", line, sizeof(line));
+	if (sd_log_lines(&f->d, "test: peer 127.0.0.1:", NULL) == 0) {
+		sd_log_line(&f->d, "test: script error", line, sizeof(line));
 		fail_msg("nothing names peer 127.0.0.1:%d; the log has: %s",
 		    port, line);
 	}
@@ -739,14 +502,14 @@ test_connections_at_memory_limit_are_closed(void **state)
 	char buf[64];
 	long end;
 
-	start_test(f, MEM_LUA, "memory_limit = 8;");
+	fix_start_test(f, MEM_LUA, "memory_limit = 8;");
 	fds[0] = tcp_connect(f->port);
 	assert_true(fds[0] >= 0);
 	assert_int_equal(send_str(fds[0], "fill\n"), 0);
 	assert_true(line_or_closed(fds[0], buf, sizeof(buf), now_ms() + 10000));
 	print_message("    fill: \"%s\"\n", buf[0] ? "full" : "(closed)");
 	close(fds[0]);
-	assert_alive(f);
+	assert_alive(&f->d, "filling its memory");
 	for (i = 0; i < 100; i++) {
 		fds[i] = tcp_connect(f->port);
 		assert_true(fds[i] >= 0);
@@ -834,9 +597,9 @@ test_sandbox_removes_escapes_and_binary_chunks(void **state)
 	sd_write(&f->d, "lib/mod.lua",
 	    "return { hello = function() return 'hello from mod' end }\n");
 	sd_write(&f->d, "test.lua", "%s", SANDBOX_LUA);
-	conf_test(f, "lua_path = \"lib/?.lua\";\n", "");
+	fix_conf_test(f, "lua_path = \"lib/?.lua\";\n", "");
 	setenv("LUA_PATH", "/from/env/?.lua;;", 1);
-	start(f);
+	fix_start(f);
 	unsetenv("LUA_PATH");
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
@@ -891,7 +654,7 @@ test_out_of_descriptors_pauses_without_spinning(void **state)
 	 * CAP_SYS_RESOURCE, so the test could not raise its own hard
 	 * limit again, and superd raises its soft limit at start only.
 	 */
-	start_test(f, ECHO_LUA, "");
+	fix_start_test(f, ECHO_LUA, "");
 	assert_int_equal(prlimit(f->pid, RLIMIT_NOFILE, &low, NULL), 0);
 	print_message(
 	    "    superd holds %d descriptors of 64\n", proc_fd_count(f->pid));
@@ -973,20 +736,6 @@ test_out_of_descriptors_pauses_without_spinning(void **state)
 	"  victims[s] = nil\n"                                              \
 	"end\n"
 
-static int
-mode_conn(struct fix *f, const char *mode)
-{
-	char buf[64];
-	int fd = tcp_connect(f->port);
-
-	assert_true(fd >= 0);
-	snprintf(buf, sizeof(buf), "%s\n", mode);
-	assert_int_equal(send_str(fd, buf), 0);
-	snprintf(buf, sizeof(buf), "mode %s\n", mode);
-	assert_int_equal(expect_line(fd, buf), 0);
-	return fd;
-}
-
 static void
 assert_fini_count(struct fix *f, const char *mode, int n)
 {
@@ -1006,28 +755,28 @@ test_vanishing_peers_cost_nothing_and_fini_runs_once(void **state)
 	char buf[65536], needle[64];
 	int big, half, s1, s2, v1, v2, w, base, port;
 
-	start_test(f, VANISH_LUA, "");
+	fix_start_test(f, VANISH_LUA, "");
 	base = proc_fd_count(f->pid);
 	/* RST while the script is blocked writing 12 MB. */
-	big = mode_conn(f, "big");
+	big = mode_conn(f->port, "big");
 	port = local_port(big);
 	assert_int_equal(recv_n(big, buf, sizeof(buf), 3000), sizeof(buf));
 	reset_close(big);
 	/* Half-closed: the script reads to EOF, then still writes. */
-	half = mode_conn(f, "half");
+	half = mode_conn(f->port, "half");
 	assert_int_equal(send_str(half, "hello"), 0);
 	assert_int_equal(shutdown(half, SHUT_WR), 0);
 	expect_all(half, "got 5 bytes\n", 5000);
 	close(half);
 	/* Gone while asleep in superd.sleep: by FIN and by RST. */
-	s1 = mode_conn(f, "sleep");
-	s2 = mode_conn(f, "sleep");
+	s1 = mode_conn(f->port, "sleep");
+	s2 = mode_conn(f->port, "sleep");
 	close(s1);
 	reset_close(s2);
 	/* Gone while another coroutine writes to them. */
-	v1 = mode_conn(f, "victim");
-	v2 = mode_conn(f, "victim");
-	w = mode_conn(f, "writer");
+	v1 = mode_conn(f->port, "victim");
+	v2 = mode_conn(f->port, "victim");
+	w = mode_conn(f->port, "writer");
 	assert_int_equal(expect_line(v1, "tick 1\n"), 0);
 	assert_int_equal(expect_line(v2, "tick 1\n"), 0);
 	close(v1);
@@ -1045,7 +794,7 @@ test_vanishing_peers_cost_nothing_and_fini_runs_once(void **state)
 	assert_fini_count(f, "victim", 2);
 	assert_fini_count(f, "writer", 1);
 	snprintf(needle, sizeof(needle), "test: tcp 127.0.0.1:%d:", port);
-	assert_int_equal(log_lines(&f->d, needle, "reset by peer"), 1);
+	assert_int_equal(sd_log_lines(&f->d, needle, "reset by peer"), 1);
 	assert_true(abs(proc_fd_count(f->pid) - base) <= 2);
 	assert_healthy(f);
 	assert_int_equal(sd_stop(&f->d), 0);
@@ -1130,6 +879,19 @@ round_trips(int *fds, int from, int to, char tag, int ms)
 		fail_msg("%d of %d connections got no answer", left, to - from);
 }
 
+/* The test's own limit, put back by its teardown. */
+static struct rlimit nofile;
+static int nofile_saved;
+
+static int
+teardown_nofile(void **state)
+{
+	if (nofile_saved)
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	nofile_saved = 0;
+	return fix_teardown(state);
+}
+
 static void
 test_ten_thousand_concurrent_round_trips(void **state)
 {
@@ -1138,16 +900,17 @@ test_ten_thousand_concurrent_round_trips(void **state)
 	int *fds = calloc(MANY, sizeof(int)), i;
 	long t0;
 
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &f->nofile), 0);
-	f->nofile_saved = 1;
-	rl = f->nofile;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+	nofile_saved = 1;
+	rl = nofile;
 	rl.rlim_cur = rl.rlim_max;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_cur < MANY + 100)
 		skip();
 	sd_write(&f->d, "test.lua", "%s", ECHO_LUA);
-	conf_test(f, "max_connections = 20000;\n", "max_connections = 20000;");
-	start(f);
+	fix_conf_test(
+	    f, "max_connections = 20000;\n", "max_connections = 20000;");
+	fix_start(f);
 	t0 = now_ms();
 	for (i = 0; i < MANY; i += BATCH) {
 		connect_batch(fds, i, i + BATCH, f->port);
@@ -1193,52 +956,8 @@ start_udp(struct fix *f)
 	    "  { name = \"test\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"udp\"]; script = \"test.lua\"; },\n",
 	    f->port);
-	write_conf(f, "", svc);
-	start(f);
-}
-
-/* A UDP socket on 127.0.0.1:port (0: any); -1 when it cannot bind. */
-static int
-udp_bound(int port)
-{
-	struct sockaddr_in a = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-udp_send_to(int fd, int port, const char *msg)
-{
-	struct sockaddr_in a = {0};
-
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
-	assert_int_equal(
-	    sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a)),
-	    (ssize_t)strlen(msg));
-}
-
-/* One datagram within ms, NUL-terminated in buf; its length or -1. */
-static ssize_t
-udp_recv(int fd, char *buf, size_t len, int ms)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	ssize_t n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return -1;
-	n = recv(fd, buf, len - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
+	fix_conf(f, "", svc);
+	fix_start(f);
 }
 
 static void
@@ -1250,17 +969,17 @@ test_udp_low_source_port_unanswered_and_big_reply_refused(void **state)
 
 	start_udp(f);
 	for (port = 1000; port < 1024 && low < 0; port++)
-		low = udp_bound(port);
+		low = udp_open("127.0.0.1", port, 0);
 	assert_true(low >= 0);
-	udp_send_to(low, f->port, "ping");
+	assert_int_equal(udp_send(low, "127.0.0.1", f->port, "ping", 4), 0);
 	assert_int_equal(udp_recv(low, buf, sizeof(buf), 500), -1);
 	close(low);
-	fd = udp_bound(0);
+	fd = udp_open("127.0.0.1", 0, 0);
 	assert_true(fd >= 0);
-	udp_send_to(fd, f->port, "ping");
+	assert_int_equal(udp_send(fd, "127.0.0.1", f->port, "ping", 4), 0);
 	assert_int_equal(udp_recv(fd, buf, sizeof(buf), 2000), 4);
 	assert_string_equal(buf, "ping");
-	udp_send_to(fd, f->port, "big");
+	assert_int_equal(udp_send(fd, "127.0.0.1", f->port, "big", 3), 0);
 	assert_true(udp_recv(fd, buf, sizeof(buf), 2000) > 0);
 	assert_string_equal(buf, "err=datagram too large");
 	assert_int_equal(udp_recv(fd, buf, sizeof(buf), 300), -1);
@@ -1306,7 +1025,7 @@ test_udp_spoofed_from_own_ports_is_dropped(void **state)
 		skip();
 	start_udp(f);
 	/* The raw path works: spoofed from our own socket, answered there. */
-	fd = udp_bound(0);
+	fd = udp_open("127.0.0.1", 0, 0);
 	assert_true(fd >= 0);
 	port = local_port(fd);
 	assert_int_equal(send_spoofed(raw, port, f->port, "probe"), 0);
@@ -1322,7 +1041,7 @@ test_udp_spoofed_from_own_ports_is_dropped(void **state)
 	assert_int_equal(sd_log_count(&f->d, needle), 0);
 	assert_int_equal(sd_log_count(&f->d, "test: dgram "), 1);
 	close(raw);
-	udp_send_to(fd, f->port, "after");
+	assert_int_equal(udp_send(fd, "127.0.0.1", f->port, "after", 5), 0);
 	assert_int_equal(udp_recv(fd, buf, sizeof(buf), 2000), 5);
 	assert_string_equal(buf, "after");
 	close(fd);
@@ -1348,8 +1067,8 @@ test_mapped_peer_limited_and_logged_as_ipv4(void **state)
 	    "  { name = \"test\"; port = %d; address = \"::\";"
 	    " per_source = 1; script = \"test.lua\"; },\n",
 	    f->port);
-	write_conf(f, "", svc);
-	start(f);
+	fix_conf(f, "", svc);
+	fix_start(f);
 	a = tcp_connect(f->port);
 	assert_true(a >= 0);
 	pa = local_port(a);
@@ -1367,7 +1086,7 @@ test_mapped_peer_limited_and_logged_as_ipv4(void **state)
 	close(a);
 	snprintf(needle, sizeof(needle), "test: tcp 127.0.0.1:%d: ", pa);
 	assert_int_equal(
-	    log_lines_wait(&f->d, needle, "closed by peer", 1, 3000), 1);
+	    sd_log_lines_wait(&f->d, needle, "closed by peer", 1, 3000), 1);
 	c = tcp_connect(f->port);
 	assert_true(c >= 0);
 	assert_int_equal(expect_line(c, "hello 127.0.0.1\n"), 0);
@@ -1401,8 +1120,8 @@ test_drip_feed_meets_timeout_not_idle_timeout(void **state)
 	    "  { name = \"idle\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"test.lua\"; idle_timeout = 1; },\n",
 	    f->port, idle_port);
-	write_conf(f, "", svc);
-	start(f);
+	fix_conf(f, "", svc);
+	fix_start(f);
 	fd = tcp_connect(f->port);
 	assert_true(fd >= 0);
 	t0 = now_ms();
@@ -1488,15 +1207,15 @@ wait_end(struct fix *f, const char *src, int port, const char *why, int n)
 	char needle[96];
 
 	snprintf(needle, sizeof(needle), "test: tcp %s:%d: ", src, port);
-	if (log_lines_wait(&f->d, "test: tcp ", why, n, 5000) < n ||
-	    log_lines(&f->d, needle, why) < 1)
+	if (sd_log_lines_wait(&f->d, "test: tcp ", why, n, 5000) < n ||
+	    sd_log_lines(&f->d, needle, why) < 1)
 		fail_msg("no \"%s\" logged for %s:%d", why, src, port);
 }
 
 static int
 before(struct fix *f, const char *why)
 {
-	return log_lines(&f->d, "test: tcp ", why);
+	return sd_log_lines(&f->d, "test: tcp ", why);
 }
 
 static void
@@ -1565,12 +1284,12 @@ test_counters_never_leak_whatever_ends_a_connection(void **state)
 	size_t w;
 
 	sd_write(&f->d, "test.lua", "%s", COUNT_LUA);
-	conf_test(f, "max_connections = 4;\n",
+	fix_conf_test(f, "max_connections = 4;\n",
 	    "per_source = 2; max_connections = 3; output_limit = 65536;"
 	    " memory_limit = 16; cpu_limit = 200000; idle_timeout = 1;"
 	    " slow_timeout = 0.5;"
 	    " only_from = [\"127.0.0.0/16\"];");
-	start(f);
+	fix_start(f);
 	usleep(100000);
 	base = proc_fd_count(f->pid);
 	for (round = 0; round < 25; round++) {
@@ -1735,7 +1454,7 @@ static void
 broken_hup(struct fix *f, struct rt *rt)
 {
 	const char *keep = "keeping the running configuration";
-	int n = log_lines(&f->d, keep, NULL);
+	int n = sd_log_lines(&f->d, keep, NULL);
 	long end = now_ms() + 5000;
 
 	sd_write(&f->d, "superd.conf",
@@ -1744,10 +1463,10 @@ broken_hup(struct fix *f, struct rt *rt)
 	    "  { name = \"test\"; port = ; }\n"
 	    ");\n");
 	assert_int_equal(sd_signal(&f->d, SIGHUP), 0);
-	while (log_lines(&f->d, keep, NULL) == n && now_ms() < end)
+	while (sd_log_lines(&f->d, keep, NULL) == n && now_ms() < end)
 		rt_pump(rt, f->port, 20);
-	assert_int_equal(log_lines(&f->d, keep, NULL), n + 1);
-	conf_test(f, "", "");
+	assert_int_equal(sd_log_lines(&f->d, keep, NULL), n + 1);
+	fix_conf_test(f, "", "");
 }
 
 static void
@@ -1760,7 +1479,7 @@ test_reload_under_load_loses_nothing(void **state)
 	int i, trips = 0;
 
 	memset(rt, 0, sizeof(rt));
-	start_test(f, ECHO_LUA, "");
+	fix_start_test(f, ECHO_LUA, "");
 	inode = listen_inode(f->port);
 	assert_true(inode != 0 && holds_inode(f->pid, inode));
 	for (i = 0; i < RCLIENTS; i++)
@@ -1784,7 +1503,7 @@ test_reload_under_load_loses_nothing(void **state)
 	assert_int_equal(
 	    sd_log_count(&f->d, "keeping the running configuration"), 3);
 	snprintf(where, sizeof(where), "%s:3:", f->d.conf);
-	assert_int_equal(log_lines(&f->d, where, "keeping the running"), 3);
+	assert_int_equal(sd_log_lines(&f->d, where, "keeping the running"), 3);
 	assert_int_equal(sd_log_count(&f->d, "refused"), 0);
 	assert_int_equal(listen_inode(f->port), inode);
 	assert_true(holds_inode(f->pid, inode));
@@ -1833,8 +1552,9 @@ test_reload_under_load_loses_nothing(void **state)
 	"  end\n"                                                             \
 	"end\n"
 
+/* A connection to service "test" that has sent mode as its first line. */
 static int
-ask(struct fix *f, const char *mode)
+send_mode(struct fix *f, const char *mode)
 {
 	char buf[64];
 	int fd = tcp_connect(f->port);
@@ -1852,39 +1572,39 @@ test_c_boundary_many_values_and_deep_nesting(void **state)
 	char *want = malloc(8002), *got = malloc(8002), line[1024];
 	int fd, i, port;
 
-	start_test(f, BOUNDARY_LUA, "");
+	fix_start_test(f, BOUNDARY_LUA, "");
 	for (i = 0; i < 8000; i++)
 		want[i] = '0' + (i + 1) % 10;
 	want[8000] = '\n';
 	want[8001] = '\0';
-	fd = ask(f, "unpack");
+	fd = send_mode(f, "unpack");
 	assert_int_equal(recv_all(fd, got, 8001, 5000), 8001);
 	got[8001] = '\0';
 	assert_string_equal(got, want);
 	expect_all(fd, "", 3000);
 	close(fd);
-	fd = ask(f, "wrap");
+	fd = send_mode(f, "wrap");
 	recv_line(fd, line, sizeof(line), 10000);
 	print_message("    wrap: %s", line);
 	assert_has(line, "false ");
 	close(fd);
-	fd = ask(f, "results");
+	fd = send_mode(f, "results");
 	expect_all(fd, "8000\n", 5000);
 	close(fd);
-	fd = ask(f, "args");
+	fd = send_mode(f, "args");
 	expect_all(fd, "true 8000\n", 5000);
 	close(fd);
 	/* 2^31 is over string.rep's own INT_MAX; 2^31 - 1 meets the limit. */
-	fd = ask(f, "rep");
+	fd = send_mode(f, "rep");
 	expect_say(fd, "false resulting string too large\n", NULL);
 	expect_say(fd, "false not enough memory", NULL);
 	expect_all(fd, "", 3000);
 	close(fd);
-	fd = ask(f, "rep raw");
+	fd = send_mode(f, "rep raw");
 	port = local_port(fd);
 	expect_all(fd, "", 5000);
 	close(fd);
-	error_line(f, port, line, sizeof(line));
+	fix_error_line(f, port, line, sizeof(line));
 	assert_has(line, "not enough memory");
 	free(want);
 	free(got);
@@ -1900,46 +1620,18 @@ test_spawn_with_8000_arguments(void **state)
 	ssize_t n;
 	int fd;
 
-	start_test(f, BOUNDARY_LUA, "");
-	fd = ask(f, "spawn");
+	fix_start_test(f, BOUNDARY_LUA, "");
+	fd = send_mode(f, "spawn");
 	n = recv_all(fd, buf, sizeof(buf) - 1, 5000);
 	close(fd);
 	usleep(100000);
-	assert_alive(f);
+	assert_alive(&f->d, "a spawn with 8000 arguments");
 	assert_true(n >= 0);
 	buf[n] = '\0';
 	assert_string_equal(buf, "spawned\n");
 	assert_int_equal(sd_log_wait(&f->d, "spawned with 8000", 1, 3000), 1);
 	assert_healthy(f);
 	assert_int_equal(sd_stop(&f->d), 0);
-}
-
-static int
-setup(void **state)
-{
-	static struct fix f;
-
-	memset(&f, 0, sizeof(f));
-	sd_init(&f.d);
-	f.port = free_port();
-	do
-		f.echo = free_port();
-	while (f.echo == f.port);
-	sd_write(&f.d, "echo.lua", "%s", ECHO_LUA);
-	*state = &f;
-	return 0;
-}
-
-/* Also after a failed assertion: no superd outlives its test. */
-static int
-teardown(void **state)
-{
-	struct fix *f = *state;
-
-	sd_cleanup(&f->d);
-	if (f->nofile_saved)
-		setrlimit(RLIMIT_NOFILE, &f->nofile);
-	return 0;
 }
 
 /* 17. What one script can do to the daemon and to other coroutines. */
@@ -1952,7 +1644,7 @@ test_main_dropping_its_socket_is_safe(void **state)
 	char buf[16];
 	int fd, u;
 
-	start_test(f,
+	fix_start_test(f,
 	    "function main(s)\n"
 	    "  if s:protocol() == 'tcp' and s:read() == 'close' then\n"
 	    "    s:close()\n"
@@ -1970,8 +1662,8 @@ test_main_dropping_its_socket_is_safe(void **state)
 	assert_int_equal(send_str(fd, "keep\n"), 0);
 	assert_true(wait_closed(fd, 3000));
 	close(fd);
-	u = udp_bound(0);
-	udp_send_to(u, f->port, "x");
+	u = udp_open("127.0.0.1", 0, 0);
+	assert_int_equal(udp_send(u, "127.0.0.1", f->port, "x", 1), 0);
 	assert_int_equal(udp_recv(u, buf, sizeof(buf), 300), -1);
 	close(u);
 	assert_healthy(f);
@@ -2011,7 +1703,7 @@ test_script_cannot_resume_a_coroutine_superd_holds(void **state)
 	char buf[256];
 	long t0;
 
-	start_test(f, RESUME_LUA, "");
+	fix_start_test(f, RESUME_LUA, "");
 	victim = tcp_connect(f->port);
 	t0 = now_ms();
 	assert_int_equal(send_str(victim, "victim\n"), 0);
@@ -2042,7 +1734,7 @@ test_reload_looping_through_coroutines_meets_cpu_limit(void **state)
 	struct fix *f = *state;
 	int fd;
 
-	start_test(f,
+	fix_start_test(f,
 	    "if RELOADED then\n"
 	    "  while true do\n"
 	    "    pcall(coroutine.wrap(function() while true do end end))\n"
@@ -2068,7 +1760,7 @@ test_nan_times_are_errors(void **state)
 	char buf[512];
 	int fd;
 
-	start_test(f,
+	fix_start_test(f,
 	    "function main(s)\n"
 	    "  local nan = 0/0\n"
 	    "  s:write(tostring(pcall(superd.sleep, nan)), ' ',\n"
@@ -2095,7 +1787,7 @@ test_reload_error_object_that_is_a_table_is_named(void **state)
 {
 	struct fix *f = *state;
 
-	start_test(f,
+	fix_start_test(f,
 	    "if RELOADED then error({}) end\n"
 	    "RELOADED = true\n" ECHO_LUA,
 	    "");
@@ -2119,7 +1811,7 @@ test_write_of_many_big_arguments_is_queued_in_parts(void **state)
 	long rss;
 	int fd;
 
-	start_test(f,
+	fix_start_test(f,
 	    "function main(s)\n"
 	    "  local x, t = string.rep('x', 8 * 2^20), {}\n"
 	    "  for i = 1, 60 do t[i] = x end\n"
@@ -2139,7 +1831,7 @@ test_write_of_many_big_arguments_is_queued_in_parts(void **state)
 	assert_int_equal(sd_stop(&f->d), 0);
 }
 
-#define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define TEST(t) cmocka_unit_test_setup_teardown(t, fix_setup, fix_teardown)
 
 int
 main(void)
@@ -2159,7 +1851,9 @@ main(void)
 	    TEST(test_sandbox_removes_escapes_and_binary_chunks),
 	    TEST(test_out_of_descriptors_pauses_without_spinning),
 	    TEST(test_vanishing_peers_cost_nothing_and_fini_runs_once),
-	    TEST(test_ten_thousand_concurrent_round_trips),
+	    cmocka_unit_test_setup_teardown(
+		test_ten_thousand_concurrent_round_trips, fix_setup,
+		teardown_nofile),
 	    TEST(test_udp_low_source_port_unanswered_and_big_reply_refused),
 	    TEST(test_udp_spoofed_from_own_ports_is_dropped),
 	    TEST(test_mapped_peer_limited_and_logged_as_ipv4),

@@ -27,16 +27,7 @@
 
 #define EPOCH_1900 2208988800ULL
 
-static char repo[512];	 /* the repository: tests run from its root */
 static pid_t daemon_pid; /* a detached superd the teardown must kill */
-
-static const char *
-binary(void)
-{
-	const char *b = getenv("SUPERD");
-
-	return b && *b ? b : "./superd";
-}
 
 /* The 95 printable characters, and chargen's lines (74 bytes) in a row. */
 static const char *
@@ -64,290 +55,6 @@ chargen_line(int i, char *out)
 	out[74] = '\0';
 }
 
-/* --- addresses and sockets --- */
-
-static socklen_t
-make_addr(const char *ip, int port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(port);
-		return sizeof(*a4);
-	}
-	if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(port);
-		return sizeof(*a6);
-	}
-	return 0;
-}
-
-/* A TCP client to ip:port, bound first to src (any port) when given. */
-static int
-tcp_connect_ip_from(const char *src, const char *ip, int port)
-{
-	struct sockaddr_storage to, from;
-	socklen_t tolen = make_addr(ip, port, &to), fromlen;
-	int fd = socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	if (src != NULL) {
-		fromlen = make_addr(src, 0, &from);
-		if (bind(fd, (struct sockaddr *)&from, fromlen) < 0) {
-			close(fd);
-			return -1;
-		}
-	}
-	if (connect(fd, (struct sockaddr *)&to, tolen) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int
-tcp_connect_to(const char *ip, int port)
-{
-	return tcp_connect_ip_from(NULL, ip, port);
-}
-
-/* An echo service answers "ping" on fd: the connection is being served. */
-static int
-served(int fd)
-{
-	char buf[16];
-
-	if (fd < 0 || send_str(fd, "ping\n") < 0)
-		return 0;
-	return recv_line(fd, buf, sizeof(buf), 2000) == 5 &&
-	       strcmp(buf, "ping\n") == 0;
-}
-
-/* Refused: superd accepted and closed with nothing written (recv is 0). */
-static int
-closed_empty(int fd, int ms)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-	char c;
-
-	if (fd < 0 || poll(&p, 1, ms) <= 0)
-		return 0;
-	return recv(fd, &c, 1, 0) == 0;
-}
-
-/* A UDP socket of ip's family, bound to ip:port when ip is given. */
-static int
-udp_open(const char *family_ip, const char *ip, int port, int reuse)
-{
-	struct sockaddr_storage a;
-	socklen_t alen = make_addr(ip ? ip : family_ip, port, &a);
-	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
-
-	if (fd < 0)
-		return -1;
-	if (reuse &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (ip && bind(fd, (struct sockaddr *)&a, alen) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Waits up to ms for one datagram; its length, or -1 when none came. */
-static ssize_t
-udp_recv(int fd, void *buf, size_t max, int ms)
-{
-	struct pollfd p = {fd, POLLIN, 0};
-
-	if (poll(&p, 1, ms) <= 0)
-		return -1;
-	return recv(fd, buf, max, 0);
-}
-
-/* Sends one datagram to ip:port and waits up to ms for the answer. */
-static ssize_t
-udp_ask(int fd, const char *ip, int port, const void *msg, size_t len,
-    void *reply, size_t max, int ms)
-{
-	struct sockaddr_storage to;
-	socklen_t tolen = make_addr(ip, port, &to);
-
-	if (sendto(fd, msg, len, 0, (struct sockaddr *)&to, tolen) !=
-	    (ssize_t)len)
-		return -1;
-	return udp_recv(fd, reply, max, ms);
-}
-
-/* One datagram to 127.0.0.1:port from a fresh socket, and its answer. */
-static ssize_t
-udp_query(int port, const void *msg, size_t len, void *reply, size_t max)
-{
-	int fd = udp_open("127.0.0.1", NULL, 0, 0);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = udp_ask(fd, "127.0.0.1", port, msg, len, reply, max, 2000);
-	close(fd);
-	return n;
-}
-
-/* --- the log --- */
-
-/* The whole first log line holding needle, without its '\n'; 0 if found. */
-static int
-log_line(struct superd *d, const char *needle, char *out, size_t len)
-{
-	static char buf[1 << 20];
-	char *p, *e;
-	size_t n;
-	FILE *f;
-
-	out[0] = '\0';
-	if ((f = fopen(d->log, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	if ((p = strstr(buf, needle)) == NULL)
-		return -1;
-	while (p > buf && p[-1] != '\n')
-		p--;
-	if ((e = strchr(p, '\n')) == NULL)
-		e = p + strlen(p);
-	snprintf(out, len, "%.*s", (int)(e - p), p);
-	return 0;
-}
-
-/* Waits up to ms for a line holding needle; 0 with it in out. */
-static int
-log_wait_line(
-    struct superd *d, const char *needle, char *out, size_t len, int ms)
-{
-	if (sd_log_wait(d, needle, 1, ms) < 1) {
-		out[0] = '\0';
-		return -1;
-	}
-	return log_line(d, needle, out, len);
-}
-
-/* Closes fd and waits for superd to log its end. */
-static void
-close_and_wait(struct superd *d, const char *name, int fd)
-{
-	char needle[128], line[512];
-
-	snprintf(needle, sizeof(needle), "%s: tcp 127.0.0.1:%d: ", name,
-	    local_port(fd));
-	close(fd);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 3000), 0);
-	assert_non_null(strstr(line, "closed by peer"));
-}
-
-/* fd was refused for why, and the log names its port. */
-static void
-assert_refused(
-    struct superd *d, const char *name, const char *ip, int fd, const char *why)
-{
-	char needle[128], line[512];
-	int port = local_port(fd);
-
-	assert_true(closed_empty(fd, 2000));
-	close(fd);
-	snprintf(
-	    needle, sizeof(needle), "%s: tcp %s:%d: refused: ", name, ip, port);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 2000), 0);
-	assert_string_equal(strstr(line, "refused: ") + 9, why);
-}
-
-/* --- configurations --- */
-
-/* Writes superd.conf: the global lines (log_level "info" when globals
- * is empty), then the services text. */
-static void conf_write(struct superd *d, const char *globals, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-static void
-conf_write(struct superd *d, const char *globals, const char *fmt, ...)
-{
-	char body[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(body, sizeof(body), fmt, ap);
-	va_end(ap);
-	sd_write(d, "superd.conf",
-	    "log = \"stderr\";\n"
-	    "script_dir = \"%s/services\";\n"
-	    "%s\n"
-	    "services = (\n%s\n);\n",
-	    repo, *globals ? globals : "log_level = \"info\";", body);
-}
-
-/* One shipped classic service on 127.0.0.1, TCP and UDP, started. */
-static void
-start_classic(struct superd *d, const char *name, int port)
-{
-	conf_write(d, "",
-	    "{ name = \"%s\"; port = %d; address = \"127.0.0.1\";"
-	    " protocol = [\"tcp\", \"udp\"]; script = \"%s.lua\";"
-	    " options = { quotes = \"%s/conf/quotes.txt\"; }; }",
-	    name, port, name, repo);
-	assert_int_equal(sd_start(d, port), 0);
-}
-
-/* Runs argv with stdout and stderr to outpath, at most ms; exit status. */
-static int
-run_for(char *const argv[], const char *outpath, int ms)
-{
-	long end = now_ms() + ms;
-	int fd, status;
-	pid_t pid;
-
-	fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		return -1;
-	if ((pid = fork()) == 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fd);
-	if (pid < 0)
-		return -1;
-	while (now_ms() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
-static void
-read_text(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(out, 1, len - 1, f);
-		fclose(f);
-	}
-	out[n] = '\0';
-}
-
 /* Alive and not a zombie waiting for an init that does not reap. */
 static int
 alive(pid_t pid)
@@ -363,28 +70,6 @@ alive(pid_t pid)
 }
 
 /* --- fixtures --- */
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	if (getcwd(repo, sizeof(repo)) == NULL)
-		return -1;
-	return 0;
-}
-
-static int
-setup(void **state)
-{
-	struct superd *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		return -1;
-	sd_init(d);
-	*state = d;
-	return 0;
-}
 
 /* Runs even when an assertion failed: nothing is left running. */
 static int
@@ -412,9 +97,10 @@ test_udp_echo_returns_binary_datagram_and_tcp_echo_answers(void **state)
 
 	for (i = 0; i < 256; i++)
 		msg[i] = (unsigned char)i;
-	start_classic(d, "echo", port);
+	sd_start_shipped(d, "echo", port, "protocol = [\"tcp\", \"udp\"];");
 	assert_int_equal(
-	    udp_query(port, msg, sizeof(msg), reply, sizeof(reply)), 256);
+	    udp_exchange(port, msg, sizeof(msg), reply, sizeof(reply), 2000),
+	    256);
 	assert_memory_equal(reply, msg, 256);
 	fd = tcp_connect(port);
 	assert_true(served(fd));
@@ -435,13 +121,15 @@ test_udp_write_over_65507_bytes_returns_error(void **state)
 	    "  local ok, err = s:write(string.rep(\"x\", n))\n"
 	    "  if not ok then s:write(\"error: \" .. tostring(err)) end\n"
 	    "end\n");
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"big\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"tcp\", \"udp\"]; script = \"%s/big.lua\"; }",
 	    port, d->dir);
 	assert_int_equal(sd_start(d, port), 0);
-	assert_int_equal(udp_query(port, "65507", 5, reply, 70000), 65507);
-	assert_int_equal(udp_query(port, "65508", 5, reply, 70000), 25);
+	assert_int_equal(
+	    udp_exchange(port, "65507", 5, reply, 70000, 2000), 65507);
+	assert_int_equal(
+	    udp_exchange(port, "65508", 5, reply, 70000, 2000), 25);
 	reply[25] = '\0';
 	assert_string_equal(reply, "error: datagram too large");
 	free(reply);
@@ -466,8 +154,6 @@ test_udp_burst_from_many_sources_gets_each_its_own_replies(void **state)
 	static char reply[70000];
 	char msg[32], want[64];
 	int port = free_port(), fd[BURST], i;
-	struct sockaddr_storage to;
-	socklen_t tolen;
 	ssize_t n;
 
 	sd_write(d, "twice.lua",
@@ -476,18 +162,16 @@ test_udp_burst_from_many_sources_gets_each_its_own_replies(void **state)
 	    "  s:write(d:find(\"^big\") and string.rep(\"b\", 50000) or d)\n"
 	    "  s:write(\"again \", d)\n"
 	    "end\n");
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"twice\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"tcp\", \"udp\"]; script = \"%s/twice.lua\"; }",
 	    port, d->dir);
 	assert_int_equal(sd_start(d, port), 0);
-	tolen = make_addr("127.0.0.1", port, &to);
 	for (i = 0; i < BURST; i++) {
-		assert_true((fd[i] = udp_open("127.0.0.1", NULL, 0, 0)) >= 0);
+		assert_true((fd[i] = udp_open("127.0.0.1", 0, 0)) >= 0);
 		snprintf(msg, sizeof(msg), "%s %d", i % 16 ? "n" : "big", i);
-		assert_int_equal(sendto(fd[i], msg, strlen(msg), 0,
-				     (struct sockaddr *)&to, tolen),
-		    strlen(msg));
+		assert_int_equal(
+		    udp_send(fd[i], "127.0.0.1", port, msg, strlen(msg)), 0);
 	}
 	for (i = 0; i < BURST; i++) {
 		snprintf(msg, sizeof(msg), "%s %d", i % 16 ? "n" : "big", i);
@@ -520,8 +204,6 @@ test_udp_reply_after_its_service_is_removed_goes_nowhere(void **state)
 {
 	struct superd *d = *state;
 	int pu = free_port(), pt = free_port(), fd[LATE], u, i;
-	struct sockaddr_storage to;
-	socklen_t tolen = make_addr("127.0.0.1", pu, &to);
 	char buf[64];
 
 	sd_write(d, "late.lua",
@@ -533,18 +215,17 @@ test_udp_reply_after_its_service_is_removed_goes_nowhere(void **state)
 	sd_write(d, "talk.lua",
 	    "function main(s) s:write('hello\\n') s:read() s:write('bye\\n') "
 	    "end\n");
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"late\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"udp\"]; script = \"%s/late.lua\"; },\n"
 	    "{ name = \"talk\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"%s/talk.lua\"; }",
 	    pu, d->dir, pt, d->dir);
 	assert_int_equal(sd_start(d, pt), 0);
-	u = udp_open("127.0.0.1", NULL, 0, 0);
-	assert_int_equal(
-	    sendto(u, "x", 1, 0, (struct sockaddr *)&to, tolen), 1);
+	u = udp_open("127.0.0.1", 0, 0);
+	assert_int_equal(udp_send(u, "127.0.0.1", pu, "x", 1), 0);
 	usleep(200000); /* the datagram's coroutine is asleep */
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"talk\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"%s/talk.lua\"; }",
 	    pt, d->dir);
@@ -575,13 +256,13 @@ test_udp_from_source_port_below_1024_is_dropped(void **state)
 	char reply[64], needle[128], line[512];
 	int port = free_port(), low, fd = -1;
 
-	conf_write(d, "log_level = \"debug\";",
+	sd_conf(d, "log_level = \"debug\";",
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; }",
 	    port);
 	assert_int_equal(sd_start(d, port), 0);
 	for (low = 1000; low > 900 && fd < 0; low--)
-		fd = udp_open("127.0.0.1", "127.0.0.1", low, 0);
+		fd = udp_open("127.0.0.1", low, 0);
 	low++;
 	if (fd < 0) {
 		printf("skipped: cannot bind a UDP port below 1024\n");
@@ -593,10 +274,12 @@ test_udp_from_source_port_below_1024_is_dropped(void **state)
 	close(fd);
 	snprintf(
 	    needle, sizeof(needle), "echo: udp 127.0.0.1:%d: dropped: ", low);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 2000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 2000), 0);
 	assert_non_null(strstr(line, "source port below 1024"));
 	/* the same datagram from a high port is answered */
-	assert_int_equal(udp_query(port, "x", 1, reply, sizeof(reply)), 1);
+	assert_int_equal(
+	    udp_exchange(port, "x", 1, reply, sizeof(reply), 2000), 1);
 	assert_int_equal(sd_stop(d), 0);
 }
 
@@ -609,14 +292,14 @@ test_udp_from_superds_own_port_is_dropped(void **state)
 
 	/* "other" holds [::]:own with SO_REUSEADDR, so a client can bind
 	 * 127.0.0.1:own beside it and would get any answer sent there */
-	conf_write(d, "log_level = \"debug\";",
+	sd_conf(d, "log_level = \"debug\";",
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; },\n"
 	    "{ name = \"other\"; port = %d; protocol = \"udp\";"
 	    " script = \"discard.lua\"; }",
 	    port, own);
 	assert_int_equal(sd_start(d, port), 0);
-	fd = udp_open("127.0.0.1", "127.0.0.1", own, 1);
+	fd = udp_open("127.0.0.1", own, 1);
 	if (fd < 0) {
 		printf("skipped: cannot bind 127.0.0.1:%d beside superd: %s\n",
 		    own, strerror(errno));
@@ -628,9 +311,11 @@ test_udp_from_superds_own_port_is_dropped(void **state)
 	close(fd);
 	snprintf(
 	    needle, sizeof(needle), "echo: udp 127.0.0.1:%d: dropped: ", own);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 2000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 2000), 0);
 	assert_non_null(strstr(line, "source is one of superd's own ports"));
-	assert_int_equal(udp_query(port, "x", 1, reply, sizeof(reply)), 1);
+	assert_int_equal(
+	    udp_exchange(port, "x", 1, reply, sizeof(reply), 2000), 1);
 	assert_int_equal(sd_stop(d), 0);
 }
 
@@ -644,7 +329,7 @@ test_discard_tcp_stays_open_and_udp_gets_no_reply(void **state)
 	int port = free_port(), fd, ufd;
 
 	memset(data, 'd', sizeof(data));
-	start_classic(d, "discard", port);
+	sd_start_shipped(d, "discard", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_all(fd, data, sizeof(data)), 0);
@@ -652,7 +337,7 @@ test_discard_tcp_stays_open_and_udp_gets_no_reply(void **state)
 	assert_int_equal(send_all(fd, data, sizeof(data)), 0);
 	assert_int_equal(wait_closed(fd, 300), 0);
 	close(fd);
-	ufd = udp_open("127.0.0.1", NULL, 0, 0);
+	ufd = udp_open("127.0.0.1", 0, 0);
 	assert_int_equal(udp_ask(ufd, "127.0.0.1", port, data, 100, reply,
 			     sizeof(reply), 500),
 	    -1);
@@ -677,13 +362,13 @@ test_daytime_is_one_crlf_line_over_tcp_and_udp(void **state)
 	int port = free_port(), fd;
 	ssize_t n;
 
-	start_classic(d, "daytime", port);
+	sd_start_shipped(d, "daytime", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	n = recv_all(fd, buf, sizeof(buf), 2000);
 	close(fd);
 	check_daytime(buf, n);
-	n = udp_query(port, "", 0, buf, sizeof(buf));
+	n = udp_exchange(port, "", 0, buf, sizeof(buf), 2000);
 	check_daytime(buf, n);
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -695,7 +380,7 @@ test_chargen_tcp_lines_rotate_through_the_ring(void **state)
 	char line[128], want[75];
 	int port = free_port(), fd, i;
 
-	start_classic(d, "chargen", port);
+	sd_start_shipped(d, "chargen", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	/* past 95 lines: the ring wraps around */
@@ -718,9 +403,9 @@ test_chargen_udp_is_one_ring_prefix_datagram(void **state)
 
 	for (i = 0; i < 8; i++)
 		chargen_line(i, text + i * 74);
-	start_classic(d, "chargen", port);
+	sd_start_shipped(d, "chargen", port, "protocol = [\"tcp\", \"udp\"];");
 	for (i = 0; i < 5; i++) {
-		fd = udp_open("127.0.0.1", NULL, 0, 0);
+		fd = udp_open("127.0.0.1", 0, 0);
 		n = udp_ask(
 		    fd, "127.0.0.1", port, "x", 1, reply, sizeof(reply), 2000);
 		assert_true(n >= 0 && n <= 512);
@@ -751,13 +436,13 @@ test_time_is_seconds_since_1900_over_tcp_and_udp(void **state)
 	unsigned char buf[16];
 	int port = free_port(), fd;
 
-	start_classic(d, "time", port);
+	sd_start_shipped(d, "time", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	assert_int_equal(recv_all(fd, buf, sizeof(buf), 2000), 4);
 	close(fd);
 	check_time(buf);
-	assert_int_equal(udp_query(port, "", 0, buf, sizeof(buf)), 4);
+	assert_int_equal(udp_exchange(port, "", 0, buf, sizeof(buf), 2000), 4);
 	check_time(buf);
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -770,14 +455,14 @@ test_qotd_is_one_quote_under_512_bytes_over_tcp_and_udp(void **state)
 	int port = free_port(), fd;
 	ssize_t n;
 
-	start_classic(d, "qotd", port);
+	sd_start_shipped(d, "qotd", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	n = recv_all(fd, buf, sizeof(buf), 2000);
 	close(fd);
 	assert_true(n > 2 && n < 512);
 	assert_memory_equal(buf + n - 2, "\r\n", 2);
-	n = udp_query(port, "", 0, buf, sizeof(buf));
+	n = udp_exchange(port, "", 0, buf, sizeof(buf), 2000);
 	assert_true(n > 2 && n < 512);
 	assert_memory_equal(buf + n - 2, "\r\n", 2);
 	assert_int_equal(sd_stop(d), 0);
@@ -802,7 +487,7 @@ test_rdate_reads_time_over_tcp_and_udp(void **state)
 	}
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	snprintf(out, sizeof(out), "%s/rdate.out", d->dir);
-	start_classic(d, "time", port);
+	sd_start_shipped(d, "time", port, "protocol = [\"tcp\", \"udp\"];");
 	if (run_for(tcp, out, 5000) != 0) {
 		read_text(out, text, sizeof(text));
 		fail_msg("rdate -p (TCP) failed: %s", text);
@@ -824,7 +509,7 @@ test_exec_gets_tcp_environment_and_echoes_through_cat(void **state)
 	int port = free_port(), fd, cport, seen = 0, i, echoed = 0;
 	long end;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"env\"; port = %d; address = \"127.0.0.1\";"
 	    " exec = [\"/bin/sh\", \"-c\", \"env; exec cat\"]; }",
 	    port);
@@ -854,7 +539,8 @@ test_exec_gets_tcp_environment_and_echoes_through_cat(void **state)
 	assert_true(echoed);
 	close(fd);
 	snprintf(needle, sizeof(needle), "env: tcp 127.0.0.1:%d: ", cport);
-	assert_int_equal(log_wait_line(d, needle, log, sizeof(log), 3000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, log, sizeof(log), 3000), 0);
 	assert_non_null(strstr(log, ", pid "));
 	assert_non_null(strstr(log, ", exit status 0"));
 	assert_int_equal(sd_stop(d), 0);
@@ -869,7 +555,7 @@ test_exec_inherits_only_descriptors_0_to_2(void **state)
 	ssize_t n;
 	long v;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"fds\"; port = %d; address = \"127.0.0.1\";"
 	    " exec = [\"/bin/sh\", \"-c\", \"ls /proc/self/fd\"]; }",
 	    port);
@@ -912,7 +598,7 @@ test_exec_runs_as_configured_user(void **state)
 		return;
 	}
 	snprintf(want, sizeof(want), "%d\n", (int)pw->pw_uid);
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"id\"; port = %d; address = \"127.0.0.1\";"
 	    " user = \"nobody\"; exec = [\"/usr/bin/id\", \"-u\"]; }",
 	    port);
@@ -934,7 +620,7 @@ test_exec_service_obeys_max_connections(void **state)
 	char needle[128], line[512];
 	int port = free_port(), probe = free_port(), a, c, aport;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"cat\"; port = %d; address = \"127.0.0.1\";"
 	    " exec = [\"/bin/cat\"]; max_connections = 1; },\n"
 	    "{ name = \"probe\"; port = %d; address = \"127.0.0.1\";"
@@ -948,7 +634,8 @@ test_exec_service_obeys_max_connections(void **state)
 	    d, "cat", "127.0.0.1", tcp_connect(port), "max_connections");
 	close(a);
 	snprintf(needle, sizeof(needle), "cat: tcp 127.0.0.1:%d: ", aport);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 3000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 3000), 0);
 	assert_non_null(strstr(line, "exit status 0"));
 	c = tcp_connect(port);
 	assert_true(served(c));
@@ -965,7 +652,7 @@ start_limited(
 {
 	int probe = free_port();
 
-	conf_write(d, globals,
+	sd_conf(d, globals,
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; %s },\n"
 	    "{ name = \"probe\"; port = %d; address = \"127.0.0.1\";"
@@ -1006,7 +693,7 @@ test_per_source_refuses_same_address_then_recovers(void **state)
 	assert_true(served(a));
 	assert_refused(d, "echo", "127.0.0.1", tcp_connect(port), "per_source");
 	/* another source address is its own count */
-	b = tcp_connect_ip_from("127.0.0.2", "127.0.0.1", port);
+	b = tcp_connect_from("127.0.0.2", port, 0);
 	assert_true(served(b));
 	close_and_wait(d, "echo", a);
 	c = tcp_connect(port);
@@ -1022,7 +709,7 @@ test_global_max_connections_spans_services(void **state)
 	struct superd *d = *state;
 	int p1 = free_port(), p2 = free_port(), a, b;
 
-	conf_write(d, "log_level = \"info\"; max_connections = 1;",
+	sd_conf(d, "log_level = \"info\"; max_connections = 1;",
 	    "{ name = \"one\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; },\n"
 	    "{ name = \"two\"; port = %d; address = \"127.0.0.1\";"
@@ -1091,7 +778,8 @@ test_idle_timeout_closes_idle_client_but_not_active_one(void **state)
 	assert_int_equal(wait_closed(idle, 100), 1);
 	close(idle);
 	snprintf(needle, sizeof(needle), "echo: tcp 127.0.0.1:%d: ", idle_port);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 2000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 2000), 0);
 	assert_non_null(strstr(line, ", timeout"));
 	close(busy);
 	assert_int_equal(sd_stop(d), 0);
@@ -1123,7 +811,7 @@ test_only_from_admits_v4_and_refuses_v6(void **state)
 	struct superd *d = *state;
 	int port = free_port(), fd;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; address = [\"127.0.0.1\", \"::1\"];"
 	    " script = \"echo.lua\"; only_from = [\"127.0.0.1\"]; }",
 	    port);
@@ -1143,7 +831,7 @@ test_no_access_matches_mapped_v4_peer_on_dual_stack(void **state)
 	struct superd *d = *state;
 	int port = free_port(), fd;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; script = \"echo.lua\";"
 	    " no_access = [\"127.0.0.0/8\"]; }",
 	    port);
@@ -1164,7 +852,7 @@ test_only_from_v4_block_admits_mapped_peer_on_dual_stack(void **state)
 	struct superd *d = *state;
 	int port = free_port(), fd;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; script = \"echo.lua\";"
 	    " only_from = [\"127.0.0.0/8\"]; }",
 	    port);
@@ -1184,7 +872,7 @@ test_no_access_wins_over_only_from(void **state)
 	struct superd *d = *state;
 	int port = free_port(), probe = free_port();
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; only_from = [\"127.0.0.0/8\"];"
 	    " no_access = [\"127.0.0.1\"]; },\n"
@@ -1201,7 +889,7 @@ test_bad_cidr_is_config_error_with_line(void **state)
 {
 	struct superd *d = *state;
 	char out[1024], want[256];
-	char *argv[] = {(char *)binary(), "-c", d->conf, NULL};
+	char *argv[] = {(char *)sd_binary(), "-c", d->conf, NULL};
 	char outpath[256];
 
 	sd_write(d, "superd.conf",
@@ -1211,7 +899,7 @@ test_bad_cidr_is_config_error_with_line(void **state)
 	    "    script = \"%s/services/echo.lua\";\n"
 	    "    only_from = [\"10.0.0.0/33\"]; }\n"
 	    ");\n",
-	    free_port(), repo);
+	    free_port(), sd_repo());
 	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
 	/* bounded: a superd that took the file would run forever */
 	assert_int_equal(run_for(argv, outpath, 5000), 1);
@@ -1230,7 +918,7 @@ test_address_list_answers_on_v4_and_v6(void **state)
 	struct superd *d = *state;
 	int port = free_port(), fd;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; address = [\"127.0.0.1\", \"::1\"];"
 	    " script = \"echo.lua\"; }",
 	    port);
@@ -1251,7 +939,7 @@ test_default_address_is_dual_stack(void **state)
 	char reply[16];
 	int port = free_port(), fd;
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; protocol = [\"tcp\", \"udp\"];"
 	    " script = \"echo.lua\"; }",
 	    port);
@@ -1262,8 +950,9 @@ test_default_address_is_dual_stack(void **state)
 	fd = tcp_connect_to("::1", port);
 	assert_true(served(fd));
 	close(fd);
-	assert_int_equal(udp_query(port, "v4", 2, reply, sizeof(reply)), 2);
-	fd = udp_open("::1", NULL, 0, 0);
+	assert_int_equal(
+	    udp_exchange(port, "v4", 2, reply, sizeof(reply), 2000), 2);
+	fd = udp_open("::1", 0, 0);
 	assert_int_equal(
 	    udp_ask(fd, "::1", port, "v6", 2, reply, sizeof(reply), 2000), 2);
 	assert_memory_equal(reply, "v6", 2);
@@ -1294,7 +983,7 @@ test_sighup_adds_removes_changes_and_keeps_open_connection(void **state)
 
 	sd_write(d, "word.lua",
 	    "function main(s) s:write(options.word, \"\\n\") end\n");
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"a\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"%s/word.lua\"; options = { word = \"before\"; }; },\n"
 	    "{ name = \"b\"; port = %d; address = \"127.0.0.1\";"
@@ -1305,15 +994,15 @@ test_sighup_adds_removes_changes_and_keeps_open_connection(void **state)
 	b = tcp_connect(pb);
 	assert_true(served(b));
 
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"a\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"%s/word.lua\"; options = { word = \"after\"; }; },\n"
 	    "{ name = \"c\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; }",
 	    pa, d->dir, pc);
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(
-	    log_wait_line(d, "SIGHUP: configuration", line, sizeof(line), 5000),
+	assert_int_equal(sd_log_wait_line(d, "SIGHUP: configuration", line,
+			     sizeof(line), 5000),
 	    0);
 	assert_non_null(strstr(line, "loaded"));
 	fd = tcp_connect(pc);
@@ -1336,8 +1025,9 @@ test_sighup_adds_removes_changes_and_keeps_open_connection(void **state)
 	    "  this is not a setting\n"
 	    ");\n");
 	assert_int_equal(sd_signal(d, SIGHUP), 0);
-	assert_int_equal(log_wait_line(d, "keeping the running configuration",
-			     line, sizeof(line), 5000),
+	assert_int_equal(
+	    sd_log_wait_line(d, "keeping the running configuration", line,
+		sizeof(line), 5000),
 	    0);
 	snprintf(want, sizeof(want), "superd.conf:3");
 	if (strstr(line, want) == NULL)
@@ -1358,13 +1048,13 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 	struct superd *d = *state;
 	char pidpath[256], outpath[256], text[256];
 	char *argv[] = {
-	    (char *)binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
+	    (char *)sd_binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
 	int port = free_port(), fd = -1, rc;
 	long end;
 
 	snprintf(pidpath, sizeof(pidpath), "%s/superd.pid", d->dir);
 	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; }",
 	    port);
@@ -1409,12 +1099,12 @@ test_detach_reports_a_late_start_error(void **state)
 	struct superd *d = *state;
 	char pidpath[256], outpath[256], text[512];
 	char *argv[] = {
-	    (char *)binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
+	    (char *)sd_binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
 	int port = free_port();
 
 	snprintf(pidpath, sizeof(pidpath), "%s/no/such/superd.pid", d->dir);
 	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
-	conf_write(d, "",
+	sd_conf(d, "",
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; }",
 	    port);
@@ -1433,7 +1123,7 @@ test_connection_log_line_counts_bytes_and_reason(void **state)
 	double secs;
 	int used = 0;
 
-	start_classic(d, "echo", port);
+	sd_start_shipped(d, "echo", port, "protocol = [\"tcp\", \"udp\"];");
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	cport = local_port(fd);
@@ -1441,7 +1131,8 @@ test_connection_log_line_counts_bytes_and_reason(void **state)
 	assert_int_equal(recv_n(fd, buf, 5, 2000), 5);
 	close(fd);
 	snprintf(needle, sizeof(needle), "echo: tcp 127.0.0.1:%d: ", cport);
-	assert_int_equal(log_wait_line(d, needle, line, sizeof(line), 3000), 0);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 3000), 0);
 	p = strstr(line, needle) + strlen(needle);
 	if (sscanf(p, "%lfs, %n", &secs, &used) != 1 || used == 0)
 		fail_msg("no duration in: %s", line);
@@ -1451,7 +1142,7 @@ test_connection_log_line_counts_bytes_and_reason(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, sd_setup, teardown)
 
 int
 main(void)
@@ -1492,5 +1183,5 @@ main(void)
 	    T(test_detach_reports_a_late_start_error),
 	    T(test_connection_log_line_counts_bytes_and_reason),
 	};
-	return cmocka_run_group_tests_name("inetd", tests, group_setup, NULL);
+	return cmocka_run_group_tests_name("inetd", tests, NULL, NULL);
 }

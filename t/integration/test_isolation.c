@@ -11,36 +11,6 @@
 
 #include "client.h"
 
-static int
-serve_or_fail(struct superd *d, const char *extra, const char *script)
-{
-	int port = sd_serve(d, "t", extra, script);
-
-	if (port < 0)
-		fail_msg("superd did not start (log in %s)", d->log);
-	return port;
-}
-
-static int
-connect_ok(int port)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	return fd;
-}
-
-/* One line sent, one line back: into reply, with its '\n'. */
-static void
-ask(int port, const char *line, char *reply, size_t len)
-{
-	int fd = connect_ok(port);
-
-	assert_int_equal(send_str(fd, line), 0);
-	assert_true(recv_line(fd, reply, len, 3000) > 0);
-	close(fd);
-}
-
 /*
  * The victim fills its state to the memory limit, so that pushing what it
  * reads raises a memory error, which it catches; another connection then
@@ -75,7 +45,7 @@ test_memory_error_in_read_never_shows_another_connections_bytes(void **state)
 {
 	static char big[50000], reply[70000];
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "memory_limit = 1;", leak_lua);
+	int port = sd_served(d, "t", "memory_limit = 1;", leak_lua);
 	int victim = connect_ok(port), other = connect_ok(port);
 	size_t n;
 
@@ -115,12 +85,12 @@ static void
 test_each_connection_runs_in_a_coroutine_no_other_sees(void **state)
 {
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "", sessions_lua), i;
+	int port = sd_served(d, "t", "", sessions_lua), i;
 	char line[64], reply[256];
 
 	for (i = 0; i < 40; i++) {
 		snprintf(line, sizeof(line), "secret-%d\n", i);
-		ask(port, line, reply, sizeof(reply));
+		assert_true(ask(port, line, reply, sizeof(reply), 3000) > 0);
 		if (strcmp(reply, "nil\n") != 0)
 			fail_msg("client %d saw a predecessor's state: %s", i,
 			    reply);
@@ -160,18 +130,20 @@ static void
 test_finished_coroutine_cannot_be_resumed(void **state)
 {
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "", dead_lua), i;
+	int port = sd_served(d, "t", "", dead_lua), i;
 	char reply[256];
 
 	for (i = 0; i < 5; i++) {
-		ask(port, "keep\n", reply, sizeof(reply));
+		assert_true(
+		    ask(port, "keep\n", reply, sizeof(reply), 3000) > 0);
 		assert_string_equal(reply, "kept\n");
 	}
 	usleep(100000); /* the spawned ones have finished too */
-	ask(port, "resume\n", reply, sizeof(reply));
+	assert_true(ask(port, "resume\n", reply, sizeof(reply), 3000) > 0);
 	assert_string_equal(reply, "1000 nil\n");
 	for (i = 0; i < 20; i++) {
-		ask(port, "keep\n", reply, sizeof(reply));
+		assert_true(
+		    ask(port, "keep\n", reply, sizeof(reply), 3000) > 0);
 		assert_string_equal(reply, "kept\n");
 	}
 	assert_int_equal(sd_log_count(d, "script error"), 0);

@@ -12,25 +12,6 @@
 
 #define PROMPT "Handle you go by: "
 
-static char repo[256];
-
-/* One shipped script as service "name" on port, with extra settings. */
-static void
-start_shipped(struct superd *d, const char *name, int port, const char *extra)
-{
-	sd_write(d, "superd.conf",
-	    "shutdown_timeout = 1;\n"
-	    "script_dir = \"%s/services\";\n"
-	    "services = ({\n"
-	    "  name = \"%s\"; port = %d; address = \"127.0.0.1\";\n"
-	    "  script = \"%s.lua\";\n"
-	    "  options = { quotes = \"%s/conf/quotes.txt\"; };\n"
-	    "  %s\n"
-	    "});\n",
-	    repo, name, port, name, repo, extra ? extra : "");
-	assert_int_equal(sd_start(d, port), 0);
-}
-
 static void
 test_qotd_sends_short_crlf_quote_and_closes(void **state)
 {
@@ -39,7 +20,7 @@ test_qotd_sends_short_crlf_quote_and_closes(void **state)
 	struct superd *d = *state;
 	ssize_t n, j;
 
-	start_shipped(d, "qotd", port, NULL);
+	sd_start_shipped(d, "qotd", port, NULL);
 	for (i = 0; i < 20; i++) {
 		fd = tcp_connect(port);
 		assert_true(fd >= 0);
@@ -68,7 +49,7 @@ test_chat_announces_relays_and_says_goodbye(void **state)
 	int port = free_port(), a, b, c;
 	struct superd *d = *state;
 
-	start_shipped(d, "chat", port, NULL);
+	sd_start_shipped(d, "chat", port, NULL);
 	a = chat_join(port, "alice");
 	b = chat_join(port, "bob");
 	assert_int_equal(expect_line(a, "bob is in da room!\n"), 0);
@@ -119,7 +100,7 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 	int port = free_port(), s, slow, i, k, left = 0;
 	struct superd *d = *state;
 
-	start_shipped(d, "chat", port, "output_limit = 65536;");
+	sd_start_shipped(d, "chat", port, "output_limit = 65536;");
 	s = chat_join(port, "sender");
 	slow = chat_join(port, "slow");
 	assert_int_equal(expect_line(s, "slow is in da room!\n"), 0);
@@ -173,7 +154,7 @@ test_echo_returns_every_byte(void **state)
 
 	for (i = 0; i < sizeof(out); i++)
 		out[i] = (char)(i * 7 + i / 251);
-	start_shipped(d, "echo", port, NULL);
+	sd_start_shipped(d, "echo", port, NULL);
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_all(fd, out, sizeof(out)), 0);
@@ -184,13 +165,6 @@ test_echo_returns_every_byte(void **state)
 	assert_true(wait_closed(fd, 3000));
 	close(fd);
 	assert_int_equal(sd_stop(d), 0);
-}
-
-static int
-setup_group(void **state)
-{
-	(void)state;
-	return getcwd(repo, sizeof(repo)) == NULL ? -1 : 0;
 }
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
@@ -204,6 +178,5 @@ main(void)
 	    TEST(test_chat_drops_slow_consumer_and_keeps_fast_reader),
 	    TEST(test_echo_returns_every_byte),
 	};
-	return cmocka_run_group_tests_name(
-	    "services", tests, setup_group, NULL);
+	return cmocka_run_group_tests_name("services", tests, NULL, NULL);
 }

@@ -24,17 +24,10 @@ static int
 serve_with(
     struct superd *d, const char *name, const char *extra, const char *script)
 {
-	char cmd[256];
-	int port = sd_serve(d, name, extra, script);
+	int port = sd_served(d, name, extra, script);
 
 	live = *d;
-	if (port > 0)
-		return port;
-	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "no log in %s\n", d->dir);
-	fail_msg("superd did not start");
-	return -1;
+	return port;
 }
 
 static int
@@ -59,15 +52,6 @@ reap(void **state)
 		sd_cleanup(&live);
 	memset(&live, 0, sizeof(live));
 	return 0;
-}
-
-static int
-connect_ok(int port)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	return fd;
 }
 
 /* Reads exactly strlen(want) bytes and compares them. */
