@@ -960,35 +960,6 @@ start_udp(struct fix *f)
 	fix_start(f);
 }
 
-static void
-test_udp_low_source_port_unanswered_and_big_reply_refused(void **state)
-{
-	struct fix *f = *state;
-	char buf[65536];
-	int low = -1, fd, port;
-
-	start_udp(f);
-	for (port = 1000; port < 1024 && low < 0; port++)
-		low = udp_open("127.0.0.1", port, 0);
-	assert_true(low >= 0);
-	assert_int_equal(udp_send(low, "127.0.0.1", f->port, "ping", 4), 0);
-	assert_int_equal(udp_recv(low, buf, sizeof(buf), 500), -1);
-	close(low);
-	fd = udp_open("127.0.0.1", 0, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(udp_send(fd, "127.0.0.1", f->port, "ping", 4), 0);
-	assert_int_equal(udp_recv(fd, buf, sizeof(buf), 2000), 4);
-	assert_string_equal(buf, "ping");
-	assert_int_equal(udp_send(fd, "127.0.0.1", f->port, "big", 3), 0);
-	assert_true(udp_recv(fd, buf, sizeof(buf), 2000) > 0);
-	assert_string_equal(buf, "err=datagram too large");
-	assert_int_equal(udp_recv(fd, buf, sizeof(buf), 300), -1);
-	close(fd);
-	assert_int_equal(sd_log_count(&f->d, "test: dgram 10"), 0);
-	assert_healthy(f);
-	assert_int_equal(sd_stop(&f->d), 0);
-}
-
 /* A UDP datagram with any source port, through a raw socket (root). */
 static int
 send_spoofed(int raw, int from, int to, const char *msg)
@@ -1854,7 +1825,6 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_ten_thousand_concurrent_round_trips, fix_setup,
 		teardown_nofile),
-	    TEST(test_udp_low_source_port_unanswered_and_big_reply_refused),
 	    TEST(test_udp_spoofed_from_own_ports_is_dropped),
 	    TEST(test_mapped_peer_limited_and_logged_as_ipv4),
 	    TEST(test_drip_feed_meets_timeout_not_idle_timeout),

@@ -283,42 +283,6 @@ test_udp_from_source_port_below_1024_is_dropped(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-static void
-test_udp_from_superds_own_port_is_dropped(void **state)
-{
-	struct superd *d = *state;
-	char reply[64], needle[128], line[512];
-	int port = free_port(), own = free_port(), fd;
-
-	/* "other" holds [::]:own with SO_REUSEADDR, so a client can bind
-	 * 127.0.0.1:own beside it and would get any answer sent there */
-	sd_conf(d, "log_level = \"debug\";",
-	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
-	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; },\n"
-	    "{ name = \"other\"; port = %d; protocol = \"udp\";"
-	    " script = \"discard.lua\"; }",
-	    port, own);
-	assert_int_equal(sd_start(d, port), 0);
-	fd = udp_open("127.0.0.1", own, 1);
-	if (fd < 0) {
-		printf("skipped: cannot bind 127.0.0.1:%d beside superd: %s\n",
-		    own, strerror(errno));
-		return;
-	}
-	assert_int_equal(
-	    udp_ask(fd, "127.0.0.1", port, "x", 1, reply, sizeof(reply), 500),
-	    -1);
-	close(fd);
-	snprintf(
-	    needle, sizeof(needle), "echo: udp 127.0.0.1:%d: dropped: ", own);
-	assert_int_equal(
-	    sd_log_wait_line(d, needle, line, sizeof(line), 2000), 0);
-	assert_non_null(strstr(line, "source is one of superd's own ports"));
-	assert_int_equal(
-	    udp_exchange(port, "x", 1, reply, sizeof(reply), 2000), 1);
-	assert_int_equal(sd_stop(d), 0);
-}
-
 /* --- 2. the classic services --- */
 
 static void
@@ -1153,7 +1117,6 @@ main(void)
 	    T(test_udp_burst_from_many_sources_gets_each_its_own_replies),
 	    T(test_udp_reply_after_its_service_is_removed_goes_nowhere),
 	    T(test_udp_from_source_port_below_1024_is_dropped),
-	    T(test_udp_from_superds_own_port_is_dropped),
 	    T(test_discard_tcp_stays_open_and_udp_gets_no_reply),
 	    T(test_daytime_is_one_crlf_line_over_tcp_and_udp),
 	    T(test_chargen_tcp_lines_rotate_through_the_ring),

@@ -312,33 +312,6 @@ test_read_count_at_eof_returns_nil_closed(void **state)
 	stop(&d);
 }
 
-static void
-test_read_line_too_long_returns_error(void **state)
-{
-	struct superd d;
-	char line[40];
-	int port, fd;
-
-	(void)state;
-	port = serve_with(&d, "t", "max_line = 16;",
-	    "function main(s)\n"
-	    "  local d, err = s:read()\n"
-	    "  s:write(tostring(d), ' ', tostring(err), '\\n')\n"
-	    "  s:write(s:read(), '\\n')\n"
-	    "end\n");
-	fd = connect_ok(port);
-	memset(line, 'x', 32);
-	line[32] = '\n';
-	line[33] = '\0';
-	assert_int_equal(send_str(fd, line), 0);
-	expect(fd, "nil line too long\n", 3000);
-	/* The rest of the long line is dropped; the next one reads fine. */
-	assert_int_equal(send_str(fd, "short\n"), 0);
-	expect(fd, "short\n", 1000);
-	close(fd);
-	stop(&d);
-}
-
 /* lines(). */
 
 static void
@@ -1188,8 +1161,6 @@ main(void)
 		test_read_at_eof_returns_nil_closed, reap),
 	    cmocka_unit_test_teardown(
 		test_read_count_at_eof_returns_nil_closed, reap),
-	    cmocka_unit_test_teardown(
-		test_read_line_too_long_returns_error, reap),
 	    cmocka_unit_test_teardown(
 		test_lines_iterates_until_peer_closes, reap),
 	    cmocka_unit_test_teardown(
