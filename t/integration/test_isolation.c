@@ -1,5 +1,6 @@
 /* test_isolation.c - what one connection holds no other connection can
- * see: its bytes, its coroutine, a finished coroutine's state. */
+ * see or take: its bytes, its coroutine, a finished coroutine's state, a
+ * coroutine superd runs or holds asleep. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -149,6 +150,63 @@ test_finished_coroutine_cannot_be_resumed(void **state)
 	assert_int_equal(sd_log_count(d, "script error"), 0);
 }
 
+#define RESUME_LUA                                                           \
+	"function main(s)\n"                                                 \
+	"  local l = s:read()\n"                                             \
+	"  if l == 'victim' then\n"                                          \
+	"    VICTIM = coroutine.running()\n"                                 \
+	"    superd.sleep(0.3)\n"                                            \
+	"    s:write('victim woke\\n')\n"                                    \
+	"  elseif l == 'attacker' then\n"                                    \
+	"    s:write(tostring(select(2, coroutine.resume(VICTIM))), "        \
+	"'\\n')\n"                                                           \
+	"  elseif l == 'parked' then\n"                                      \
+	"    local co = coroutine.create(function()\n"                       \
+	"      superd.sleep(0.2) return 'slept' end)\n"                      \
+	"    superd.spawn(function()\n"                                      \
+	"      print('spawn resume:', coroutine.resume(co)) end)\n"          \
+	"    s:write('parked ', tostring(select(2, coroutine.resume(co))), " \
+	"'\\n')\n"                                                           \
+	"  end\n"                                                            \
+	"end\n"
+
+/*
+ * A coroutine superd runs (another connection's main) or that waits in
+ * superd (a sleep) is not a script's to resume: it gets an error, and
+ * the owner goes on as if nothing had happened.
+ */
+static void
+test_script_cannot_resume_a_coroutine_superd_holds(void **state)
+{
+	struct fix *f = *state;
+	int victim, attacker, parked;
+	char buf[256];
+	long t0;
+
+	fix_start_test(f, RESUME_LUA, "");
+	victim = tcp_connect(f->port);
+	t0 = now_ms();
+	assert_int_equal(send_str(victim, "victim\n"), 0);
+	usleep(50000);
+	attacker = tcp_connect(f->port);
+	assert_int_equal(send_str(attacker, "attacker\n"), 0);
+	assert_true(recv_line(attacker, buf, sizeof(buf), 3000) > 0);
+	assert_has(buf, "cannot resume a coroutine that superd runs");
+	assert_int_equal(expect_line(victim, "victim woke\n"), 0);
+	assert_true(now_ms() - t0 >= 280);
+
+	parked = tcp_connect(f->port);
+	assert_int_equal(send_str(parked, "parked\n"), 0);
+	assert_int_equal(expect_line(parked, "parked slept\n"), 0);
+	assert_int_equal(
+	    sd_log_wait(&f->d, "spawn resume:\tfalse\t", 1, 2000), 1);
+	close(victim);
+	close(attacker);
+	close(parked);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
+}
+
 int
 main(void)
 {
@@ -162,6 +220,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_finished_coroutine_cannot_be_resumed, sd_setup_bare,
 		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_script_cannot_resume_a_coroutine_superd_holds, fix_setup,
+		fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
