@@ -1,11 +1,14 @@
 /* client.c - what integration tests share: a real superd and a client. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +30,20 @@ now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-static const char *
-binary(void)
+const char *
+sd_repo(void)
+{
+	static char repo[512];
+
+	if (repo[0] == '\0' && getcwd(repo, sizeof(repo)) == NULL) {
+		perror("getcwd");
+		exit(1);
+	}
+	return repo;
+}
+
+const char *
+sd_binary(void)
 {
 	const char *b = getenv("SUPERD");
 
@@ -110,6 +125,23 @@ sd_write(struct superd *d, const char *name, const char *fmt, ...)
 	fclose(f);
 }
 
+void
+sd_conf(struct superd *d, const char *globals, const char *fmt, ...)
+{
+	char body[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	sd_write(d, "superd.conf",
+	    "log = \"stderr\";\n"
+	    "script_dir = \"%s/services\";\n"
+	    "%s\n"
+	    "services = (\n%s\n);\n",
+	    sd_repo(), globals, body);
+}
+
 static pid_t
 spawn(char *const argv[], int errfd)
 {
@@ -136,7 +168,7 @@ sd_sanitized(void)
 int
 sd_start(struct superd *d, int port)
 {
-	char *argv[] = {(char *)binary(), "-c", d->conf, NULL};
+	char *argv[] = {(char *)sd_binary(), "-c", d->conf, NULL};
 	long end = now_ms() + 10000;
 	int fd, logfd, status;
 
@@ -158,6 +190,83 @@ sd_start(struct superd *d, int port)
 	return -1;
 }
 
+/* What a test that could not start superd shows before it fails. */
+static void
+start_failed(struct superd *d)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "no log in %s\n", d->dir);
+	sd_cleanup(d);
+	fail_msg("superd did not start");
+}
+
+void
+sd_started(struct superd *d, int port)
+{
+	if (sd_start(d, port) < 0)
+		start_failed(d);
+}
+
+void
+sd_start_shipped(
+    struct superd *d, const char *name, int port, const char *extra)
+{
+	sd_conf(d, "shutdown_timeout = 1;",
+	    "{ name = \"%s\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"%s.lua\";"
+	    " options = { quotes = \"%s/conf/quotes.txt\"; }; %s }",
+	    name, port, name, sd_repo(), extra ? extra : "");
+	sd_started(d, port);
+}
+
+/* The whole run of argv to its end, bounded by ms: exit status or -1. */
+int
+run_for(char *const argv[], const char *outpath, int ms)
+{
+	long end = now_ms() + ms;
+	int fd, status;
+	pid_t pid;
+
+	fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	pid = spawn(argv, fd);
+	close(fd);
+	if (pid < 0)
+		return -1;
+	while (now_ms() < end) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+void
+read_text(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(out, 1, len - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+}
+
+void
+assert_has(const char *s, const char *needle)
+{
+	if (strstr(s, needle) == NULL)
+		fail_msg("\"%s\" not in:\n%s", needle, s);
+}
+
 int
 sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...)
 {
@@ -167,7 +276,7 @@ sd_run(struct superd *d, char *out, size_t len, const char *arg1, ...)
 	va_list ap;
 	pid_t pid;
 
-	argv[i++] = (char *)binary();
+	argv[i++] = (char *)sd_binary();
 	va_start(ap, arg1);
 	for (const char *a = arg1; a && i < 15; a = va_arg(ap, const char *))
 		argv[i++] = (char *)a;
@@ -199,6 +308,22 @@ sd_alive(struct superd *d)
 		return 1;
 	d->pid = 0;
 	return 0;
+}
+
+void
+assert_alive(struct superd *d, const char *after)
+{
+	char cmd[512];
+
+	if (sd_alive(d))
+		return;
+	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", d->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "see %s\n", d->log);
+	fail_msg("superd died after %s: %s %d", after,
+	    WIFSIGNALED(d->status) ? "signal" : "exit status",
+	    WIFSIGNALED(d->status) ? WTERMSIG(d->status)
+				   : WEXITSTATUS(d->status));
 }
 
 /* A sanitizer report in the daemon's log fails the test that ran it. */
@@ -301,6 +426,17 @@ sd_serve(
 }
 
 int
+sd_served(
+    struct superd *d, const char *name, const char *extra, const char *script)
+{
+	int port = sd_serve(d, name, extra, script);
+
+	if (port < 0)
+		start_failed(d);
+	return port;
+}
+
+int
 sd_log_line(struct superd *d, const char *needle, char *out, size_t len)
 {
 	FILE *f = fopen(d->log, "r");
@@ -319,6 +455,46 @@ sd_log_line(struct superd *d, const char *needle, char *out, size_t len)
 	if (f != NULL)
 		fclose(f);
 	return rc;
+}
+
+int
+sd_log_wait_line(
+    struct superd *d, const char *needle, char *out, size_t len, int ms)
+{
+	if (sd_log_wait(d, needle, 1, ms) < 1) {
+		out[0] = '\0';
+		return -1;
+	}
+	return sd_log_line(d, needle, out, len);
+}
+
+int
+sd_log_lines(struct superd *d, const char *a, const char *b)
+{
+	FILE *f = fopen(d->log, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (getline(&line, &cap, f) > 0)
+		if (strstr(line, a) && (b == NULL || strstr(line, b)))
+			n++;
+	free(line);
+	fclose(f);
+	return n;
+}
+
+int
+sd_log_lines_wait(struct superd *d, const char *a, const char *b, int n, int ms)
+{
+	long end = now_ms() + ms;
+	int seen;
+
+	while ((seen = sd_log_lines(d, a, b)) < n && now_ms() < end)
+		usleep(5000);
+	return seen;
 }
 
 void
@@ -359,6 +535,68 @@ tcp_connect_from(const char *src, int port, int rcvbuf)
 	return fd;
 fail:
 	close(fd);
+	return -1;
+}
+
+/* ip (IPv4 or IPv6) and port as a socket address: its length, or 0. */
+static socklen_t
+make_addr(const char *ip, int port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		return sizeof(*a4);
+	}
+	if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		return sizeof(*a6);
+	}
+	return 0;
+}
+
+int
+tcp_connect_to(const char *ip, int port)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen = make_addr(ip, port, &to);
+	int fd = socket(to.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&to, tolen) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+connect_ok(int port)
+{
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+int
+wait_port(int port, int ms)
+{
+	long end = now_ms() + ms;
+	int fd;
+
+	do {
+		if ((fd = tcp_connect(port)) >= 0) {
+			close(fd);
+			return 0;
+		}
+		usleep(20000);
+	} while (now_ms() < end);
 	return -1;
 }
 
@@ -461,6 +699,109 @@ recv_all(int fd, void *buf, size_t max, int ms)
 		got += r;
 	}
 	return got < max ? -1 : (ssize_t)got;
+}
+
+void
+expect_all(int fd, const char *want, int ms)
+{
+	char buf[4096];
+	ssize_t n = recv_all(fd, buf, sizeof(buf) - 1, ms);
+
+	if (n < 0)
+		fail_msg(
+		    "still open after %d ms, want \"%s\" then EOF", ms, want);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+ssize_t
+ask_bytes(
+    int port, const void *data, size_t len, char *reply, size_t max, int ms)
+{
+	int fd = tcp_connect(port);
+	ssize_t n;
+
+	reply[0] = '\0';
+	if (fd < 0)
+		return -1;
+	if (send_all(fd, data, len) < 0)
+		n = -1;
+	else
+		n = recv_line(fd, reply, max, ms);
+	close(fd);
+	return n;
+}
+
+ssize_t
+ask(int port, const char *line, char *reply, size_t max, int ms)
+{
+	return ask_bytes(port, line, strlen(line), reply, max, ms);
+}
+
+int
+mode_conn(int port, const char *mode)
+{
+	char buf[64];
+	int fd = tcp_connect(port);
+
+	assert_true(fd >= 0);
+	snprintf(buf, sizeof(buf), "%s\n", mode);
+	assert_int_equal(send_str(fd, buf), 0);
+	snprintf(buf, sizeof(buf), "mode %s\n", mode);
+	assert_int_equal(expect_line(fd, buf), 0);
+	return fd;
+}
+
+int
+served(int fd)
+{
+	char buf[16];
+
+	if (fd < 0 || send_str(fd, "ping\n") < 0)
+		return 0;
+	return recv_line(fd, buf, sizeof(buf), 2000) == 5 &&
+	       strcmp(buf, "ping\n") == 0;
+}
+
+/* Refused: superd accepted and closed with nothing written (recv is 0). */
+static int
+closed_empty(int fd, int ms)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	char c;
+
+	if (fd < 0 || poll(&p, 1, ms) <= 0)
+		return 0;
+	return recv(fd, &c, 1, 0) == 0;
+}
+
+void
+assert_refused(
+    struct superd *d, const char *name, const char *ip, int fd, const char *why)
+{
+	char needle[128], line[512];
+	int port = local_port(fd);
+
+	assert_true(closed_empty(fd, 2000));
+	close(fd);
+	snprintf(
+	    needle, sizeof(needle), "%s: tcp %s:%d: refused: ", name, ip, port);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 2000), 0);
+	assert_string_equal(strstr(line, "refused: ") + 9, why);
+}
+
+void
+close_and_wait(struct superd *d, const char *name, int fd)
+{
+	char needle[128], line[512];
+
+	snprintf(needle, sizeof(needle), "%s: tcp 127.0.0.1:%d: ", name,
+	    local_port(fd));
+	close(fd);
+	assert_int_equal(
+	    sd_log_wait_line(d, needle, line, sizeof(line), 3000), 0);
+	assert_non_null(strstr(line, "closed by peer"));
 }
 
 ssize_t
@@ -576,6 +917,27 @@ proc_waited(pid_t pid)
 	return n == 2 ? wait / 1e9 : -1;
 }
 
+double
+proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		&ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
 int
 proc_fd_count(pid_t pid)
 {
@@ -669,7 +1031,7 @@ sd_start_activated(struct superd *d, int fd3, int fd4)
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	setenv("LISTEN_PID", pid, 1);
 	setenv("LISTEN_FDS", fd4 >= 0 ? "2" : "1", 1);
-	execl(binary(), "superd", "-c", d->conf, (char *)NULL);
+	execl(sd_binary(), "superd", "-c", d->conf, (char *)NULL);
 	_exit(127);
 }
 
@@ -686,23 +1048,67 @@ local_port(int fd)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-ssize_t
-udp_exchange(int port, const char *msg, char *reply, size_t max, int ms)
+int
+udp_open(const char *ip, int port, int reuse)
 {
-	struct sockaddr_in a = {0};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ssize_t n = -1;
+	struct sockaddr_storage a;
+	socklen_t alen = make_addr(ip, port, &a);
+	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
 
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons(port);
 	if (fd < 0)
 		return -1;
-	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a)) ==
-		(ssize_t)strlen(msg) &&
-	    readable(fd, now_ms() + ms))
-		n = recv(fd, reply, max - 1, 0);
-	reply[n > 0 ? n : 0] = '\0';
+	if ((reuse && setsockopt(
+			  fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0) ||
+	    bind(fd, (struct sockaddr *)&a, alen) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+udp_send(int fd, const char *ip, int port, const void *msg, size_t len)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen = make_addr(ip, port, &to);
+
+	return sendto(fd, msg, len, 0, (struct sockaddr *)&to, tolen) ==
+		       (ssize_t)len
+		   ? 0
+		   : -1;
+}
+
+ssize_t
+udp_recv(int fd, void *buf, size_t max, int ms)
+{
+	ssize_t n;
+
+	if (!readable(fd, now_ms() + ms))
+		return -1;
+	n = recv(fd, buf, max - 1, 0);
+	((char *)buf)[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+ssize_t
+udp_ask(int fd, const char *ip, int port, const void *msg, size_t len,
+    void *reply, size_t max, int ms)
+{
+	if (udp_send(fd, ip, port, msg, len) < 0)
+		return -1;
+	return udp_recv(fd, reply, max, ms);
+}
+
+ssize_t
+udp_exchange(
+    int port, const void *msg, size_t len, void *reply, size_t max, int ms)
+{
+	int fd = udp_open("127.0.0.1", 0, 0);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = udp_ask(fd, "127.0.0.1", port, msg, len, reply, max, ms);
 	close(fd);
 	return n;
 }
@@ -714,4 +1120,95 @@ reset_close(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+int
+fix_setup(void **state)
+{
+	static struct fix f;
+
+	memset(&f, 0, sizeof(f));
+	sd_init(&f.d);
+	f.port = free_port();
+	do
+		f.echo = free_port();
+	while (f.echo == f.port);
+	sd_write(&f.d, "echo.lua", "%s", ECHO_LUA);
+	*state = &f;
+	return 0;
+}
+
+/* Also after a failed assertion: no superd outlives its test. */
+int
+fix_teardown(void **state)
+{
+	struct fix *f = *state;
+
+	sd_cleanup(&f->d);
+	return 0;
+}
+
+void
+fix_conf(struct fix *f, const char *globals, const char *services)
+{
+	sd_write(&f->d, "superd.conf",
+	    "shutdown_timeout = 1;\n"
+	    "%s"
+	    "services = (\n"
+	    "%s"
+	    "  { name = \"echo\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; }\n"
+	    ");\n",
+	    globals, services, f->echo);
+}
+
+void
+fix_conf_test(struct fix *f, const char *globals, const char *extra)
+{
+	char svc[1024];
+
+	snprintf(svc, sizeof(svc),
+	    "  { name = \"test\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"test.lua\"; %s },\n",
+	    f->port, extra);
+	fix_conf(f, globals, svc);
+}
+
+void
+fix_start(struct fix *f)
+{
+	sd_started(&f->d, f->echo);
+	f->pid = f->d.pid;
+}
+
+void
+fix_start_test(struct fix *f, const char *lua, const char *extra)
+{
+	sd_write(&f->d, "test.lua", "%s", lua);
+	fix_conf_test(f, "", extra);
+	fix_start(f);
+}
+
+void
+assert_healthy(struct fix *f)
+{
+	int fd;
+
+	assert_alive(&f->d, "the test");
+	fd = tcp_connect(f->echo);
+	assert_true(fd >= 0);
+	assert_int_equal(send_str(fd, "healthy\n"), 0);
+	assert_int_equal(expect_line(fd, "healthy\n"), 0);
+	close(fd);
+}
+
+void
+fix_error_line(struct fix *f, int port, char *out, size_t len)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "test: peer 127.0.0.1:%d:", port);
+	if (sd_log_lines_wait(&f->d, needle, NULL, 1, 5000) < 1)
+		fail_msg("no error logged for port %d", port);
+	sd_log_line(&f->d, needle, out, len);
 }

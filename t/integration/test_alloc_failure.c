@@ -28,7 +28,7 @@ struct ports {
 };
 
 /* Echo on TCP and UDP; its globals grow, so reloads have state to keep. */
-#define ECHO_LUA                              \
+#define GROWING_ECHO_LUA                      \
 	"if seen == nil then seen = {} end\n" \
 	"function main(s)\n"                  \
 	"  for l in s:lines() do\n"           \
@@ -106,7 +106,7 @@ prepare(struct superd *d, struct ports *p)
 	p->relay = free_port();
 	p->cat = free_port();
 	p->extra = free_port();
-	sd_write(d, "echo.lua", ECHO_LUA);
+	sd_write(d, "echo.lua", GROWING_ECHO_LUA);
 	sd_write(d, "slow.lua", SLOW_LUA);
 	sd_write(d, "relay.lua", RELAY_LUA);
 	sd_write(d, "extra.lua", EXTRA_LUA);
@@ -175,36 +175,15 @@ sanitized(void)
 	return 1;
 }
 
-static void
-assert_alive(struct superd *d, const char *after)
-{
-	char cmd[512];
-
-	if (sd_alive(d))
-		return;
-	snprintf(cmd, sizeof(cmd), "tail -n 30 '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "see %s\n", d->log);
-	fail_msg("superd died after %s: %s %d", after,
-	    WIFSIGNALED(d->status) ? "signal" : "exit status",
-	    WIFSIGNALED(d->status) ? WTERMSIG(d->status)
-				   : WEXITSTATUS(d->status));
-}
-
 /* A line to port and the answer, tried once; 0 when it was want. */
 static int
-ask(int port, const char *line, const char *want, int ms)
+answers(int port, const char *line, const char *want, int ms)
 {
 	char buf[256];
-	int fd = tcp_connect(port), rc = -1;
 
-	if (fd < 0)
+	if (ask(port, line, buf, sizeof(buf), ms) <= 0)
 		return -1;
-	if (send_str(fd, line) == 0 &&
-	    recv_line(fd, buf, sizeof(buf), ms) > 0 && strcmp(buf, want) == 0)
-		rc = 0;
-	close(fd);
-	return rc;
+	return strcmp(buf, want) == 0 ? 0 : -1;
 }
 
 /*
@@ -234,7 +213,8 @@ churn(const struct ports *p, int round)
 		}
 	}
 	for (i = 0; i < 4; i++)
-		udp_exchange(p->echo, "churn datagram", buf, sizeof(buf), 50);
+		udp_exchange(
+		    p->echo, "churn datagram", 14, buf, sizeof(buf), 50);
 }
 
 /* Every service of the running configuration answers as it should. */
@@ -243,15 +223,16 @@ assert_serving(const struct ports *p, int second)
 {
 	char buf[256];
 
-	assert_int_equal(ask(p->echo, "hello\n", "hello\n", 3000), 0);
-	assert_int_equal(ask(p->slow, "hello\n", "HELLO\n", 3000), 0);
-	assert_int_equal(ask(p->relay, "hello\n", "relayed hello\n", 3000), 0);
-	assert_int_equal(ask(p->cat, "hello\n", "hello\n", 3000), 0);
+	assert_int_equal(answers(p->echo, "hello\n", "hello\n", 3000), 0);
+	assert_int_equal(answers(p->slow, "hello\n", "HELLO\n", 3000), 0);
 	assert_int_equal(
-	    udp_exchange(p->echo, "hello", buf, sizeof(buf), 3000), 6);
+	    answers(p->relay, "hello\n", "relayed hello\n", 3000), 0);
+	assert_int_equal(answers(p->cat, "hello\n", "hello\n", 3000), 0);
+	assert_int_equal(
+	    udp_exchange(p->echo, "hello", 5, buf, sizeof(buf), 3000), 6);
 	assert_string_equal(buf, "hello\n");
 	if (second)
-		assert_int_equal(ask(p->extra, "\n", "extra b\n", 3000), 0);
+		assert_int_equal(answers(p->extra, "\n", "extra b\n", 3000), 0);
 }
 
 /* How many allocations the shim failed, from its report at exit. */

@@ -38,31 +38,18 @@ setup(void **state)
 	return 0;
 }
 
+/* Service "cn" (cn.lua, with the extra settings) beside the shipped echo. */
 static void
-start(struct superd *d, int echo, int port, const char *extra)
+start_cn(struct superd *d, int echo, int port, const char *extra)
 {
-	char repo[512];
-
-	assert_non_null(getcwd(repo, sizeof(repo)));
 	sd_write(d, "superd.conf",
 	    "services = (\n"
 	    " { name = \"echo\"; port = %d; address = \"127.0.0.1\";\n"
 	    "   script = \"%s/services/echo.lua\"; },\n"
 	    " { name = \"cn\"; port = %d; address = \"127.0.0.1\";\n"
 	    "   script = \"cn.lua\"; %s });\n",
-	    echo, repo, port, extra);
-	assert_int_equal(sd_start(d, port), 0);
-}
-
-static void
-ask(int port, const char *q, char *out, size_t len)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	send_str(fd, q);
-	recv_line(fd, out, len, 8000);
-	close(fd);
+	    echo, sd_repo(), port, extra);
+	sd_started(d, port);
 }
 
 static void
@@ -72,13 +59,13 @@ test_connect_to_local_echo_by_address_and_name(void **state)
 	int echo = free_port(), port = free_port();
 	char q[64], out[256];
 
-	start(d, echo, port, "");
+	start_cn(d, echo, port, "");
 	snprintf(q, sizeof(q), "127.0.0.1 %d\n", echo);
-	ask(port, q, out, sizeof(out));
+	assert_true(ask(port, q, out, sizeof(out), 8000) >= 0);
 	assert_string_equal(out, "got ping 127.0.0.1\n");
 	/* a name: resolved without blocking the loop (getaddrinfo_a) */
 	snprintf(q, sizeof(q), "localhost %d\n", echo);
-	ask(port, q, out, sizeof(out));
+	assert_true(ask(port, q, out, sizeof(out), 8000) >= 0);
 	assert_string_equal(out, "got ping 127.0.0.1\n");
 	/* the outbound socket closed with the coroutine that opened it */
 	assert_int_equal(sd_log_wait(d, "cn: tcp out 127.0.0.1:", 2, 3000), 2);
@@ -92,11 +79,12 @@ test_connect_errors_come_back_as_nil_err(void **state)
 	int echo = free_port(), port = free_port(), closed = free_port();
 	char q[64], out[256];
 
-	start(d, echo, port, "");
+	start_cn(d, echo, port, "");
 	snprintf(q, sizeof(q), "127.0.0.1 %d\n", closed);
-	ask(port, q, out, sizeof(out));
+	assert_true(ask(port, q, out, sizeof(out), 8000) >= 0);
 	assert_string_equal(out, "error Connection refused 0.0\n");
-	ask(port, "nonexistent.invalid 80\n", out, sizeof(out));
+	assert_true(
+	    ask(port, "nonexistent.invalid 80\n", out, sizeof(out), 8000) >= 0);
 	assert_non_null(strstr(out, "error "));
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -122,9 +110,9 @@ test_connect_timeout(void **state)
 		connect(held[i], (struct sockaddr *)&a, sizeof(a));
 	}
 	usleep(100000);
-	start(d, echo, port, "");
+	start_cn(d, echo, port, "");
 	snprintf(q, sizeof(q), "127.0.0.1 %d 0.5\n", full);
-	ask(port, q, out, sizeof(out));
+	assert_true(ask(port, q, out, sizeof(out), 8000) >= 0);
 	assert_string_equal(out, "error timeout 0.5\n");
 	for (i = 0; i < 4; i++)
 		close(held[i]);
@@ -140,11 +128,11 @@ test_outbound_sockets_count_under_limits(void **state)
 	char q[64], out[256];
 
 	/* one slot: the client's own connection takes it */
-	start(d, echo, port, "max_connections = 1;");
+	start_cn(d, echo, port, "max_connections = 1;");
 	/* the start-up probe's connection must be gone first */
 	assert_int_equal(sd_log_wait(d, "cn: tcp 127.0.0.1:", 1, 3000), 1);
 	snprintf(q, sizeof(q), "127.0.0.1 %d\n", echo);
-	ask(port, q, out, sizeof(out));
+	assert_true(ask(port, q, out, sizeof(out), 8000) >= 0);
 	assert_string_equal(out, "error max_connections 0.0\n");
 
 	assert_int_equal(sd_stop(d), 0);
@@ -164,7 +152,7 @@ test_outbound_sockets_do_not_count_per_source(void **state)
 	    "  s:write(c and 'connected\\n' or 'failed\\n')\n"
 	    "  s:read()\n"
 	    "end\n");
-	start(d, echo, port, "per_source = 2;");
+	start_cn(d, echo, port, "per_source = 2;");
 	assert_int_equal(sd_log_wait(d, "cn: tcp 127.0.0.1:", 1, 3000), 1);
 	snprintf(q, sizeof(q), "%d\n", echo);
 	a = tcp_connect(port);
@@ -201,7 +189,7 @@ test_removed_service_closes_its_outbound_sockets(void **state)
 	    "end\n"
 	    "function main(s) end\n",
 	    echo);
-	start(d, echo, port, "");
+	start_cn(d, echo, port, "");
 	assert_int_equal(sd_log_wait(d, "holding\ttrue", 1, 3000), 1);
 	sd_write(d, "superd.conf",
 	    "services = ({ name = \"echo\"; port = %d; address = "

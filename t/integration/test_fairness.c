@@ -19,8 +19,6 @@
 
 #include "client.h"
 
-static char repo[256];
-
 /* The children a test forked: teardown stops them by pid. */
 static pid_t kids[4];
 static int nkids;
@@ -39,34 +37,13 @@ now_s(void)
 static void
 start_shipped(struct superd *d, int port, const char *services)
 {
-	char cmd[256];
-
-	sd_write(d, "superd.conf",
-	    "shutdown_timeout = 1;\n"
-	    "script_dir = \"%s/services\";\n"
-	    "services = (\n%s\n);\n",
-	    repo, services);
-	if (sd_start(d, port) == 0)
-		return;
-	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "no log in %s\n", d->dir);
-	fail_msg("superd did not start");
+	sd_conf(d, "shutdown_timeout = 1;", "%s", services);
+	sd_started(d, port);
 }
 
 #define SHIPPED                                                          \
 	"{ name = \"%s\"; port = %d; address = \"127.0.0.1\"; script = " \
 	"\"%s.lua\"; %s }"
-
-static int
-start_script(struct superd *d, const char *extra, const char *script)
-{
-	int port = sd_serve(d, "t", extra, script);
-
-	if (port < 0)
-		fail_msg("superd did not start");
-	return port;
-}
 
 /*
  * Runs fn(arg, out) in a child that writes what it saw to out; returns
@@ -460,7 +437,7 @@ static void
 test_io_loop_is_not_a_runaway_but_busy_loop_is(void **state)
 {
 	struct superd *d = *state;
-	int port = start_script(d, "cpu_limit = 100000;", IO_LOOP_LUA);
+	int port = sd_served(d, "t", "cpu_limit = 100000;", IO_LOOP_LUA);
 	int w = tcp_connect(port), spin = tcp_connect(port), wport, sport,
 	    ended;
 	char needle[64], line[1024];
@@ -678,7 +655,7 @@ test_writer_waits_while_target_drains_then_target_dropped_after_slow_timeout(
     void **state)
 {
 	struct superd *d = *state;
-	int port = start_script(d, "slow_timeout = 1.5;", PRESS_LUA);
+	int port = sd_served(d, "t", "slow_timeout = 1.5;", PRESS_LUA);
 	int sink = tcp_connect_from(NULL, port, 4096), w, i = 0, n = 0;
 	char line[128], what[16] = "", needle[64];
 	double t, last = 0, gap = 0, longest = 0;
@@ -781,7 +758,7 @@ test_spawned_fan_out_to_a_fast_reader_neither_holds_the_loop_nor_drops_it(
 	char line[512];
 	double got;
 
-	port = start_script(d, "", FAN_OUT_LUA);
+	port = sd_served(d, "t", "", FAN_OUT_LUA);
 	out = fork_client(read_target, &port);
 	usleep(300000); /* the target is in */
 	w = tcp_connect(port);
@@ -805,13 +782,6 @@ test_spawned_fan_out_to_a_fast_reader_neither_holds_the_loop_nor_drops_it(
 	assert_true(echo_w.p99 <= ECHO_P99_US || echo_w.disturbed);
 	close(w);
 	assert_int_equal(sd_stop(d), 0);
-}
-
-static int
-setup_group(void **state)
-{
-	(void)state;
-	return getcwd(repo, sizeof(repo)) == NULL ? -1 : 0;
 }
 
 /* The children first, by pid, whatever the test left running. */
@@ -843,6 +813,5 @@ main(void)
 	    BARE(
 		test_spawned_fan_out_to_a_fast_reader_neither_holds_the_loop_nor_drops_it),
 	};
-	return cmocka_run_group_tests_name(
-	    "fairness", tests, setup_group, NULL);
+	return cmocka_run_group_tests_name("fairness", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* test_isolation.c - what one connection holds no other connection can
- * see: its bytes, its coroutine, a finished coroutine's state. */
+ * see or take: its bytes, its coroutine, a finished coroutine's state, a
+ * coroutine superd runs or holds asleep. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,36 +11,6 @@
 #include <unistd.h>
 
 #include "client.h"
-
-static int
-serve_or_fail(struct superd *d, const char *extra, const char *script)
-{
-	int port = sd_serve(d, "t", extra, script);
-
-	if (port < 0)
-		fail_msg("superd did not start (log in %s)", d->log);
-	return port;
-}
-
-static int
-connect_ok(int port)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	return fd;
-}
-
-/* One line sent, one line back: into reply, with its '\n'. */
-static void
-ask(int port, const char *line, char *reply, size_t len)
-{
-	int fd = connect_ok(port);
-
-	assert_int_equal(send_str(fd, line), 0);
-	assert_true(recv_line(fd, reply, len, 3000) > 0);
-	close(fd);
-}
 
 /*
  * The victim fills its state to the memory limit, so that pushing what it
@@ -75,7 +46,7 @@ test_memory_error_in_read_never_shows_another_connections_bytes(void **state)
 {
 	static char big[50000], reply[70000];
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "memory_limit = 1;", leak_lua);
+	int port = sd_served(d, "t", "memory_limit = 1;", leak_lua);
 	int victim = connect_ok(port), other = connect_ok(port);
 	size_t n;
 
@@ -115,12 +86,12 @@ static void
 test_each_connection_runs_in_a_coroutine_no_other_sees(void **state)
 {
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "", sessions_lua), i;
+	int port = sd_served(d, "t", "", sessions_lua), i;
 	char line[64], reply[256];
 
 	for (i = 0; i < 40; i++) {
 		snprintf(line, sizeof(line), "secret-%d\n", i);
-		ask(port, line, reply, sizeof(reply));
+		assert_true(ask(port, line, reply, sizeof(reply), 3000) > 0);
 		if (strcmp(reply, "nil\n") != 0)
 			fail_msg("client %d saw a predecessor's state: %s", i,
 			    reply);
@@ -160,21 +131,80 @@ static void
 test_finished_coroutine_cannot_be_resumed(void **state)
 {
 	struct superd *d = *state;
-	int port = serve_or_fail(d, "", dead_lua), i;
+	int port = sd_served(d, "t", "", dead_lua), i;
 	char reply[256];
 
 	for (i = 0; i < 5; i++) {
-		ask(port, "keep\n", reply, sizeof(reply));
+		assert_true(
+		    ask(port, "keep\n", reply, sizeof(reply), 3000) > 0);
 		assert_string_equal(reply, "kept\n");
 	}
 	usleep(100000); /* the spawned ones have finished too */
-	ask(port, "resume\n", reply, sizeof(reply));
+	assert_true(ask(port, "resume\n", reply, sizeof(reply), 3000) > 0);
 	assert_string_equal(reply, "1000 nil\n");
 	for (i = 0; i < 20; i++) {
-		ask(port, "keep\n", reply, sizeof(reply));
+		assert_true(
+		    ask(port, "keep\n", reply, sizeof(reply), 3000) > 0);
 		assert_string_equal(reply, "kept\n");
 	}
 	assert_int_equal(sd_log_count(d, "script error"), 0);
+}
+
+#define RESUME_LUA                                                           \
+	"function main(s)\n"                                                 \
+	"  local l = s:read()\n"                                             \
+	"  if l == 'victim' then\n"                                          \
+	"    VICTIM = coroutine.running()\n"                                 \
+	"    superd.sleep(0.3)\n"                                            \
+	"    s:write('victim woke\\n')\n"                                    \
+	"  elseif l == 'attacker' then\n"                                    \
+	"    s:write(tostring(select(2, coroutine.resume(VICTIM))), "        \
+	"'\\n')\n"                                                           \
+	"  elseif l == 'parked' then\n"                                      \
+	"    local co = coroutine.create(function()\n"                       \
+	"      superd.sleep(0.2) return 'slept' end)\n"                      \
+	"    superd.spawn(function()\n"                                      \
+	"      print('spawn resume:', coroutine.resume(co)) end)\n"          \
+	"    s:write('parked ', tostring(select(2, coroutine.resume(co))), " \
+	"'\\n')\n"                                                           \
+	"  end\n"                                                            \
+	"end\n"
+
+/*
+ * A coroutine superd runs (another connection's main) or that waits in
+ * superd (a sleep) is not a script's to resume: it gets an error, and
+ * the owner goes on as if nothing had happened.
+ */
+static void
+test_script_cannot_resume_a_coroutine_superd_holds(void **state)
+{
+	struct fix *f = *state;
+	int victim, attacker, parked;
+	char buf[256];
+	long t0;
+
+	fix_start_test(f, RESUME_LUA, "");
+	victim = tcp_connect(f->port);
+	t0 = now_ms();
+	assert_int_equal(send_str(victim, "victim\n"), 0);
+	usleep(50000);
+	attacker = tcp_connect(f->port);
+	assert_int_equal(send_str(attacker, "attacker\n"), 0);
+	assert_true(recv_line(attacker, buf, sizeof(buf), 3000) > 0);
+	assert_has(buf, "cannot resume a coroutine that superd runs");
+	assert_int_equal(expect_line(victim, "victim woke\n"), 0);
+	assert_true(now_ms() - t0 >= 280);
+
+	parked = tcp_connect(f->port);
+	assert_int_equal(send_str(parked, "parked\n"), 0);
+	assert_int_equal(expect_line(parked, "parked slept\n"), 0);
+	assert_int_equal(
+	    sd_log_wait(&f->d, "spawn resume:\tfalse\t", 1, 2000), 1);
+	close(victim);
+	close(attacker);
+	close(parked);
+	assert_healthy(f);
+	assert_int_equal(sd_stop(&f->d), 0);
 }
 
 int
@@ -190,6 +220,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_finished_coroutine_cannot_be_resumed, sd_setup_bare,
 		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_script_cannot_resume_a_coroutine_superd_holds, fix_setup,
+		fix_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -74,13 +74,6 @@ wait_exit(struct superd *d, int ms)
 	return -1;
 }
 
-static void
-assert_has(const char *out, const char *needle)
-{
-	if (strstr(out, needle) == NULL)
-		fail_msg("\"%s\" not in output:\n%s", needle, out);
-}
-
 /* "ok\n" from a fresh connection to port. */
 static void
 assert_serves(int port)
@@ -90,22 +83,6 @@ assert_serves(int port)
 	assert_true(fd >= 0);
 	assert_int_equal(expect_line(fd, "ok\n"), 0);
 	close(fd);
-}
-
-/* The first log line holding needle, into line ("" when none). */
-static void
-log_line(struct superd *d, const char *needle, char *line, size_t len)
-{
-	FILE *f = fopen(d->log, "r");
-
-	line[0] = '\0';
-	while (f != NULL && fgets(line, (int)len, f) != NULL)
-		if (strstr(line, needle) != NULL)
-			break;
-	if (f == NULL || feof(f))
-		line[0] = '\0';
-	if (f != NULL)
-		fclose(f);
 }
 
 /* superd [-t] -c conf to the end; a hang ends the test by SIGALRM. */
@@ -759,7 +736,7 @@ test_reload_keeps_globals_and_old_connections(void **state)
 	    "function main(s) s:write('v3') end end\n");
 	assert_int_equal(sd_signal(d, SIGUSR1), 0);
 	assert_int_equal(sd_log_wait(d, "life.lua:2:", 1, 10000), 1);
-	log_line(d, "life.lua:2:", line, sizeof(line));
+	sd_log_line(d, "life.lua:2:", line, sizeof(line));
 	assert_has(line, d->dir);
 	c = tcp_connect(port);
 	assert_true(c >= 0);
@@ -772,21 +749,6 @@ test_reload_keeps_globals_and_old_connections(void **state)
 	close(b);
 	close(c);
 	assert_int_equal(sd_stop(d), 0);
-}
-
-/* Opens a connection to the FINI_LUA service in the given mode. */
-static int
-fini_conn(int port, const char *mode)
-{
-	char buf[64];
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	snprintf(buf, sizeof(buf), "%s\n", mode);
-	assert_int_equal(send_str(fd, buf), 0);
-	snprintf(buf, sizeof(buf), "mode %s\n", mode);
-	assert_int_equal(expect_line(fd, buf), 0);
-	return fd;
 }
 
 /* fini logged exactly once for mode, and no second time later. */
@@ -808,7 +770,7 @@ test_fini_runs_once_when_main_returns(void **state)
 	struct superd *d = *state;
 
 	start_life(d, port, FINI_LUA);
-	fd = fini_conn(port, "return");
+	fd = mode_conn(port, "return");
 	assert_true(wait_closed(fd, 3000));
 	close(fd);
 	assert_fini_once(d, "return");
@@ -823,7 +785,7 @@ test_fini_runs_once_when_peer_closes_during_read(void **state)
 	struct superd *d = *state;
 
 	start_life(d, port, FINI_LUA);
-	fd = fini_conn(port, "peer");
+	fd = mode_conn(port, "peer");
 	assert_true(quiet_for(fd, 200));
 	assert_int_equal(sd_log_count(d, "FINI peer\n"), 0);
 	close(fd);
@@ -857,8 +819,8 @@ test_fini_runs_once_on_shutdown(void **state)
 	struct superd *d = *state;
 
 	start_life(d, port, FINI_LUA);
-	a = fini_conn(port, "idle");
-	b = fini_conn(port, "idle");
+	a = mode_conn(port, "idle");
+	b = mode_conn(port, "idle");
 	assert_int_equal(sd_stop(d), 0);
 	assert_int_equal(sd_log_count(d, "FINI idle\n"), 2);
 	close(a);
@@ -909,7 +871,7 @@ test_sigterm_closes_idle_connection_within_timeout(void **state)
 	long t0, waited;
 
 	start_life(d, port, FINI_LUA);
-	fd = fini_conn(port, "idle");
+	fd = mode_conn(port, "idle");
 	t0 = now_ms();
 	assert_int_equal(sd_signal(d, SIGTERM), 0);
 	assert_true(wait_closed(fd, 3000));

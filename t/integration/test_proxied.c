@@ -37,7 +37,7 @@ setup(void **state)
 
 /* A service behind the proxy, and a plain echo to probe readiness. */
 static void
-start(struct superd *d, int port, int probe, const char *extra)
+start_px(struct superd *d, int port, int probe, const char *extra)
 {
 	sd_write(d, "e.lua", "function main(s) end\n");
 	sd_write(d, "superd.conf",
@@ -47,22 +47,7 @@ start(struct superd *d, int port, int probe, const char *extra)
 	    " { name = \"probe\"; port = %d; address = \"127.0.0.1\";\n"
 	    "   script = \"e.lua\"; });\n",
 	    port, extra, probe);
-	assert_int_equal(sd_start(d, probe), 0);
-}
-
-static ssize_t
-ask(int port, const void *data, size_t len, char *out, size_t max)
-{
-	int fd = tcp_connect(port);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	if (len)
-		send_all(fd, data, len);
-	n = recv_line(fd, out, max, 5000);
-	close(fd);
-	return n;
+	sd_started(d, probe);
 }
 
 static void
@@ -73,8 +58,8 @@ test_v1_header_sets_peer_address(void **state)
 	const char *h = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\nhello\n";
 	char out[256];
 
-	start(d, port, probe, "");
-	assert_true(ask(port, h, strlen(h), out, sizeof(out)) > 0);
+	start_px(d, port, probe, "");
+	assert_true(ask_bytes(port, h, strlen(h), out, sizeof(out), 5000) > 0);
 	assert_string_equal(out, "192.0.2.7 5555 hello\n");
 	assert_true(sd_log_wait(d, "px: tcp 192.0.2.7:5555: ", 1, 3000) == 1);
 	assert_int_equal(sd_stop(d), 0);
@@ -89,13 +74,13 @@ test_v2_header_sets_peer_address(void **state)
 	uint16_t sp = htons(4444), dp = htons(80);
 	char out[256];
 
-	start(d, port, probe, "");
+	start_px(d, port, probe, "");
 	inet_pton(AF_INET6, "2001:db8::5", h + 16);
 	inet_pton(AF_INET6, "::1", h + 32);
 	memcpy(h + 48, &sp, 2);
 	memcpy(h + 50, &dp, 2);
 	memcpy(h + 52, "v2\n", 3);
-	assert_true(ask(port, h, 55, out, sizeof(out)) > 0);
+	assert_true(ask_bytes(port, h, 55, out, sizeof(out), 5000) > 0);
 	assert_string_equal(out, "2001:db8::5 4444 v2\n");
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -108,11 +93,12 @@ test_malformed_and_missing_headers_are_closed(void **state)
 	char out[256];
 	struct timespec t0, t1;
 
-	start(d, port, probe, "");
-	assert_int_equal(
-	    ask(port, "GET / HTTP/1.0\r\n\r\n", 18, out, sizeof(out)), 0);
-	assert_int_equal(
-	    ask(port, "PROXY TCP4 1.2.3 4.5.6.7 1 2\r\n", 30, out, sizeof(out)),
+	start_px(d, port, probe, "");
+	assert_int_equal(ask_bytes(port, "GET / HTTP/1.0\r\n\r\n", 18, out,
+			     sizeof(out), 5000),
+	    0);
+	assert_int_equal(ask_bytes(port, "PROXY TCP4 1.2.3 4.5.6.7 1 2\r\n", 30,
+			     out, sizeof(out), 5000),
 	    0);
 	/* no header at all: closed after 3 s, main never ran */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -158,8 +144,9 @@ test_header_only_believed_from_proxy_from(void **state)
 	const char *h = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\nhello\n";
 	char out[256];
 
-	start(d, port, probe, "proxy_from = [\"10.0.0.0/8\"];");
-	assert_int_equal(ask(port, h, strlen(h), out, sizeof(out)), 0);
+	start_px(d, port, probe, "proxy_from = [\"10.0.0.0/8\"];");
+	assert_int_equal(
+	    ask_bytes(port, h, strlen(h), out, sizeof(out), 5000), 0);
 	assert_int_equal(sd_log_wait(d, "refused: proxy_from", 1, 3000), 1);
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -173,11 +160,12 @@ test_access_lists_see_the_header_address(void **state)
 	const char *out_of = "PROXY TCP4 198.51.100.1 127.0.0.1 1 80\r\nx\n";
 	char out[256];
 
-	start(
+	start_px(
 	    d, port, probe, "only_from = [\"192.0.2.0/24\"]; per_source = 1;");
-	assert_true(ask(port, in, strlen(in), out, sizeof(out)) > 0);
+	assert_true(
+	    ask_bytes(port, in, strlen(in), out, sizeof(out), 5000) > 0);
 	assert_int_equal(
-	    ask(port, out_of, strlen(out_of), out, sizeof(out)), 0);
+	    ask_bytes(port, out_of, strlen(out_of), out, sizeof(out), 5000), 0);
 	assert_int_equal(sd_log_wait(d,
 			     "px: tcp 198.51.100.1:1: refused: "
 			     "only_from",
@@ -209,33 +197,8 @@ start_haproxy(struct superd *d, int front, int back)
 		execl(HAPROXY, "haproxy", "-db", "-f", cfg, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 100; i++) {
-		if ((fd = tcp_connect(front)) >= 0) {
-			close(fd);
-			return pid;
-		}
-		usleep(20000);
-	}
+	wait_port(front, 2000);
 	return pid;
-}
-
-/* A client on 127.0.0.2 through HAProxy: the header carries 127.0.0.2. */
-static int
-connect_from(const char *src, int port)
-{
-	struct sockaddr_in a = {0}, b = {0};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_family = b.sin_family = AF_INET;
-	inet_pton(AF_INET, src, &a.sin_addr);
-	b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	b.sin_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    connect(fd, (struct sockaddr *)&b, sizeof(b)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 static void
@@ -251,9 +214,10 @@ test_haproxy_send_proxy_v2_in_front(void **state)
 		print_message("haproxy is not installed: skipped\n");
 		skip();
 	}
-	start(d, port, probe, "only_from = [\"127.0.0.2\"];");
+	start_px(d, port, probe, "only_from = [\"127.0.0.2\"];");
 	hp = start_haproxy(d, front, port);
-	fd = connect_from("127.0.0.2", front);
+	/* from 127.0.0.2 through HAProxy: the header carries 127.0.0.2 */
+	fd = tcp_connect_from("127.0.0.2", front, 0);
 	assert_true(fd >= 0);
 	send_str(fd, "through haproxy\n");
 	assert_true(recv_line(fd, out, sizeof(out), 5000) > 0);
@@ -263,7 +227,7 @@ test_haproxy_send_proxy_v2_in_front(void **state)
 	assert_non_null(strstr(out, "127.0.0.2 "));
 	assert_non_null(strstr(out, " through haproxy\n"));
 	/* the only_from list let 127.0.0.2 in: a direct 127.0.0.1 is not */
-	fd = connect_from("127.0.0.3", port);
+	fd = tcp_connect_from("127.0.0.3", port, 0);
 	send_str(fd, "PROXY TCP4 127.0.0.3 127.0.0.1 1 2\r\nx\n");
 	assert_int_equal(recv_line(fd, out, sizeof(out), 3000), 0);
 	close(fd);

@@ -65,29 +65,20 @@ start_redis(const char *dir, int port)
 		    "--save", "", "--appendonly", "no", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 100; i++) {
-		if ((fd = tcp_connect(port)) >= 0) {
-			close(fd);
-			break;
-		}
-		usleep(20000);
-	}
+	wait_port(port, 2000);
 	return pid;
 }
 
 static void
 start_chat(struct superd *d, int port, int redis)
 {
-	char repo[512];
-
-	assert_non_null(getcwd(repo, sizeof(repo)));
 	sd_write(d, "superd.conf",
 	    "script_dir = \"%s/services\";\n"
 	    "services = ({ name = \"chat\"; port = %d; address = "
 	    "\"127.0.0.1\"; script = \"chat.lua\";\n"
 	    "  options = { redis = \"127.0.0.1:%d\"; channel = \"t\"; }; });\n",
-	    repo, port, redis);
-	assert_int_equal(sd_start(d, port), 0);
+	    sd_repo(), port, redis);
+	sd_started(d, port);
 	assert_int_equal(sd_log_wait(d, "subscribed to t", 1, 5000), 1);
 	assert_int_equal(sd_log_wait(d, "publishing to t", 1, 5000), 1);
 }

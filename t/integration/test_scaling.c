@@ -102,21 +102,6 @@ spawn(const char *log, char *const argv[])
 	return pid;
 }
 
-static int
-wait_port(int port)
-{
-	int fd, i;
-
-	for (i = 0; i < 150; i++) {
-		if ((fd = tcp_connect(port)) >= 0) {
-			close(fd);
-			return 0;
-		}
-		usleep(20000);
-	}
-	return -1;
-}
-
 static void
 test_readme_scaling_example_runs(void **state)
 {
@@ -151,7 +136,7 @@ test_readme_scaling_example_runs(void **state)
 
 		w->redis = spawn(log, argv);
 	}
-	assert_int_equal(wait_port(atoi(redis)), 0);
+	assert_int_equal(wait_port(atoi(redis), 3000), 0);
 	/* the probe connection of sd_start has no PROXY header: harmless */
 	assert_int_equal(sd_start(&w->d, atoi(chat)), 0);
 	assert_int_equal(sd_log_wait(&w->d, "publishing to", 2, 5000), 2);
@@ -163,7 +148,7 @@ test_readme_scaling_example_runs(void **state)
 
 		w->haproxy = spawn(log, argv);
 	}
-	assert_int_equal(wait_port(atoi(front)), 0);
+	assert_int_equal(wait_port(atoi(front), 3000), 0);
 	/* ten members through HAProxy; the kernel spreads them over the
 	 * two workers (all on one: a chance of 1 in 512) */
 	for (i = 0; i < 10; i++) {

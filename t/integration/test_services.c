@@ -1,36 +1,23 @@
-/* test_services.c - the shipped qotd, chat and echo, as clients see them. */
+/*
+ * test_services.c - the shipped services as clients see them: qotd, chat
+ * and echo, and the classic discard, daytime, chargen, time (read by
+ * rdate too) and qotd over TCP and UDP.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 
 #define PROMPT "Handle you go by: "
-
-static char repo[256];
-
-/* One shipped script as service "name" on port, with extra settings. */
-static void
-start_shipped(struct superd *d, const char *name, int port, const char *extra)
-{
-	sd_write(d, "superd.conf",
-	    "shutdown_timeout = 1;\n"
-	    "script_dir = \"%s/services\";\n"
-	    "services = ({\n"
-	    "  name = \"%s\"; port = %d; address = \"127.0.0.1\";\n"
-	    "  script = \"%s.lua\";\n"
-	    "  options = { quotes = \"%s/conf/quotes.txt\"; };\n"
-	    "  %s\n"
-	    "});\n",
-	    repo, name, port, name, repo, extra ? extra : "");
-	assert_int_equal(sd_start(d, port), 0);
-}
 
 static void
 test_qotd_sends_short_crlf_quote_and_closes(void **state)
@@ -40,7 +27,7 @@ test_qotd_sends_short_crlf_quote_and_closes(void **state)
 	struct superd *d = *state;
 	ssize_t n, j;
 
-	start_shipped(d, "qotd", port, NULL);
+	sd_start_shipped(d, "qotd", port, NULL);
 	for (i = 0; i < 20; i++) {
 		fd = tcp_connect(port);
 		assert_true(fd >= 0);
@@ -69,7 +56,7 @@ test_chat_announces_relays_and_says_goodbye(void **state)
 	int port = free_port(), a, b, c;
 	struct superd *d = *state;
 
-	start_shipped(d, "chat", port, NULL);
+	sd_start_shipped(d, "chat", port, NULL);
 	a = chat_join(port, "alice");
 	b = chat_join(port, "bob");
 	assert_int_equal(expect_line(a, "bob is in da room!\n"), 0);
@@ -120,7 +107,7 @@ test_chat_drops_slow_consumer_and_keeps_fast_reader(void **state)
 	int port = free_port(), s, slow, i, k, left = 0;
 	struct superd *d = *state;
 
-	start_shipped(d, "chat", port, "output_limit = 65536;");
+	sd_start_shipped(d, "chat", port, "output_limit = 65536;");
 	s = chat_join(port, "sender");
 	slow = chat_join(port, "slow");
 	assert_int_equal(expect_line(s, "slow is in da room!\n"), 0);
@@ -174,7 +161,7 @@ test_echo_returns_every_byte(void **state)
 
 	for (i = 0; i < sizeof(out); i++)
 		out[i] = (char)(i * 7 + i / 251);
-	start_shipped(d, "echo", port, NULL);
+	sd_start_shipped(d, "echo", port, NULL);
 	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	assert_int_equal(send_all(fd, out, sizeof(out)), 0);
@@ -209,7 +196,7 @@ start_relays(struct superd *d, int port)
 	    "    script = \"relay.lua\";\n"
 	    "    options = { host = \"127.0.0.1\"; port = %d; }; }\n"
 	    ");\n",
-	    repo, port + 2, port + 3, port, port + 2, port + 1, port + 3);
+	    sd_repo(), port + 2, port + 3, port, port + 2, port + 1, port + 3);
 	assert_int_equal(sd_start(d, port), 0);
 }
 
@@ -307,11 +294,210 @@ test_relay_passes_a_half_close_on(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-static int
-setup_group(void **state)
+/* The classic inetd services, over TCP and UDP. */
+
+#define EPOCH_1900 2208988800ULL
+
+/* The 95 printable characters, and chargen's lines (74 bytes) in a row. */
+static const char *
+ring(void)
 {
-	(void)state;
-	return getcwd(repo, sizeof(repo)) == NULL ? -1 : 0;
+	static char r[96];
+	int c;
+
+	for (c = 32; c <= 126; c++)
+		r[c - 32] = (char)c;
+	r[95] = '\0';
+	return r;
+}
+
+static void
+chargen_line(int i, char *out)
+{
+	const char *r = ring();
+	int k;
+
+	for (k = 0; k < 72; k++)
+		out[k] = r[(i + k) % 95];
+	out[72] = '\r';
+	out[73] = '\n';
+	out[74] = '\0';
+}
+
+static void
+test_discard_tcp_stays_open_and_udp_gets_no_reply(void **state)
+{
+	struct superd *d = *state;
+	char data[1000], reply[64];
+	int port = free_port(), fd, ufd;
+
+	memset(data, 'd', sizeof(data));
+	sd_start_shipped(d, "discard", port, "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	assert_int_equal(send_all(fd, data, sizeof(data)), 0);
+	assert_true(quiet_for(fd, 300));
+	assert_int_equal(send_all(fd, data, sizeof(data)), 0);
+	assert_int_equal(wait_closed(fd, 300), 0);
+	close(fd);
+	ufd = udp_open("127.0.0.1", 0, 0);
+	assert_int_equal(udp_ask(ufd, "127.0.0.1", port, data, 100, reply,
+			     sizeof(reply), 500),
+	    -1);
+	close(ufd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+check_daytime(const char *s, size_t n)
+{
+	assert_true(n > 10 && n < 200);
+	assert_int_equal(s[n - 2], '\r');
+	assert_int_equal(s[n - 1], '\n');
+	assert_ptr_equal(memchr(s, '\n', n), s + n - 1);
+}
+
+static void
+test_daytime_is_one_crlf_line_over_tcp_and_udp(void **state)
+{
+	struct superd *d = *state;
+	char buf[512];
+	int port = free_port(), fd;
+	ssize_t n;
+
+	sd_start_shipped(d, "daytime", port, "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	n = recv_all(fd, buf, sizeof(buf), 2000);
+	close(fd);
+	check_daytime(buf, n);
+	n = udp_exchange(port, "", 0, buf, sizeof(buf), 2000);
+	check_daytime(buf, n);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_chargen_tcp_lines_rotate_through_the_ring(void **state)
+{
+	struct superd *d = *state;
+	char line[128], want[75];
+	int port = free_port(), fd, i;
+
+	sd_start_shipped(d, "chargen", port, "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	/* past 95 lines: the ring wraps around */
+	for (i = 0; i < 200; i++) {
+		chargen_line(i, want);
+		assert_int_equal(recv_line(fd, line, sizeof(line), 2000), 74);
+		assert_string_equal(line, want);
+	}
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_chargen_udp_is_one_ring_prefix_datagram(void **state)
+{
+	struct superd *d = *state;
+	char text[8 * 74 + 1], reply[2048];
+	int port = free_port(), i, fd;
+	ssize_t n;
+
+	for (i = 0; i < 8; i++)
+		chargen_line(i, text + i * 74);
+	sd_start_shipped(d, "chargen", port, "protocol = [\"tcp\", \"udp\"];");
+	for (i = 0; i < 5; i++) {
+		fd = udp_open("127.0.0.1", 0, 0);
+		n = udp_ask(
+		    fd, "127.0.0.1", port, "x", 1, reply, sizeof(reply), 2000);
+		assert_true(n >= 0 && n <= 512);
+		assert_memory_equal(reply, text, n);
+		/* one datagram only */
+		assert_int_equal(udp_recv(fd, reply, sizeof(reply), 100), -1);
+		close(fd);
+	}
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+check_time(const unsigned char *b)
+{
+	uint32_t got = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		       (uint32_t)b[2] << 8 | b[3];
+	uint32_t want = (uint32_t)((uint64_t)time(NULL) + EPOCH_1900);
+	int32_t diff = (int32_t)(got - want);
+
+	if (diff < -2 || diff > 2)
+		fail_msg("time is %d s off the clock", (int)diff);
+}
+
+static void
+test_time_is_seconds_since_1900_over_tcp_and_udp(void **state)
+{
+	struct superd *d = *state;
+	unsigned char buf[16];
+	int port = free_port(), fd;
+
+	sd_start_shipped(d, "time", port, "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	assert_int_equal(recv_all(fd, buf, sizeof(buf), 2000), 4);
+	close(fd);
+	check_time(buf);
+	assert_int_equal(udp_exchange(port, "", 0, buf, sizeof(buf), 2000), 4);
+	check_time(buf);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_qotd_is_one_quote_under_512_bytes_over_tcp_and_udp(void **state)
+{
+	struct superd *d = *state;
+	char buf[2048];
+	int port = free_port(), fd;
+	ssize_t n;
+
+	sd_start_shipped(d, "qotd", port, "protocol = [\"tcp\", \"udp\"];");
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	n = recv_all(fd, buf, sizeof(buf), 2000);
+	close(fd);
+	assert_true(n > 2 && n < 512);
+	assert_memory_equal(buf + n - 2, "\r\n", 2);
+	n = udp_exchange(port, "", 0, buf, sizeof(buf), 2000);
+	assert_true(n > 2 && n < 512);
+	assert_memory_equal(buf + n - 2, "\r\n", 2);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_rdate_reads_time_over_tcp_and_udp(void **state)
+{
+	struct superd *d = *state;
+	char portstr[16], out[256], text[1024];
+	char *tcp[] = {
+	    "/usr/sbin/rdate", "-p", "-o", portstr, "127.0.0.1", NULL};
+	char *udp[] = {
+	    "/usr/sbin/rdate", "-u", "-p", "-o", portstr, "127.0.0.1", NULL};
+	int port = free_port();
+
+	if (access("/usr/sbin/rdate", X_OK) < 0) {
+		printf("skipped: /usr/sbin/rdate is not installed\n");
+		return;
+	}
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(out, sizeof(out), "%s/rdate.out", d->dir);
+	sd_start_shipped(d, "time", port, "protocol = [\"tcp\", \"udp\"];");
+	if (run_for(tcp, out, 5000) != 0) {
+		read_text(out, text, sizeof(text));
+		fail_msg("rdate -p (TCP) failed: %s", text);
+	}
+	if (run_for(udp, out, 5000) != 0) {
+		read_text(out, text, sizeof(text));
+		fail_msg("rdate -u -p (UDP) failed: %s", text);
+	}
+	assert_int_equal(sd_stop(d), 0);
 }
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
@@ -326,7 +512,13 @@ main(void)
 	    TEST(test_echo_returns_every_byte),
 	    TEST(test_relay_holds_a_fast_upstream_to_a_slow_client),
 	    TEST(test_relay_passes_a_half_close_on),
+	    TEST(test_discard_tcp_stays_open_and_udp_gets_no_reply),
+	    TEST(test_daytime_is_one_crlf_line_over_tcp_and_udp),
+	    TEST(test_chargen_tcp_lines_rotate_through_the_ring),
+	    TEST(test_chargen_udp_is_one_ring_prefix_datagram),
+	    TEST(test_time_is_seconds_since_1900_over_tcp_and_udp),
+	    TEST(test_qotd_is_one_quote_under_512_bytes_over_tcp_and_udp),
+	    TEST(test_rdate_reads_time_over_tcp_and_udp),
 	};
-	return cmocka_run_group_tests_name(
-	    "services", tests, setup_group, NULL);
+	return cmocka_run_group_tests_name("services", tests, NULL, NULL);
 }

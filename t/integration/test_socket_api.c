@@ -24,17 +24,10 @@ static int
 serve_with(
     struct superd *d, const char *name, const char *extra, const char *script)
 {
-	char cmd[256];
-	int port = sd_serve(d, name, extra, script);
+	int port = sd_served(d, name, extra, script);
 
 	live = *d;
-	if (port > 0)
-		return port;
-	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "no log in %s\n", d->dir);
-	fail_msg("superd did not start");
-	return -1;
+	return port;
 }
 
 static int
@@ -59,15 +52,6 @@ reap(void **state)
 		sd_cleanup(&live);
 	memset(&live, 0, sizeof(live));
 	return 0;
-}
-
-static int
-connect_ok(int port)
-{
-	int fd = tcp_connect(port);
-
-	assert_true(fd >= 0);
-	return fd;
 }
 
 /* Reads exactly strlen(want) bytes and compares them. */
@@ -354,33 +338,6 @@ test_read_count_at_eof_returns_nil_closed(void **state)
 	stop(&d);
 }
 
-static void
-test_read_line_too_long_returns_error(void **state)
-{
-	struct superd d;
-	char line[40];
-	int port, fd;
-
-	(void)state;
-	port = serve_with(&d, "t", "max_line = 16;",
-	    "function main(s)\n"
-	    "  local d, err = s:read()\n"
-	    "  s:write(tostring(d), ' ', tostring(err), '\\n')\n"
-	    "  s:write(s:read(), '\\n')\n"
-	    "end\n");
-	fd = connect_ok(port);
-	memset(line, 'x', 32);
-	line[32] = '\n';
-	line[33] = '\0';
-	assert_int_equal(send_str(fd, line), 0);
-	expect(fd, "nil line too long\n", 3000);
-	/* The rest of the long line is dropped; the next one reads fine. */
-	assert_int_equal(send_str(fd, "short\n"), 0);
-	expect(fd, "short\n", 1000);
-	close(fd);
-	stop(&d);
-}
-
 /* lines(). */
 
 static void
@@ -540,6 +497,11 @@ test_settimeout_applies_to_write(void **state)
  * more superd call (how = "read" or "sleep"), which waits for the drain:
  * the writer tells how long that call took.
  */
+/*
+ * The kernel takes up to a few MB for a client that reads nothing (its
+ * send buffer grows to tcp_wmem's maximum, 4 MB by default): 12 MB leaves
+ * the target well above its mark.
+ */
 static const char filler_lua[] =
     "function main(s)\n"
     "  local how = s:read()\n"
@@ -551,7 +513,7 @@ static const char filler_lua[] =
     "  end\n"
     "  if how == nil then return end\n"
     "  s:settimeout(1)\n"
-    "  target:write(string.rep('x', 3000000))\n"
+    "  target:write(string.rep('x', 12000000))\n"
     "  local t0, r, err = superd.now()\n"
     "  if how == 'read' then r, err = s:read() else superd.sleep(0) end\n"
     "  s:write(string.format('%.1f %s\\n', superd.now() - t0, tostring(err)))\n"
@@ -1233,8 +1195,6 @@ main(void)
 		test_read_at_eof_returns_nil_closed, reap),
 	    cmocka_unit_test_teardown(
 		test_read_count_at_eof_returns_nil_closed, reap),
-	    cmocka_unit_test_teardown(
-		test_read_line_too_long_returns_error, reap),
 	    cmocka_unit_test_teardown(
 		test_lines_iterates_until_peer_closes, reap),
 	    cmocka_unit_test_teardown(

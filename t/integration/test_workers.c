@@ -68,12 +68,10 @@ both_answer(int port)
 	return seen[1] && seen[2];
 }
 
+/* Two workers serving w.lua on port and the shipped status on status. */
 static void
-start(struct superd *d, int port, int status)
+start_workers(struct superd *d, int port, int status)
 {
-	char repo[512];
-
-	assert_non_null(getcwd(repo, sizeof(repo)));
 	sd_write(d, "w.lua",
 	    "if loads == nil then loads = 0 end\n"
 	    "loads = loads + 1\n"
@@ -85,8 +83,8 @@ start(struct superd *d, int port, int status)
 	    "script = \"w.lua\"; },\n"
 	    " { name = \"status\"; port = %d; address = \"127.0.0.1\"; "
 	    "script = \"%s/services/status.lua\"; });\n",
-	    port, status, repo);
-	assert_int_equal(sd_start(d, port), 0);
+	    port, status, sd_repo());
+	sd_started(d, port);
 	assert_int_equal(sd_log_wait(d, "started, 2 services", 2, 5000), 2);
 }
 
@@ -97,7 +95,7 @@ test_two_workers_both_serve(void **state)
 	int port = free_port(), status = free_port();
 	pid_t kids[8];
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	assert_int_equal(children(d->pid, kids, 8), 2);
 	assert_true(both_answer(port));
 	assert_int_equal(sd_stop(d), 0);
@@ -112,7 +110,7 @@ test_killed_worker_is_restarted(void **state)
 	int port = free_port(), status = free_port(), i, n = 0;
 	pid_t kids[8], now[8];
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	assert_int_equal(children(d->pid, kids, 8), 2);
 	kill(kids[0], SIGKILL);
 	assert_int_equal(sd_log_wait(d, "restarting in", 1, 3000), 1);
@@ -134,7 +132,7 @@ test_sigusr1_reaches_every_worker(void **state)
 	int port = free_port(), status = free_port(), i, fd, ok[3] = {0};
 	char line[32];
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	sd_signal(d, SIGUSR1);
 	assert_int_equal(sd_log_wait(d, "w: reloaded", 2, 5000), 2);
 	/* each worker ran the script twice: loads == 2 in both */
@@ -159,7 +157,7 @@ test_metrics_label_each_worker(void **state)
 	char out[16384];
 	ssize_t n;
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	for (i = 0; i < 40; i++)
 		which_worker(port);
 	fd = tcp_connect(status);
@@ -398,7 +396,7 @@ test_worker_start_error_goes_through_the_log(void **state)
 	char logged[320], bare[300];
 	pid_t kids[8];
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	sd_write(d, "w.lua", "function main(s\n");
 	assert_int_equal(children(d->pid, kids, 8), 2);
 	kill(kids[0], SIGKILL);
@@ -497,7 +495,7 @@ test_restarted_worker_gets_the_reloaded_config(void **state)
 	pid_t kids[8], now[8];
 	char repo[512];
 
-	start(d, port, status);
+	start_workers(d, port, status);
 	assert_non_null(getcwd(repo, sizeof(repo)));
 	sd_write(d, "superd.conf",
 	    "workers = 2;\n"
