@@ -53,7 +53,7 @@ conn_count(void)
  * not at slot 0, since a datagram's socket never has a stream.
  */
 struct conn *
-conn_new(lua_State *L)
+conn_new(lua_State *L, const char *mt)
 {
 	struct conn *c = lua_newuserdata(L, sizeof(*c));
 
@@ -63,7 +63,7 @@ conn_new(lua_State *L)
 	c->st.io.fd = -1;
 	c->ref = LUA_NOREF;
 	c->state = CONN_CLOSED;
-	luaL_setmetatable(L, SOCKET_MT);
+	luaL_setmetatable(L, mt);
 	return c;
 }
 
@@ -393,7 +393,7 @@ accept_p(lua_State *L)
 
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
-	c = conn_new(L);
+	c = conn_new(L, SOCKET_MT);
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;

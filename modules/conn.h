@@ -14,7 +14,9 @@
 #include "stream.h"
 #include "task.h"
 
-#define SOCKET_MT "superd.socket" /* the socket userdata's metatable */
+/* The socket userdata's metatables: a connection's, a datagram's. */
+#define SOCKET_MT "superd.socket"
+#define DATAGRAM_MT "superd.datagram"
 
 struct service;
 
@@ -55,7 +57,7 @@ struct conn {
 	void (*end)(struct conn *c);
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
-	uint8_t state, reported, why, skipping, udp;
+	uint8_t state, reported, why, skipping;
 	uint8_t counted, outbound;
 	double timeout;
 	double started;
@@ -66,7 +68,7 @@ struct conn {
 
 #define CONN_HIGH_WATER 65536
 
-struct conn *conn_new(lua_State *L);
+struct conn *conn_new(lua_State *L, const char *mt);
 int conn_accept(
     struct service *s, int fd, const union net_addr *peer, int proxied);
 struct task *conn_spawn_main(lua_State *L, struct conn *c);

@@ -9,7 +9,6 @@
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
-#include "udp.h"
 
 #define READ_LINE 0
 #define READ_LINE_KEEP 1
@@ -24,7 +23,10 @@
 
 static char socket_mt_key; /* the metatable, by address: no string lookup */
 
-/* luaL_checkudata without hashing "superd.socket" on every call. */
+/*
+ * A socket of either kind: a connection's, found without hashing
+ * "superd.socket" on every call, or a datagram's.
+ */
 static struct conn *
 checkconn(lua_State *L, int arg)
 {
@@ -36,7 +38,15 @@ checkconn(lua_State *L, int arg)
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
 	ok = lua_rawequal(L, -1, -2);
 	lua_pop(L, 2);
-	return ok ? c : luaL_checkudata(L, arg, SOCKET_MT);
+	if (ok || luaL_testudata(L, arg, DATAGRAM_MT) != NULL)
+		return c;
+	return luaL_checkudata(L, arg, SOCKET_MT);
+}
+
+struct conn *
+lsocket_check(lua_State *L, int arg)
+{
+	return checkconn(L, arg);
 }
 
 static int
@@ -52,8 +62,8 @@ is_own(lua_State *L, struct conn *c)
  * coroutine gets an error, so a loop that ignores nil cannot spin.
  * Other coroutines (a chat's fan-out) keep getting nil, "closed".
  */
-static int
-closed(lua_State *L, struct conn *c, int dir)
+int
+lsocket_closed(lua_State *L, struct conn *c, int dir)
 {
 	if (c->state != CONN_OPEN)
 		dir = CONN_REPORTED_R | CONN_REPORTED_W;
@@ -165,7 +175,7 @@ take_eof(lua_State *L, struct conn *c, lua_KContext ctx)
 		push_consume(L, c, buf_used(&c->st.in), n);
 		return 1;
 	}
-	closed(L, c, CONN_REPORTED_R);
+	lsocket_closed(L, c, CONN_REPORTED_R);
 	return -1;
 }
 
@@ -200,7 +210,7 @@ read_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	if (c->state != CONN_OPEN)
-		return closed(L, c, CONN_REPORTED_R);
+		return lsocket_closed(L, c, CONN_REPORTED_R);
 	if ((r = read_try(L, c, ctx)) != 0)
 		return r > 0 ? 1 : 2;
 	if (task_take_timeout(t))
@@ -240,71 +250,11 @@ read_format(lua_State *L, int arg)
 	return luaL_argerror(L, arg, "invalid format");
 }
 
-/* A datagram's payload, once; then the socket reads as closed. */
-static int
-udp_read(lua_State *L, struct conn *c)
-{
-	if (c->state != CONN_OPEN || c->st.eof)
-		return closed(L, c, CONN_REPORTED_R);
-	c->st.eof = 1;
-	lua_getuservalue(L, 1);
-	lua_pushnil(L);
-	lua_setuservalue(L, 1);
-	return 1;
-}
-
-/* Each write is one datagram back to the sender. */
-/* The datagram: one string as it is, several joined. */
-static const char *
-udp_payload(lua_State *L, size_t *len)
-{
-	int i, n = lua_gettop(L);
-	luaL_Buffer b;
-
-	if (n == 2)
-		return luaL_checklstring(L, 2, len);
-	luaL_buffinit(L, &b);
-	for (i = 2; i <= n; i++) {
-		luaL_checklstring(L, i, NULL);
-		lua_pushvalue(L, i);
-		luaL_addvalue(&b);
-	}
-	luaL_pushresult(&b);
-	return lua_tolstring(L, -1, len);
-}
-
-static int
-udp_write(lua_State *L, struct conn *c)
-{
-	const char *data;
-	size_t len;
-
-	if (c->state != CONN_OPEN)
-		return closed(L, c, CONN_REPORTED_W);
-	data = udp_payload(L, &len);
-	if (len > UDP_MAX_PAYLOAD)
-		return lsocket_fail(L, "datagram too large");
-	if (udp_send(c, data, len) < 0)
-		return lsocket_fail(L, "closed");
-	lua_settop(L, 1);
-	return 1;
-}
-
-static int
-udp_write_k(lua_State *L, int status, lua_KContext ctx)
-{
-	(void)status;
-	(void)ctx;
-	return udp_write(L, toconn(L));
-}
-
 static int
 read_start(lua_State *L, struct conn *c, lua_KContext ctx)
 {
 	struct task *t = task_current(L);
 
-	if (c->udp)
-		return udp_read(L, c);
 	lua_settop(L, 1);
 	task_deadline(t, c->timeout);
 	/* a read that fails at once is no wait: a pcall loop on it stays a
@@ -327,21 +277,31 @@ lsocket_readsome(lua_State *L)
 	return read_start(L, toconn(L), read_count(L, 2, READ_SOME));
 }
 
+/* Each step is the socket's own read (a connection's, a datagram's). */
 static int
 lines_iter(lua_State *L)
 {
+	lua_CFunction read = lua_tocfunction(L, lua_upvalueindex(3));
+
 	lua_settop(L, 0);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_pushvalue(L, lua_upvalueindex(2));
-	return lsocket_read(L);
+	return read(L);
 }
 
-static int
+int
 lsocket_lines(lua_State *L)
 {
+	lua_CFunction read;
+
 	toconn(L);
 	lua_settop(L, 2);
-	lua_pushcclosure(L, lines_iter, 2);
+	lua_getfield(L, 1, "read");
+	if ((read = lua_tocfunction(L, -1)) == NULL)
+		read = lsocket_read;
+	lua_pop(L, 1);
+	lua_pushcfunction(L, read);
+	lua_pushcclosure(L, lines_iter, 3);
 	return 1;
 }
 
@@ -382,7 +342,7 @@ write_k(lua_State *L, int status, lua_KContext next)
 	(void)status;
 	for (;;) {
 		if (!writable(c) || stream_flush(&c->st) < 0)
-			return closed(L, c, CONN_REPORTED_W);
+			return lsocket_closed(L, c, CONN_REPORTED_W);
 		if (buf_used(&c->st.out) > CONN_HIGH_WATER)
 			break;
 		if (next > lua_gettop(L)) {
@@ -406,7 +366,7 @@ write_own_k(lua_State *L, int status, lua_KContext ctx)
 	(void)status;
 	(void)ctx;
 	if (!writable(c))
-		return closed(L, c, CONN_REPORTED_W);
+		return lsocket_closed(L, c, CONN_REPORTED_W);
 	stream_want_flush(&c->st);
 	next = append_from(L, c, 2, CONN_HIGH_WATER);
 	if (next > lua_gettop(L) && buf_used(&c->st.out) <= CONN_HIGH_WATER) {
@@ -436,12 +396,12 @@ write_other_k(lua_State *L, int status, lua_KContext ctx)
 	(void)status;
 	(void)ctx;
 	if (!writable(c))
-		return closed(L, c, CONN_REPORTED_W);
+		return lsocket_closed(L, c, CONN_REPORTED_W);
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
 	if (buf_used(&c->st.out) > conn_mark(c) && task_can_turn(L, t)) {
 		if (conn_settle(c, t) < 0)
-			return closed(L, c, CONN_REPORTED_W);
+			return lsocket_closed(L, c, CONN_REPORTED_W);
 		if (buf_used(&c->st.out) > conn_mark(c))
 			return task_pause(L, t, 0, write_other_k);
 	}
@@ -451,15 +411,15 @@ write_other_k(lua_State *L, int status, lua_KContext ctx)
 	next = append_from(L, c, 2, limit);
 	if ((before = buf_used(&c->st.out)) > limit) {
 		if (stream_flush(&c->st) < 0)
-			return closed(L, c, CONN_REPORTED_W);
+			return lsocket_closed(L, c, CONN_REPORTED_W);
 		if (buf_used(&c->st.out) == before) {
 			conn_end(c, WHY_SLOW);
-			return closed(L, c, CONN_REPORTED_W);
+			return lsocket_closed(L, c, CONN_REPORTED_W);
 		}
 		append_from(L, c, next, (size_t)-1);
 	}
 	if (conn_settle(c, t) < 0)
-		return closed(L, c, CONN_REPORTED_W);
+		return lsocket_closed(L, c, CONN_REPORTED_W);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -483,12 +443,8 @@ lsocket_write(lua_State *L)
 	struct task *t = task_current(L);
 	int i;
 
-	if (c->udp && task_must_pause(L, t))
-		return task_pause(L, t, 0, udp_write_k);
-	if (c->udp)
-		return udp_write(L, c);
 	if (!writable(c))
-		return closed(L, c, CONN_REPORTED_W);
+		return lsocket_closed(L, c, CONN_REPORTED_W);
 	for (i = 2; i <= lua_gettop(L); i++)
 		luaL_checklstring(L, i, NULL);
 	if (!is_own(L, c))
@@ -509,7 +465,7 @@ flush_k(lua_State *L, int status, lua_KContext ctx)
 	(void)status;
 	(void)ctx;
 	if (c->state != CONN_OPEN || stream_flush(&c->st) < 0)
-		return closed(L, c, CONN_REPORTED_W);
+		return lsocket_closed(L, c, CONN_REPORTED_W);
 	if (buf_used(&c->st.out) == 0) {
 		lua_settop(L, 1);
 		return 1;
@@ -526,8 +482,6 @@ lsocket_flush(lua_State *L)
 	struct task *t = task_current(L);
 
 	lua_settop(L, 1);
-	if (c->udp)
-		return 1; /* a datagram leaves when the turn ends */
 	task_deadline(t, c->timeout);
 	if (task_must_pause(L, t))
 		return task_pause(L, t, 0, flush_k);
@@ -542,8 +496,8 @@ lsocket_shutdown(lua_State *L)
 	struct conn *c = toconn(L);
 	int how = luaL_checkoption(L, 2, "w", hows);
 
-	if (c->udp || c->state != CONN_OPEN)
-		return closed(L, c, CONN_REPORTED_R | CONN_REPORTED_W);
+	if (c->state != CONN_OPEN)
+		return lsocket_closed(L, c, CONN_REPORTED_R | CONN_REPORTED_W);
 	conn_shutdown(c, how != 0, how != 1);
 	lua_settop(L, 1);
 	return 1;
@@ -555,7 +509,7 @@ lsocket_close(lua_State *L)
 {
 	struct conn *c = toconn(L);
 
-	if (c->state != CONN_OPEN || c->udp)
+	if (c->state != CONN_OPEN)
 		return 0;
 	if (is_own(L, c))
 		c->task = NULL;
@@ -563,7 +517,7 @@ lsocket_close(lua_State *L)
 	return 0;
 }
 
-static int
+int
 lsocket_settimeout(lua_State *L)
 {
 	struct conn *c = toconn(L);
@@ -589,13 +543,13 @@ push_addr(lua_State *L, const union net_addr *a)
 	return 2;
 }
 
-static int
+int
 lsocket_getpeername(lua_State *L)
 {
 	return push_addr(L, &toconn(L)->peer);
 }
 
-static int
+int
 lsocket_getsockname(lua_State *L)
 {
 	struct conn *c = toconn(L);
@@ -609,7 +563,8 @@ lsocket_getsockname(lua_State *L)
 static int
 lsocket_protocol(lua_State *L)
 {
-	lua_pushstring(L, toconn(L)->udp ? "udp" : "tcp");
+	toconn(L);
+	lua_pushliteral(L, "tcp");
 	return 1;
 }
 
@@ -623,8 +578,6 @@ lsocket__tostring(lua_State *L)
 	net_ntop(&c->peer, addr, &port);
 	if (c->state == CONN_CLOSED)
 		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
-	else if (c->udp)
-		lua_pushfstring(L, "socket udp %s:%d", addr, port);
 	else
 		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->st.io.fd);
 	return 1;

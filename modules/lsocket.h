@@ -4,12 +4,17 @@
 
 #include <lua.h>
 
-#include "net.h"
-
 struct conn;
-struct service;
 
 void lsocket_open(lua_State *L);
 int lsocket_fail(lua_State *L, const char *err);
+
+/* What the datagram's socket (ldgram.c) shares with a connection's. */
+struct conn *lsocket_check(lua_State *L, int arg);
+int lsocket_closed(lua_State *L, struct conn *c, int dir);
+int lsocket_lines(lua_State *L);
+int lsocket_settimeout(lua_State *L);
+int lsocket_getpeername(lua_State *L);
+int lsocket_getsockname(lua_State *L);
 
 #endif

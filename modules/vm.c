@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "ldgram.h"
 #include "lsocket.h"
 #include "lsuperd.h"
 #include "sandbox.h"
@@ -153,6 +154,7 @@ setup_p(lua_State *L)
 	sandbox_open(L, a->c->lua_path);
 	task_open_coroutine(L);
 	lsocket_open(L);
+	ldgram_open(L);
 	lsuperd_open(L, a->s, a->c->dir);
 	lua_pushcfunction(L, options_p);
 	lua_pushlightuserdata(L, a->s);
