@@ -112,16 +112,7 @@ dgram_protocol(lua_State *L)
 static int
 dgram__tostring(lua_State *L)
 {
-	struct conn *c = lsocket_check(L, 1);
-	char addr[NET_ADDRSTRLEN];
-	int port;
-
-	net_ntop(&c->peer, addr, &port);
-	if (c->state == CONN_CLOSED)
-		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
-	else
-		lua_pushfstring(L, "socket udp %s:%d", addr, port);
-	return 1;
+	return lsocket_name(L, lsocket_check(L, 1), "udp ");
 }
 
 static const luaL_Reg methods[] = {

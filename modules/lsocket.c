@@ -568,19 +568,30 @@ lsocket_protocol(lua_State *L)
 	return 1;
 }
 
-static int
-lsocket__tostring(lua_State *L)
+/*
+ * tostring(socket): "socket ADDR:PORT #FD" for a connection, "socket udp
+ * ADDR:PORT" for a datagram (kind "udp "), "(closed)" once it has ended.
+ */
+int
+lsocket_name(lua_State *L, struct conn *c, const char *kind)
 {
-	struct conn *c = toconn(L);
 	char addr[NET_ADDRSTRLEN];
 	int port;
 
 	net_ntop(&c->peer, addr, &port);
 	if (c->state == CONN_CLOSED)
 		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
+	else if (*kind)
+		lua_pushfstring(L, "socket %s%s:%d", kind, addr, port);
 	else
 		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->st.io.fd);
 	return 1;
+}
+
+static int
+lsocket__tostring(lua_State *L)
+{
+	return lsocket_name(L, toconn(L), "");
 }
 
 static const luaL_Reg methods[] = {

@@ -16,5 +16,6 @@ int lsocket_lines(lua_State *L);
 int lsocket_settimeout(lua_State *L);
 int lsocket_getpeername(lua_State *L);
 int lsocket_getsockname(lua_State *L);
+int lsocket_name(lua_State *L, struct conn *c, const char *kind);
 
 #endif
