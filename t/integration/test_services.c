@@ -246,7 +246,10 @@ test_relay_holds_a_fast_upstream_to_a_slow_client(void **state)
 	rss1 = proc_rss_kb(d->pid);
 	assert_int_equal(total, 300 * 1024);
 	assert_true(rss0 > 0 && rss1 > 0);
-	assert_true(rss1 - rss0 < 16 * 1024);
+	print_message("    superd grew by %ld kB\n", rss1 - rss0);
+	/* ASan's quarantine keeps what was freed: not judged there */
+	if (!sd_sanitized())
+		assert_true(rss1 - rss0 < 16 * 1024);
 	assert_int_equal(sd_log_count(d, "slow consumer"), 0);
 	close(fd);
 	assert_int_equal(sd_stop(d), 0);
