@@ -437,8 +437,8 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	nconns++;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	a.c->counted = 1;
-	if (!proxied)
-		s->stats->accepted++;
+	/* behind a proxy too: what is open was accepted, header or not */
+	s->stats->accepted++;
 	arm_idle(a.c);
 	if (stream_start(&a.c->st) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
@@ -551,7 +551,6 @@ proxy_done(struct conn *c, const union net_addr *client)
 	}
 	admit_hold(&s->admit, &c->peer, ADMIT_CLIENT);
 	c->counted = 1;
-	s->stats->accepted++;
 	arm_idle(c);
 	if (vm_pcall(s, start_main_p, c) != LUA_OK)
 		proxy_fail(c, WHY_ERROR);
@@ -562,9 +561,11 @@ proxy_header(struct stream *st, int how, const union net_addr *client)
 {
 	struct conn *c = (struct conn *)st;
 
-	if (how == STREAM_HEADER_OK)
+	if (how == STREAM_HEADER_OK) {
 		proxy_done(c, client);
-	else
-		proxy_fail(
-		    c, how == STREAM_HEADER_NOMEM ? WHY_ERROR : WHY_NOPROXY);
+		return;
+	}
+	/* counted with the refusals, by their reason */
+	admit_count_refusal(&c->svc->admit, conn_why_text(WHY_NOPROXY));
+	proxy_fail(c, how == STREAM_HEADER_NOMEM ? WHY_ERROR : WHY_NOPROXY);
 }

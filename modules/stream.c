@@ -369,6 +369,8 @@ proxy_fill(struct stream *st)
 	if (r > 0) {
 		buf_commit(&st->in, r);
 		st->bytes_in += r;
+		if (st->total_in)
+			*st->total_in += r;
 		return 1;
 	}
 	if (r == 0 || (errno != EAGAIN && errno != EINTR))

@@ -234,6 +234,73 @@ test_haproxy_send_proxy_v2_in_front(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * The counters tell the truth behind a proxy: the bytes that came with a
+ * header are counted, a connection without a valid header is counted as
+ * refused for that reason, and one whose header is pending is counted
+ * as accepted as well as active.
+ */
+static void
+test_counters_count_what_comes_behind_a_proxy(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port(), i, pending;
+	const char *h = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\n";
+	char msg[1100], out[256];
+	long accepted, active, bytes, refused, noproxy;
+
+	sd_write(
+	    d, "px.lua", "function main(s) s:write(#s:read('a'), '\\n') end\n");
+	sd_write(d, "st.lua",
+	    "function main(s)\n"
+	    "  local x = superd.stats().services.px\n"
+	    "  s:write(x.accepted, ' ', x.active, ' ', x.bytes_in, ' ',\n"
+	    "    x.refused, ' ', x.refused_by['no valid PROXY header'] or 0,\n"
+	    "    '\\n')\n"
+	    "end\n");
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    " { name = \"px\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"px.lua\"; proxy_protocol = true; },\n"
+	    " { name = \"st\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"st.lua\"; });\n",
+	    port, probe);
+	sd_started(d, probe);
+	snprintf(msg, sizeof(msg), "%s", h);
+	memset(msg + strlen(h), 'x', 1000);
+	for (i = 0; i < 10; i++) {
+		int fd = tcp_connect(port);
+
+		assert_true(fd >= 0);
+		assert_int_equal(send_all(fd, msg, strlen(h) + 1000), 0);
+		assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		assert_true(recv_line(fd, out, sizeof(out), 3000) > 0);
+		assert_string_equal(out, "1000\n");
+		close(fd);
+	}
+	assert_int_equal(ask_bytes(port, "GET / HTTP/1.0\r\n\r\n", 18, out,
+			     sizeof(out), 3000),
+	    0);
+	pending = tcp_connect(port);
+	assert_true(pending >= 0);
+	usleep(200 * 1000);
+	assert_true(ask(probe, "", out, sizeof(out), 3000) > 0);
+	assert_int_equal(sscanf(out, "%ld %ld %ld %ld %ld", &accepted, &active,
+			     &bytes, &refused, &noproxy),
+	    5);
+	print_message(
+	    "    accepted %ld, active %ld, bytes in %ld, refused %ld\n",
+	    accepted, active, bytes, refused);
+	assert_true(bytes >= 10 * 1000);
+	assert_int_equal(noproxy, 1);
+	assert_true(refused >= 1);
+	assert_int_equal(active, 1);
+	assert_true(accepted >= active);
+	assert_int_equal(accepted, 12);
+	close(pending);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -254,6 +321,9 @@ main(void)
 		test_access_lists_see_the_header_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_haproxy_send_proxy_v2_in_front, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_counters_count_what_comes_behind_a_proxy, setup,
+		sd_teardown),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }
