@@ -22,15 +22,36 @@
 #include "service.h"
 #include "task.h"
 
+/*
+ * At most LOOKUPS_MAX lookups run at once (glibc runs each on a thread of
+ * its own, 20 at most), LOOKUPS_PER_SERVICE of them for one service, so
+ * that one service's slow names cannot hold up another's; the rest wait
+ * here, in order, and a lookup whose coroutine has gone is cancelled.
+ */
+#define LOOKUPS_MAX 16
+#define LOOKUPS_PER_SERVICE 8
+
+#define LOOKUP_WAITING 0 /* not handed to glibc yet */
+#define LOOKUP_RUNNING 1
+#define LOOKUP_DONE 2
+
 struct lookup {
 	struct gaicb cb;
 	struct addrinfo hints;
+	struct service *svc;
 	struct task *t;	       /* NULL once its task has gone */
 	struct task_hold hold; /* in t's holds while it waits */
-	int done;
+	int state;
+	int error; /* set when it could not be handed to glibc */
+	int stray; /* glibc may still hold it: freed by strays_reap */
 	char host[256], serv[8];
-	struct lookup *next; /* on the stray list */
+	struct lookup *next;	  /* on the stray list */
+	TAILQ_ENTRY(lookup) link; /* waiting, or running */
 };
+
+static TAILQ_HEAD(, lookup) waiting = TAILQ_HEAD_INITIALIZER(waiting);
+static TAILQ_HEAD(, lookup) running = TAILQ_HEAD_INITIALIZER(running);
+static int nrunning;
 
 /*
  * Lookups glibc runs with no signal to come: getaddrinfo_a can fail for
@@ -62,17 +83,85 @@ strays_reap(void)
 	}
 }
 
-/* A lookup whose getaddrinfo_a failed: it may be queued or running. */
+/* Freed now, unless glibc may still write to it. */
 static void
-lookup_abandon(struct lookup *lk)
+lookup_release(struct lookup *lk)
 {
-	if (gai_error(&lk->cb) == EAI_INPROGRESS &&
-	    gai_cancel(&lk->cb) == EAI_NOTCANCELED) {
-		lk->next = strays;
-		strays = lk;
+	if (!lk->stray)
+		lookup_free(lk);
+}
+
+/* The lookup has its answer, or will never run: its task may go on. */
+static void
+lookup_finish(struct lookup *lk)
+{
+	lk->state = LOOKUP_DONE;
+	if (lk->t == NULL)
+		lookup_release(lk);
+	else if (lk->t->wait == TASK_LOOKUP)
+		task_wake(lk->t);
+}
+
+/* Hands lk to glibc; the signal says when it is done. */
+static void
+submit(struct lookup *lk)
+{
+	struct sigevent sev = {0};
+	struct gaicb *list[1] = {&lk->cb};
+
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = LOOKUP_SIGNAL;
+	sev.sigev_value.sival_ptr = lk;
+	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
+		/* glibc may have queued it all the same: then a stray */
+		if (gai_error(&lk->cb) == EAI_INPROGRESS &&
+		    gai_cancel(&lk->cb) == EAI_NOTCANCELED) {
+			lk->stray = 1;
+			lk->next = strays;
+			strays = lk;
+		}
+		lk->error = EAI_SYSTEM;
+		lookup_finish(lk);
 		return;
 	}
-	lookup_free(lk);
+	lk->state = LOOKUP_RUNNING;
+	TAILQ_INSERT_TAIL(&running, lk, link);
+	nrunning++;
+}
+
+static int
+running_for(const struct service *s)
+{
+	struct lookup *lk;
+	int n = 0;
+
+	TAILQ_FOREACH(lk, &running, link)
+	n += lk->svc == s;
+	return n;
+}
+
+/* Starts the waiting lookups there is room for, oldest first. */
+static void
+pump(void)
+{
+	struct lookup *lk, *next;
+
+	for (lk = TAILQ_FIRST(&waiting); lk && nrunning < LOOKUPS_MAX;
+	     lk = next) {
+		next = TAILQ_NEXT(lk, link);
+		if (running_for(lk->svc) >= LOOKUPS_PER_SERVICE)
+			continue;
+		TAILQ_REMOVE(&waiting, lk, link);
+		submit(lk);
+	}
+}
+
+static void
+stop_running(struct lookup *lk)
+{
+	TAILQ_REMOVE(&running, lk, link);
+	nrunning--;
+	pump();
 }
 
 /* From the loop, when the lookup's signal arrives. */
@@ -81,26 +170,39 @@ lconnect_resolved(void *p)
 {
 	struct lookup *lk = p;
 
-	lk->done = 1;
-	if (lk->t == NULL) {
+	stop_running(lk);
+	lookup_finish(lk);
+}
+
+/*
+ * Its task no longer waits for it (gone, or past its deadline): a lookup
+ * not started yet, or cancelled before glibc ran it, is freed now; one
+ * running frees itself when its signal comes.
+ */
+static void
+lookup_leave(struct lookup *lk)
+{
+	lk->t = NULL;
+	if (lk->state == LOOKUP_DONE) {
+		lookup_release(lk);
+	} else if (lk->state == LOOKUP_WAITING) {
+		TAILQ_REMOVE(&waiting, lk, link);
 		lookup_free(lk);
-	} else if (lk->t->wait == TASK_LOOKUP) {
-		task_wake(lk->t);
+	} else if (gai_cancel(&lk->cb) == EAI_CANCELED) {
+		/* no signal will come for it */
+		stop_running(lk);
+		lookup_free(lk);
 	}
 }
 
 #define lookup_of_hold(h) \
 	((struct lookup *)((char *)(h)-offsetof(struct lookup, hold)))
 
-/* Its task ended mid-lookup: the lookup frees itself when it finishes. */
+/* Its task ended mid-lookup. */
 static void
 lookup_dropped(struct task_hold *h)
 {
-	struct lookup *lk = lookup_of_hold(h);
-
-	lk->t = NULL;
-	if (lk->done)
-		lconnect_resolved(lk);
+	lookup_leave(lookup_of_hold(h));
 }
 
 /* Stack: host, port, timeout, socket (once connecting). */
@@ -175,14 +277,15 @@ resolved_k(lua_State *L, int status, lua_KContext ctx)
 	(void)status;
 	(void)ctx;
 	task_unhold(&lk->hold);
-	if (!lk->done) {
-		/* the deadline came first: the lookup finishes on its own */
-		lk->t = NULL;
-		if (gai_cancel(&lk->cb) == EAI_CANCELED)
-			free(lk); /* no signal will come for it */
+	if (lk->state != LOOKUP_DONE) {
+		/* the deadline came first */
+		lookup_leave(lk);
 		task_take_timeout(t);
-
 		return lsocket_fail(L, "timeout");
+	}
+	if (lk->error) {
+		lookup_release(lk);
+		return lsocket_fail(L, "name lookup failed");
 	}
 	rc = gai_error(&lk->cb);
 	if (rc == 0)
@@ -199,8 +302,6 @@ static int
 start_lookup(lua_State *L, struct task *t, const char *host, int port)
 {
 	struct lookup *lk = calloc(1, sizeof(*lk));
-	struct sigevent sev = {0};
-	struct gaicb *list[1];
 
 	strays_reap();
 	if (lk == NULL)
@@ -216,17 +317,14 @@ start_lookup(lua_State *L, struct task *t, const char *host, int port)
 	lk->cb.ar_service = lk->serv;
 	lk->cb.ar_request = &lk->hints;
 	lk->t = t;
-	sev.sigev_notify = SIGEV_SIGNAL;
-	sev.sigev_signo = LOOKUP_SIGNAL;
-	sev.sigev_value.sival_ptr = lk;
-	list[0] = &lk->cb;
-	if (getaddrinfo_a(GAI_NOWAIT, list, 1, &sev) != 0) {
-		lookup_abandon(lk);
-		return lsocket_fail(L, "name lookup failed");
-	}
+	lk->svc = t->svc;
 	task_hold(t, &lk->hold, lookup_dropped);
 	lua_settop(L, 3);
 	lua_pushlightuserdata(L, lk);
+	TAILQ_INSERT_TAIL(&waiting, lk, link);
+	pump();
+	if (lk->state == LOOKUP_DONE) /* it could not be handed on */
+		return resolved_k(L, LUA_OK, 0);
 	return task_park(L, t, TASK_LOOKUP, NULL, t->deadline, 0, resolved_k);
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -201,6 +202,82 @@ test_removed_service_closes_its_outbound_sockets(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * Name lookups of killed coroutines are cancelled, and one service's
+ * lookups cannot take every resolver thread: with a name server that
+ * never answers (superd runs in a mount namespace whose resolv.conf
+ * names a silent socket of the test's), 100 lookups of service "a" are
+ * killed, and service "b" then resolves "localhost" at once.
+ */
+static const char *dns_lua =
+    "function main(s)\n"
+    "  local what = s:read()\n"
+    "  if what == 'flood' then\n"
+    "    local hs = {}\n"
+    "    for i = 1, 100 do\n"
+    "      hs[i] = superd.spawn(superd.connect, 'slow.test', 9, 30)\n"
+    "    end\n"
+    "    superd.sleep(0.5)\n"
+    "    for i = 1, 100 do hs[i]:kill() end\n"
+    "    s:write('killed\\n')\n"
+    "    return\n"
+    "  end\n"
+    "  local t0 = superd.now()\n"
+    "  local c, err = superd.connect('localhost', tonumber(what), 5)\n"
+    "  s:write(string.format('%s %.1f\\n', c and 'ok' or err,\n"
+    "    superd.now() - t0))\n"
+    "end\n";
+
+static void
+test_killed_lookups_leave_the_resolver_to_others(void **state)
+{
+	struct superd *d = *state;
+	int echo = free_port(), a = free_port(), b = free_port(), dns;
+	char wrap[256], resolv[256], real[512], out[256];
+	double secs;
+
+	if (system("unshare -m true 2>/dev/null") != 0)
+		skip(); /* no mount namespace here */
+	if ((dns = listen_local(53, SOCK_DGRAM)) < 0)
+		skip(); /* port 53 taken */
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", d->dir);
+	sd_write(d, "resolv.conf",
+	    "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n");
+	assert_non_null(realpath(sd_binary(), real));
+	/* "asan" stays in the name: sd_sanitized() reads it */
+	snprintf(wrap, sizeof(wrap), "%s/wrap-%s", d->dir,
+	    sd_sanitized() ? "asan" : "plain");
+	sd_write(d, strrchr(wrap, '/') + 1,
+	    "#!/bin/sh\n"
+	    "exec unshare -m sh -c 'mount --bind \"$0\" /etc/resolv.conf && "
+	    "exec \"$@\"' %s %s \"$@\"\n",
+	    resolv, real);
+	assert_int_equal(chmod(wrap, 0755), 0);
+	sd_write(d, "dns.lua", "%s", dns_lua);
+	sd_write(d, "superd.conf",
+	    "services = (\n"
+	    " { name = \"echo\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"%s/services/echo.lua\"; },\n"
+	    " { name = \"a\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"dns.lua\"; },\n"
+	    " { name = \"b\"; port = %d; address = \"127.0.0.1\";\n"
+	    "   script = \"dns.lua\"; });\n",
+	    echo, sd_repo(), a, b);
+	setenv("SUPERD", wrap, 1);
+	sd_started(d, b);
+	setenv("SUPERD", real, 1);
+	assert_true(ask(a, "flood\n", out, sizeof(out), 5000) > 0);
+	assert_string_equal(out, "killed\n");
+	snprintf(wrap, sizeof(wrap), "%d\n", echo);
+	assert_true(ask(b, wrap, out, sizeof(out), 8000) > 0);
+	print_message("    b after a's killed lookups: %s", out);
+	assert_int_equal(strncmp(out, "ok ", 3), 0);
+	secs = atof(out + 3);
+	assert_true(secs < 1.5);
+	close(dns);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -216,6 +293,9 @@ main(void)
 		test_outbound_sockets_count_under_limits, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_outbound_sockets_do_not_count_per_source, setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_killed_lookups_leave_the_resolver_to_others, setup,
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_removed_service_closes_its_outbound_sockets, setup,
