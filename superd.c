@@ -85,11 +85,18 @@ check_services(struct conf *c, int report)
 	return rc;
 }
 
-/* The master's SIGHUP: would the workers take c?  It says nothing. */
+static int trial_bind(struct conf *c, int at_start);
+
+/*
+ * The master's SIGHUP: would the workers take c?  Its scripts run, and
+ * its ports bind beside the workers' (SO_REUSEPORT), so that a port
+ * another program holds is refused here as there.  It says nothing: the
+ * workers log why.
+ */
 static int
 check_quietly(struct conf *c)
 {
-	return check_services(c, 0);
+	return check_services(c, 0) == 0 && trial_bind(c, 0) == 0 ? 0 : -1;
 }
 
 /* -t: every error, not just the first, each as FILE:LINE: message. */
@@ -127,12 +134,13 @@ absolute(const char *path)
 
 /*
  * Every port bound as a worker will bind it, all at once, and let go, so
- * that a clash is an error before forking.  While they are held, the
- * sockets systemd passed that a service takes are claimed: those the
- * master keeps for its workers to share, the others it closes.
+ * that a clash is an error before forking (each on stderr) or a SIGHUP
+ * file refused.  At the start, while they are held, the sockets systemd
+ * passed that a service takes are claimed: those the master keeps for
+ * its workers to share, the others it closes.
  */
 static int
-trial_bind(struct conf *c)
+trial_bind(struct conf *c, int at_start)
 {
 	struct listener **held = calloc(c->nsvcs + 1, sizeof(*held));
 	char err[CONF_ERRLEN];
@@ -146,11 +154,11 @@ trial_bind(struct conf *c)
 	for (i = 0; i < c->nsvcs && rc == 0; i++) {
 		v = &c->svcs[i];
 		rc = listeners_prepare(v, &held[i], err, sizeof(err));
-		if (rc < 0)
+		if (rc < 0 && at_start)
 			fprintf(stderr, "%s:%d: service \"%s\": %s\n", c->path,
 			    v->line, v->name, err);
 	}
-	if (rc == 0)
+	if (rc == 0 && at_start)
 		listeners_drop_inherited(1);
 	while (i-- > 0)
 		listeners_abort(held[i]);
@@ -168,7 +176,7 @@ run_master(struct conf *c)
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;
 	}
-	if (check_services(c, 1) < 0 || trial_bind(c) < 0)
+	if (check_services(c, 1) < 0 || trial_bind(c, 1) < 0)
 		return 1;
 	if (stats_share(c->workers) < 0) {
 		fprintf(

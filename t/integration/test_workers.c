@@ -521,6 +521,48 @@ test_restarted_worker_gets_the_reloaded_config(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * A SIGHUP file the workers refuse (a port another program holds) is not
+ * the master's either: a worker restarted after it starts on the file
+ * the workers run, instead of failing on the refused one for good.
+ */
+static void
+test_restarted_worker_keeps_the_file_the_workers_run(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), taken = free_port();
+	int held, i, n = 0;
+	pid_t kids[8], now[8];
+
+	start_workers(d, port, status);
+	held = listen_local(taken, SOCK_STREAM);
+	assert_true(held >= 0);
+	sd_write(d, "superd.conf",
+	    "workers = 2;\n"
+	    "services = (\n"
+	    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; },\n"
+	    " { name = \"taken\"; port = %d; address = \"127.0.0.1\"; "
+	    "script = \"w.lua\"; });\n",
+	    port, taken);
+	sd_signal(d, SIGHUP);
+	assert_int_equal(
+	    sd_log_wait(d, "keeping the running configuration", 2, 5000), 2);
+	assert_int_equal(children(d->pid, kids, 8), 2);
+	kill(kids[0], SIGKILL);
+	for (i = 0; i < 100 && n < 2; i++) {
+		usleep(50000);
+		n = children(d->pid, now, 8);
+	}
+	assert_int_equal(n, 2);
+	/* the old file: two services again, not a failed start */
+	assert_int_equal(sd_log_wait(d, "started, 2 services", 3, 5000), 3);
+	assert_int_equal(sd_log_count(d, "cannot listen"), 2);
+	assert_true(both_answer(port));
+	close(held);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -535,6 +577,9 @@ main(void)
 		test_metrics_label_each_worker, sd_setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_restarted_worker_gets_the_reloaded_config, sd_setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_restarted_worker_keeps_the_file_the_workers_run, sd_setup,
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_stats_add_up_across_workers, sd_setup, sd_teardown),
