@@ -184,7 +184,7 @@ run_master(struct conf *c)
 		return 1;
 	}
 	for (i = 0; i < c->nsvcs; i++)
-		stats_slot_for(c->svcs[i].name, 1);
+		stats_slot_for(c->svcs[i].name, 0);
 	return daemon_master(check_quietly);
 }
 

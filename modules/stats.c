@@ -33,35 +33,62 @@ stats_workers(void)
 	return slots ? nworkers : 1;
 }
 
-/* The slot named name, claimed if there is none; NULL when all are used. */
+/* Worker's row of slot i, which its service now uses. */
+static struct service_stats *
+use(int i, int worker)
+{
+	__atomic_fetch_or(
+	    &slots[i].users, 1u << (worker - 1), __ATOMIC_ACQ_REL);
+	return &slots[i].w[worker - 1];
+}
+
+/*
+ * The slot named name, claimed if there is none; NULL when all are used.
+ * worker 0 names a slot for the workers to come, using it for none.
+ */
 struct service_stats *
 stats_slot_for(const char *name, int worker)
 {
 	int i, free_state;
 
-	if (slots == NULL || worker < 1 || worker > nworkers)
+	if (slots == NULL || worker < 0 || worker > nworkers)
 		return NULL;
-	for (;;) {
-		for (i = 0; i < STATS_SERVICES; i++)
-			if (__atomic_load_n(
-				&slots[i].state, __ATOMIC_ACQUIRE) == 2 &&
-			    strncmp(slots[i].name, name,
-				sizeof(slots[i].name)) == 0)
-				return &slots[i].w[worker - 1];
-		for (i = 0; i < STATS_SERVICES; i++) {
-			free_state = 0;
-			if (__atomic_compare_exchange_n(&slots[i].state,
-				&free_state, 1, 0, __ATOMIC_ACQ_REL,
-				__ATOMIC_ACQUIRE)) {
-				strncpy(slots[i].name, name,
-				    sizeof(slots[i].name) - 1);
-				__atomic_store_n(
-				    &slots[i].state, 2, __ATOMIC_RELEASE);
-				return &slots[i].w[worker - 1];
-			}
+	for (i = 0; i < STATS_SERVICES; i++)
+		if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == 2 &&
+		    strncmp(slots[i].name, name, sizeof(slots[i].name)) == 0)
+			return worker ? use(i, worker) : &slots[i].w[0];
+	for (i = 0; i < STATS_SERVICES; i++) {
+		free_state = 0;
+		if (__atomic_compare_exchange_n(&slots[i].state, &free_state, 1,
+			0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			memset(slots[i].w, 0, sizeof(slots[i].w));
+			strncpy(slots[i].name, name, sizeof(slots[i].name) - 1);
+			slots[i].name[sizeof(slots[i].name) - 1] = '\0';
+			__atomic_store_n(&slots[i].state, 2, __ATOMIC_RELEASE);
+			return worker ? use(i, worker) : &slots[i].w[0];
 		}
-		return NULL;
 	}
+	return NULL;
+}
+
+/*
+ * Worker's service of that row is gone; the slot is free again once no
+ * worker's service uses it (its counts go with it).
+ */
+void
+stats_slot_release(struct service_stats *row, int worker)
+{
+	uint32_t bit = 1u << (worker - 1), left;
+	int i;
+
+	if (slots == NULL || worker < 1 || worker > nworkers)
+		return;
+	i = (int)(((char *)row - (char *)slots) / (ptrdiff_t)sizeof(*slots));
+	if (i < 0 || i >= STATS_SERVICES || &slots[i].w[worker - 1] != row)
+		return;
+	left = __atomic_and_fetch(&slots[i].users, ~bit, __ATOMIC_ACQ_REL);
+	if (left == 0)
+		__atomic_store_n(&slots[i].state, 0, __ATOMIC_RELEASE);
 }
 
 const struct stats_slot *

@@ -22,7 +22,8 @@ struct service_stats {
 
 /* One service's counters, a row per worker. */
 struct stats_slot {
-	int state; /* 0 free, 1 being claimed, 2 named */
+	int state;	/* 0 free, 1 being claimed, 2 named */
+	uint32_t users; /* a bit per worker whose service uses it */
 	char name[64];
 	struct service_stats w[STATS_WORKERS];
 };
@@ -30,6 +31,7 @@ struct stats_slot {
 int stats_share(int workers);
 int stats_workers(void);
 struct service_stats *stats_slot_for(const char *name, int worker);
+void stats_slot_release(struct service_stats *row, int worker);
 const struct stats_slot *stats_slot(int i);
 void stats_worker_gone(int worker);
 
