@@ -1,8 +1,11 @@
 /*
  * service.c - the registry of services, each wiring its configuration, Lua
  * state, admission and listeners together; and where an accepted client
- * goes: admitted, then to its exec program or its script.
+ * goes: admitted, then to its exec program or its script; and a protected
+ * call on a service's Lua state.
  */
+#include <lauxlib.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 
 #include "conn.h"
 #include "exec.h"
+#include "log.h"
 #include "service.h"
 #include "task.h"
 #include "udp.h"
@@ -145,4 +149,42 @@ service_reap(void)
 		if (s->admit.open == 0)
 			service_free(s);
 	}
+}
+
+/*
+ * The error object on top of s's state as text.  Not lua_tostring: it
+ * turns a number into a string in place, an allocation outside any
+ * protected call.
+ */
+const char *
+service_error(struct service *s, char *buf, size_t len)
+{
+	lua_State *L = s->L;
+
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return lua_tostring(L, -1);
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		snprintf(buf, len, "%.14g", lua_tonumber(L, -1));
+	else
+		snprintf(buf, len, "(error object is a %s value)",
+		    luaL_typename(L, -1));
+	return buf;
+}
+
+/* Runs fn(ud) on the service's main state; errors are logged, not raised. */
+int
+service_pcall(struct service *s, lua_CFunction fn, void *ud)
+{
+	char buf[64];
+	int status;
+
+	lua_pushcfunction(s->L, fn);
+	lua_pushlightuserdata(s->L, ud);
+	status = lua_pcall(s->L, 1, 0, 0);
+	if (status != LUA_OK) {
+		log_msg(LOG_ERR, "%s: %s", s->name,
+		    service_error(s, buf, sizeof(buf)));
+		lua_pop(s->L, 1);
+	}
+	return status;
 }

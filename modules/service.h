@@ -2,7 +2,6 @@
 #ifndef SUPERD_SERVICE_H
 #define SUPERD_SERVICE_H
 
-#include <lua.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -14,10 +13,12 @@
 #include "stats.h"
 #include "vm.h"
 
+struct lua_State;
+
 struct service {
 	char *name;
 	struct svc_conf *conf; /* points into the running struct conf */
-	lua_State *L;
+	struct lua_State *L;
 	size_t mem, mem_limit;
 	int *threads; /* registry refs of finished threads, for reuse */
 	int nthreads, capthreads;
@@ -46,5 +47,9 @@ void service_unlisten(struct service *s);
 struct service *service_find(const char *name);
 void service_reap(void);
 void service_sync_stats(struct service *s);
+
+/* fn is a lua_CFunction, run protected on s's main state. */
+int service_pcall(struct service *s, int (*fn)(struct lua_State *), void *ud);
+const char *service_error(struct service *s, char *buf, size_t len);
 
 #endif
