@@ -1,4 +1,7 @@
-/* service.h - a service: its state, admission and listeners; the registry. */
+/*
+ * service.h - a service: its configuration, Lua state, admission and
+ * listeners; the registry.
+ */
 #ifndef SUPERD_SERVICE_H
 #define SUPERD_SERVICE_H
 
@@ -11,7 +14,6 @@
 #include "listener.h"
 #include "net.h"
 #include "stats.h"
-#include "vm.h"
 
 struct lua_State;
 
@@ -39,13 +41,15 @@ extern int service_worker;
 
 struct service *service_new(
     struct svc_conf *v, const struct conf *c, char *err, size_t len);
+void service_add(struct service *s);
+void service_remove(struct service *s);
 void service_free(struct service *s);
 void service_set_conf(struct service *s, struct svc_conf *v);
-void service_attach(struct service *s, struct listener *list);
+void service_attach(
+    struct service *s, struct listener *list, const struct listener_ops *ops);
 void service_unlisten(struct service *s);
 
 struct service *service_find(const char *name);
-void service_reap(void);
 void service_sync_stats(struct service *s);
 
 /* fn is a lua_CFunction, run protected on s's main state. */
