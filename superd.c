@@ -17,6 +17,7 @@
 #include "modules/exec.h"
 #include "modules/listener.h"
 #include "modules/net.h"
+#include "modules/serve.h"
 #include "modules/service.h"
 #include "modules/stats.h"
 
@@ -50,9 +51,9 @@ check_program(struct conf *c, int i, char *err, size_t len)
 
 	if (c->svcs[i].script == NULL)
 		return exec_check(&c->svcs[i], c->path, err, len);
-	if ((s = service_new(&c->svcs[i], c, err, len)) == NULL)
+	if ((s = serve_new(&c->svcs[i], c, err, len)) == NULL)
 		return -1;
-	service_free(s);
+	serve_free(s);
 	return 0;
 }
 

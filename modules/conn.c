@@ -309,7 +309,7 @@ conn_end(struct conn *c, enum conn_why why)
 		task_wake(c->reader);
 	if (c->writer)
 		task_wake(c->writer);
-	vm_pcall(c->svc, fini_p, c);
+	service_pcall(c->svc, fini_p, c);
 	if (hard)
 		buf_consume(&c->st.out, buf_used(&c->st.out));
 	if (buf_used(&c->st.out) == 0 || c->st.broken)
@@ -420,7 +420,7 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 {
 	struct accept_args a = {s, fd, peer, proxied, NULL};
 
-	if (vm_pcall(s, accept_p, &a) != LUA_OK) {
+	if (service_pcall(s, accept_p, &a) != LUA_OK) {
 		if (a.c) {
 			if (a.c->task)
 				task_kill(a.c->task);
@@ -552,7 +552,7 @@ proxy_done(struct conn *c, const union net_addr *client)
 	admit_hold(&s->admit, &c->peer, ADMIT_CLIENT);
 	c->counted = 1;
 	arm_idle(c);
-	if (vm_pcall(s, start_main_p, c) != LUA_OK)
+	if (service_pcall(s, start_main_p, c) != LUA_OK)
 		proxy_fail(c, WHY_ERROR);
 }
 

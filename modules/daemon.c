@@ -26,6 +26,7 @@
 #include "master.h"
 #include "priv.h"
 #include "reconf.h"
+#include "serve.h"
 #include "service.h"
 #include "stream.h"
 #include "task.h"
@@ -220,6 +221,28 @@ open_signals(void)
 	return loop_add(&sigio, fd, LOOP_READ, signal_io);
 }
 
+/*
+ * A service gone from the configuration is freed from the loop, once its
+ * last connection has closed and no coroutine is queued to run.
+ */
+static void
+reap_services(void)
+{
+	struct service *s, *next;
+
+	if (task_pending())
+		return;
+	for (s = LIST_FIRST(&services); s != NULL; s = next) {
+		next = LIST_NEXT(s, link);
+		if (!s->retired || s->admit.open > s->admit.outbound)
+			continue;
+		/* its coroutines end, and with them its outbound sockets */
+		task_kill_service(s);
+		if (s->admit.open == 0)
+			serve_free(s);
+	}
+}
+
 /* Between two epoll rounds: signals, then coroutines, then output. */
 static int
 idle(void)
@@ -243,7 +266,7 @@ idle(void)
 	task_run_queue();
 	stream_flush_queue();
 	udp_flush();
-	service_reap();
+	reap_services();
 	if (stopping && !task_pending() &&
 	    (admit_open_total() == admit_outbound_total() ||
 		(hard_stop && exec_count() + admit_outbound_total() ==
@@ -414,7 +437,7 @@ daemon_end(void)
 	conn_end_all(WHY_SHUTDOWN);
 	task_kill_all();
 	while ((s = LIST_FIRST(&services)) != NULL)
-		service_free(s);
+		serve_free(s);
 	if (pid_written)
 		unlink(pidfile);
 	conf_release(conf);

@@ -9,7 +9,6 @@
 #include "lspawn.h"
 #include "service.h"
 #include "task.h"
-#include "vm.h"
 
 #define HANDLE_MT "superd.task"
 
@@ -71,7 +70,7 @@ spawn_ended(struct task *t, int status)
 	h->t = NULL;
 	h->ended = 1;
 	if (lua_checkstack(t->T, 1))
-		vm_pcall(t->svc, keep_outcome_p, &o);
+		service_pcall(t->svc, keep_outcome_p, &o);
 	luaL_unref(t->svc->L, LUA_REGISTRYINDEX, h->ref);
 	h->ref = LUA_NOREF;
 	if (h->joiner)

@@ -11,7 +11,9 @@
 #include "confcmp.h"
 #include "log.h"
 #include "reconf.h"
+#include "serve.h"
 #include "service.h"
+#include "vm.h"
 
 struct plan {
 	struct service *s; /* running service it maps to, or the new one */
@@ -33,7 +35,7 @@ plan_abort(struct plan *p, int n)
 	for (i = 0; i < n; i++) {
 		listeners_abort(p[i].listeners);
 		if (p[i].fresh)
-			service_free(p[i].s);
+			serve_free(p[i].s);
 	}
 	free(p);
 }
@@ -53,7 +55,7 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		return -1;
 	}
 	if (p->s == NULL) {
-		if ((p->s = service_new(v, c, err, len)) == NULL)
+		if ((p->s = serve_new(v, c, err, len)) == NULL)
 			return -1;
 		p->fresh = 1;
 		p->s->retired = 1; /* not serving until committed */
@@ -121,7 +123,7 @@ commit(struct conf *c, struct plan *p, int reload)
 			c->refs++;
 		}
 		service_set_conf(s, &c->svcs[i]);
-		service_attach(s, p[i].listeners);
+		service_attach(s, p[i].listeners, &serve_ops);
 		if (!p[i].fresh) {
 			vm_set_options(s);
 			vm_reload(s);

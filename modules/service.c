@@ -1,48 +1,23 @@
 /*
- * service.c - the registry of services, each wiring its configuration, Lua
- * state, admission and listeners together; and where an accepted client
- * goes: admitted, then to its exec program or its script.
+ * service.c - the registry of services, each holding its configuration,
+ * Lua state, admission and listeners; and a protected call on its state.
+ * It calls nothing that knows what a service serves.
  */
+#include <lauxlib.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "conn.h"
-#include "exec.h"
+#include "log.h"
 #include "service.h"
-#include "task.h"
-#include "udp.h"
 
 struct service_list services = LIST_HEAD_INITIALIZER(services);
 long service_reloads;
 double service_started;
 int service_worker = 1;
 
-/* Limits and access lists first: a refused peer never runs anything. */
-static void
-service_accept(void *owner, int fd, const union net_addr *peer)
-{
-	struct service *s = owner;
-	const char *why;
-
-	if (s->conf->proxy_protocol)
-		why = admit_check_proxy(&s->admit, peer);
-	else
-		why = admit_check(&s->admit, peer);
-	if (why != NULL) {
-		close(fd);
-		admit_refuse(&s->admit, "tcp", peer, why);
-	} else if (s->L == NULL) {
-		exec_start(s, fd, peer);
-	} else {
-		conn_accept(s, fd, peer, s->conf->proxy_protocol);
-	}
-}
-
-static const struct listener_ops service_ops = {
-    service_accept, udp_io, udp_closing};
-
+/* Not listed yet: service_add, once whoever builds it has. */
 struct service *
 service_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 {
@@ -59,13 +34,13 @@ service_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 		s->stats = &s->own_stats;
 	admit_init(&s->admit, s->name, v, s->stats);
 	service_set_conf(s, v);
-	if (v->script != NULL && vm_open(s, c, err, len) < 0) {
-		free(s->name);
-		free(s);
-		return NULL;
-	}
-	LIST_INSERT_HEAD(&services, s, link);
 	return s;
+}
+
+void
+service_add(struct service *s)
+{
+	LIST_INSERT_HEAD(&services, s, link);
 }
 
 /* At start and on SIGHUP: what new connections of s obey from now on. */
@@ -77,12 +52,20 @@ service_set_conf(struct service *s, struct svc_conf *v)
 	s->mem_limit = v->memory_limit;
 }
 
+/* Off the list and deaf; its Lua state, if any, is its builder's. */
 void
-service_free(struct service *s)
+service_remove(struct service *s)
 {
 	service_unlisten(s);
 	LIST_REMOVE(s, link);
-	vm_close(s);
+}
+
+void
+service_free(struct service *s)
+{
+	/* its shared counters' slot, unless a service of its name goes on */
+	if (s->stats != &s->own_stats && service_find(s->name) == NULL)
+		stats_slot_release(s->stats, service_worker);
 	admit_free(&s->admit);
 	free(s->threads);
 	if (s->owner)
@@ -93,11 +76,12 @@ service_free(struct service *s)
 
 /* Swaps in prepared listeners; old ones nobody claimed are closed. */
 void
-service_attach(struct service *s, struct listener *list)
+service_attach(
+    struct service *s, struct listener *list, const struct listener_ops *ops)
 {
 	service_unlisten(s);
 	s->listeners = list;
-	listeners_attach(list, s, s->name, &service_ops);
+	listeners_attach(list, s, s->name, ops);
 }
 
 void
@@ -126,23 +110,39 @@ service_sync_stats(struct service *s)
 }
 
 /*
- * A service gone from the configuration is freed from the loop, once its
- * last connection has closed and no coroutine is queued to run.
+ * The error object on top of s's state as text.  Not lua_tostring: it
+ * turns a number into a string in place, an allocation outside any
+ * protected call.
  */
-void
-service_reap(void)
+const char *
+service_error(struct service *s, char *buf, size_t len)
 {
-	struct service *s, *next;
+	lua_State *L = s->L;
 
-	if (task_pending())
-		return;
-	for (s = LIST_FIRST(&services); s != NULL; s = next) {
-		next = LIST_NEXT(s, link);
-		if (!s->retired || s->admit.open > s->admit.outbound)
-			continue;
-		/* its coroutines end, and with them its outbound sockets */
-		task_kill_service(s);
-		if (s->admit.open == 0)
-			service_free(s);
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return lua_tostring(L, -1);
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		snprintf(buf, len, "%.14g", lua_tonumber(L, -1));
+	else
+		snprintf(buf, len, "(error object is a %s value)",
+		    luaL_typename(L, -1));
+	return buf;
+}
+
+/* Runs fn(ud) on the service's main state; errors are logged, not raised. */
+int
+service_pcall(struct service *s, lua_CFunction fn, void *ud)
+{
+	char buf[64];
+	int status;
+
+	lua_pushcfunction(s->L, fn);
+	lua_pushlightuserdata(s->L, ud);
+	status = lua_pcall(s->L, 1, 0, 0);
+	if (status != LUA_OK) {
+		log_msg(LOG_ERR, "%s: %s", s->name,
+		    service_error(s, buf, sizeof(buf)));
+		lua_pop(s->L, 1);
 	}
+	return status;
 }

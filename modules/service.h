@@ -1,8 +1,10 @@
-/* service.h - a service: its state, admission and listeners; the registry. */
+/*
+ * service.h - a service: its configuration, Lua state, admission and
+ * listeners; the registry.
+ */
 #ifndef SUPERD_SERVICE_H
 #define SUPERD_SERVICE_H
 
-#include <lua.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -12,12 +14,13 @@
 #include "listener.h"
 #include "net.h"
 #include "stats.h"
-#include "vm.h"
+
+struct lua_State;
 
 struct service {
 	char *name;
 	struct svc_conf *conf; /* points into the running struct conf */
-	lua_State *L;
+	struct lua_State *L;
 	size_t mem, mem_limit;
 	int *threads; /* registry refs of finished threads, for reuse */
 	int nthreads, capthreads;
@@ -38,13 +41,19 @@ extern int service_worker;
 
 struct service *service_new(
     struct svc_conf *v, const struct conf *c, char *err, size_t len);
+void service_add(struct service *s);
+void service_remove(struct service *s);
 void service_free(struct service *s);
 void service_set_conf(struct service *s, struct svc_conf *v);
-void service_attach(struct service *s, struct listener *list);
+void service_attach(
+    struct service *s, struct listener *list, const struct listener_ops *ops);
 void service_unlisten(struct service *s);
 
 struct service *service_find(const char *name);
-void service_reap(void);
 void service_sync_stats(struct service *s);
+
+/* fn is a lua_CFunction, run protected on s's main state. */
+int service_pcall(struct service *s, int (*fn)(struct lua_State *), void *ud);
+const char *service_error(struct service *s, char *buf, size_t len);
 
 #endif

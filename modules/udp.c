@@ -133,7 +133,7 @@ dgram_start(struct listener *l, const union net_addr *peer, const char *data,
 		drop(a.s, peer, why);
 		return;
 	}
-	if (vm_pcall(a.s, dgram_p, &a) != LUA_OK) {
+	if (service_pcall(a.s, dgram_p, &a) != LUA_OK) {
 		if (a.c) {
 			if (a.c->task)
 				task_kill(a.c->task);

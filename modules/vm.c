@@ -45,41 +45,6 @@ vm_panic(lua_State *L)
 	abort();
 }
 
-/*
- * The error object on top as text.  Not lua_tostring: it turns a number
- * into a string in place, an allocation outside any protected call.
- */
-static const char *
-error_text(lua_State *L, char *buf, size_t len)
-{
-	if (lua_type(L, -1) == LUA_TSTRING)
-		return lua_tostring(L, -1);
-	if (lua_type(L, -1) == LUA_TNUMBER)
-		snprintf(buf, len, "%.14g", lua_tonumber(L, -1));
-	else
-		snprintf(buf, len, "(error object is a %s value)",
-		    luaL_typename(L, -1));
-	return buf;
-}
-
-/* Runs fn(ud) on the service's main state; errors are logged, not raised. */
-int
-vm_pcall(struct service *s, lua_CFunction fn, void *ud)
-{
-	char buf[64];
-	int status;
-
-	lua_pushcfunction(s->L, fn);
-	lua_pushlightuserdata(s->L, ud);
-	status = lua_pcall(s->L, 1, 0, 0);
-	if (status != LUA_OK) {
-		log_msg(LOG_ERR, "%s: %s", s->name,
-		    error_text(s->L, buf, sizeof(buf)));
-		lua_pop(s->L, 1);
-	}
-	return status;
-}
-
 static void
 push_setting(lua_State *L, const config_setting_t *v)
 {
@@ -129,7 +94,7 @@ options_p(lua_State *L)
 int
 vm_set_options(struct service *s)
 {
-	return s->L ? vm_pcall(s, options_p, s) : 0;
+	return s->L ? service_pcall(s, options_p, s) : 0;
 }
 
 struct setup_args {
@@ -206,7 +171,7 @@ vm_call(struct service *s, lua_CFunction fn, void *ud, char *err, size_t len)
 	lua_pushlightuserdata(s->L, ud);
 	if (lua_pcall(s->L, 1, 0, 0) == LUA_OK)
 		return 0;
-	if ((e = error_text(s->L, err, len)) != err)
+	if ((e = service_error(s, err, len)) != err)
 		snprintf(err, len, "%s", e);
 	lua_pop(s->L, 1);
 	return -1;

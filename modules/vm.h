@@ -2,7 +2,6 @@
 #ifndef SUPERD_VM_H
 #define SUPERD_VM_H
 
-#include <lua.h>
 #include <stddef.h>
 
 struct conf;
@@ -12,6 +11,5 @@ int vm_open(struct service *s, const struct conf *c, char *err, size_t len);
 void vm_close(struct service *s);
 int vm_reload(struct service *s);
 int vm_set_options(struct service *s);
-int vm_pcall(struct service *s, lua_CFunction fn, void *ud);
 
 #endif

@@ -563,6 +563,64 @@ test_restarted_worker_keeps_the_file_the_workers_run(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * The shared counters' slots (128) are freed with their services: after
+ * 150 services renamed away by SIGHUP, a new one still counts what it
+ * serves.
+ */
+static void
+test_renamed_services_free_their_counters(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), status = free_port(), last = free_port();
+	int round, i, fd, n;
+	char conf[16384], *p, out[128];
+
+	start_workers(d, port, status);
+	sd_write(d, "st.lua",
+	    "function main(s)\n"
+	    "  local x = superd.stats().services.last\n"
+	    "  s:write(x and x.accepted or -1, '\\n')\n"
+	    "end\n");
+	for (round = 0; round <= 3; round++) {
+		p = conf;
+		p += sprintf(p,
+		    "workers = 2;\nservices = (\n"
+		    " { name = \"w\"; port = %d; address = \"127.0.0.1\"; "
+		    "script = \"w.lua\"; },\n"
+		    " { name = \"st\"; port = %d; address = \"127.0.0.1\"; "
+		    "script = \"st.lua\"; }",
+		    port, status);
+		for (i = 0; i < 50 && round < 3; i++)
+			p += sprintf(p,
+			    ",\n { name = \"r%d_%d\"; port = %d; "
+			    "address = \"127.0.0.1\"; script = \"w.lua\"; }",
+			    round, i, free_port());
+		if (round == 3)
+			p += sprintf(p,
+			    ",\n { name = \"last\"; port = %d; "
+			    "address = \"127.0.0.1\"; script = \"w.lua\"; }",
+			    last);
+		sprintf(p, ");\n");
+		sd_write(d, "superd.conf", "%s", conf);
+		sd_signal(d, SIGHUP);
+		assert_int_equal(
+		    sd_log_wait(d, "loaded,", 2 * (round + 1), 10000),
+		    2 * (round + 1));
+	}
+	for (i = 0; i < 10; i++) {
+		fd = tcp_connect(last);
+		assert_true(fd >= 0);
+		assert_true(recv_line(fd, out, sizeof(out), 3000) > 0);
+		close(fd);
+	}
+	usleep(200 * 1000);
+	n = (int)ask(status, "", out, sizeof(out), 3000);
+	assert_true(n > 0);
+	assert_int_equal(atoi(out), 10);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -580,6 +638,9 @@ main(void)
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_restarted_worker_keeps_the_file_the_workers_run, sd_setup,
+		sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_renamed_services_free_their_counters, sd_setup,
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_stats_add_up_across_workers, sd_setup, sd_teardown),
