@@ -33,6 +33,9 @@ HDRS = $(wildcard modules/*.h)
 UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
+# What every integration test links: a real superd, client sockets, processes.
+TLIB = t/sd.c t/sock.c t/proc.c t/fix.c
+THDRS = t/client.h $(TLIB:.c=.h)
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -87,9 +90,9 @@ t/bin/test_listener t/bin/asan/test_listener: WRAP = -Wl,--wrap=accept4
 t/bin/test_priv t/bin/asan/test_priv: WRAP = -Wl,--wrap=getuid \
 	-Wl,--wrap=setgroups,--wrap=initgroups,--wrap=setgid,--wrap=setuid
 
-t/bin/%: t/integration/%.c t/client.c t/client.h
+t/bin/%: t/integration/%.c $(TLIB) $(THDRS)
 	@mkdir -p t/bin
-	$(CC) $(CFLAGS) -It -o $@ $< t/client.c $(CMOCKA)
+	$(CC) $(CFLAGS) -It -o $@ $< $(TLIB) $(CMOCKA)
 
 # The fault-injection test runs superd under this allocator (LD_PRELOAD).
 t/bin/failalloc.so: t/failalloc.c

@@ -1,0 +1,31 @@
+/* proc.h - other processes: the clock, a program run to its end, /proc. */
+#ifndef SUPERD_T_PROC_H
+#define SUPERD_T_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+long now_ms(void);
+
+/*
+ * What /proc says of a process: VmRSS in kB, open descriptors, and the
+ * seconds it has spent runnable but waiting for a CPU (schedstat's
+ * run_delay), or -1.
+ */
+long proc_rss_kb(pid_t pid);
+int proc_fd_count(pid_t pid);
+double proc_waited(pid_t pid);
+/* utime + stime, in seconds, or -1. */
+double proc_cpu_s(pid_t pid);
+
+/* Forks argv[0] with stdout and stderr on errfd: the child's pid. */
+pid_t proc_spawn(char *const argv[], int errfd);
+/* Runs argv, stdout and stderr to outpath, killed after ms: exit status,
+ * or -1. */
+int run_for(char *const argv[], const char *outpath, int ms);
+/* A file's text, NUL-terminated ("" when it cannot be read). */
+void read_text(const char *path, char *out, size_t len);
+/* Fails the test unless needle is in s. */
+void assert_has(const char *s, const char *needle);
+
+#endif
