@@ -83,6 +83,9 @@ t/bin/asan/%: t/unit/%.c $(PLAIN) $(HDRS)
 t/bin/test_loop t/bin/asan/test_loop: WRAP = -Wl,--wrap=realloc
 # The per-source table's growth fails on demand there.
 t/bin/test_admit t/bin/asan/test_admit: WRAP = -Wl,--wrap=calloc
+# A new buffer fails on demand there (the scratch's owner loses its bytes).
+t/bin/test_stream t/bin/asan/test_stream t/bin/test_stream_proxy \
+	t/bin/asan/test_stream_proxy: WRAP = -Wl,--wrap=malloc
 # accept4 runs out of descriptors on demand there.
 t/bin/test_listener t/bin/asan/test_listener: WRAP = -Wl,--wrap=accept4
 
