@@ -369,6 +369,7 @@ detach_done(void)
 
 	if (ready_fd < 0)
 		return;
+	log_warn_unheard();
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);

@@ -34,6 +34,22 @@ log_open(int where, int level)
 	log_max = level;
 }
 
+/*
+ * Without a syslog daemon (no _PATH_LOG, "/dev/log", as in many
+ * containers) syslog(3) drops every line without a word: whoever started
+ * superd is told once, on the stderr it still has.
+ */
+void
+log_warn_unheard(void)
+{
+	if (log_where == LOG_TO_SYSLOG && access(_PATH_LOG, F_OK) < 0)
+		fprintf(stderr,
+		    "superd: warning: the log goes to syslog but %s is "
+		    "absent: its lines will be lost (set log = \"stderr\" "
+		    "or start a syslog daemon)\n",
+		    _PATH_LOG);
+}
+
 /* Returns the syslog priority for a level name, or -1. */
 int
 log_level_parse(const char *name)

@@ -11,6 +11,7 @@ void log_open(int where, int level);
 int log_level_parse(const char *name);
 int log_enabled(int level);
 void log_tag(int worker);
+void log_warn_unheard(void);
 void log_msg(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

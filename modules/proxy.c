@@ -31,11 +31,20 @@ set_v6(union net_addr *a, const void *ip, uint16_t port_be)
 	a->in6.sin6_port = port_be;
 }
 
+/* The address block's length for each family (high nibble of byte 13). */
+static const uint16_t v2_addr_len[4] = {0, 12, 36, 216};
+
+/*
+ * UNSPEC, AF_UNIX and UDP carry no address a TCP listener can use: the
+ * specification lets the receiver fall back to UNSPEC, that is the real
+ * connection's addresses, as for LOCAL.
+ */
 static int
 parse_v2(const unsigned char *p, size_t len, union net_addr *src, int *local)
 {
 	uint16_t n, port;
 	size_t total;
+	int fam, proto;
 
 	if (len < 16)
 		return PROXY_NEED_MORE;
@@ -47,17 +56,22 @@ parse_v2(const unsigned char *p, size_t len, union net_addr *src, int *local)
 		return PROXY_BAD;
 	if (len < total)
 		return PROXY_NEED_MORE;
-	*local = (p[12] & 0x0f) == 0 || p[13] >> 4 == 0;
-	if (*local)
+	*local = 1;
+	fam = p[13] >> 4;
+	proto = p[13] & 0x0f;
+	if ((p[12] & 0x0f) == 0)
 		return (int)total;
-	if (p[13] == 0x11 && n >= 12) {
+	if (fam > 3 || proto > 2 || n < v2_addr_len[fam])
+		return PROXY_BAD;
+	if (fam == 0 || fam == 3 || proto != 1)
+		return (int)total;
+	*local = 0;
+	if (fam == 1) {
 		memcpy(&port, p + 24, 2);
 		set_v4(src, p + 16, port);
-	} else if (p[13] == 0x21 && n >= 36) {
+	} else {
 		memcpy(&port, p + 48, 2);
 		set_v6(src, p + 16, port);
-	} else {
-		return PROXY_BAD;
 	}
 	return (int)total;
 }
@@ -73,6 +87,21 @@ port_of(const char *s, uint16_t *out)
 		return -1;
 	*out = htons((uint16_t)v);
 	return 0;
+}
+
+/*
+ * sscanf's %s skips any run of white space; the specification has exactly
+ * one space between fields.
+ */
+static int
+single_spaced(const char *line, const char *proto, const char *s, const char *d,
+    const char *sp, const char *dp)
+{
+	char again[160]; /* the fields' buffers' sizes, so never cut */
+
+	snprintf(
+	    again, sizeof(again), "PROXY %s %s %s %s %s", proto, s, d, sp, dp);
+	return strcmp(line, again) == 0;
 }
 
 /* "PROXY TCP4 src dst sport dport\r\n", at most 107 bytes. */
@@ -94,13 +123,16 @@ parse_v1(const char *p, size_t len, union net_addr *src, int *local)
 		return PROXY_BAD;
 	memcpy(line, p, n);
 	line[n] = '\0';
-	if (strncmp(line, "PROXY UNKNOWN", 13) == 0) {
+	/* What follows "UNKNOWN " is ignored, as the specification says. */
+	if (strncmp(line, "PROXY UNKNOWN", 13) == 0 &&
+	    (line[13] == '\0' || line[13] == ' ')) {
 		*local = 1;
 		return (int)n + 2;
 	}
 	if (sscanf(line, "PROXY %7s %47s %47s %7s %7s%c", proto, s, d, sp, dp,
 		&extra) != 5 ||
-	    port_of(sp, &port) < 0 || port_of(dp, &dport) < 0)
+	    port_of(sp, &port) < 0 || port_of(dp, &dport) < 0 ||
+	    !single_spaced(line, proto, s, d, sp, dp))
 		return PROXY_BAD;
 	*local = 0;
 	if (strcmp(proto, "TCP4") == 0 && inet_pton(AF_INET, s, sip) == 1 &&

@@ -199,6 +199,13 @@ out_queue(int fd, const union net_addr *peer, const char *data, size_t len)
 	out.n++;
 }
 
+/*
+ * Only IPv6 carries a datagram above UDP_MAX_PAYLOAD (up to 65527 bytes);
+ * the kernel cuts it to the buffer and says so in msg_flags.  Served cut,
+ * it would be a different request: it is dropped.
+ */
+#define TRUNCATED "datagram larger than the receive buffer"
+
 /* The buffers' addresses are set once; the kernel rewrites only lengths. */
 static int
 receive(int fd)
@@ -232,8 +239,11 @@ udp_io(struct loop_io *io, int events)
 		if ((n = receive(io->fd)) == 0)
 			break;
 		for (i = 0; i < n; i++)
-			dgram_start(
-			    l, &in_peer[i], in_data[i], in_msg[i].msg_len);
+			if (in_msg[i].msg_hdr.msg_flags & MSG_TRUNC)
+				drop(l->owner, &in_peer[i], TRUNCATED);
+			else
+				dgram_start(l, &in_peer[i], in_data[i],
+				    in_msg[i].msg_len);
 		if (n < UDP_BATCH)
 			break; /* the queue is empty */
 	}

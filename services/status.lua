@@ -1,7 +1,11 @@
 -- status: superd's counters over HTTP/1.0.
 --   GET /metrics  the Prometheus text exposition format
 --   GET /         a small HTML page with the same, refreshing itself
--- Anything else is a 404; a malformed or oversized request a 400.
+--   HEAD          the same headers without the body
+-- Anything else is a 404; a malformed request or oversized line a 400, a
+-- request not all in within request_timeout (options, seconds; default
+-- 10) a 408, a body above max_body (options, bytes; default 1 MiB) a 413.
+-- A body within it is read and discarded, so the close is not a reset.
 
 local families = {
   { "superd_connections_total", "counter", "Connections accepted.", "accepted" },
@@ -69,39 +73,89 @@ local function html()
   return table.concat(out)
 end
 
-local function respond(socket, status, ctype, body)
+local function respond(socket, status, ctype, body, head)
   socket:write(string.format(
     "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
-    status, ctype, #body), body)
+    status, ctype, #body), head and "" or body)
 end
 
-local function bad(socket)
-  respond(socket, "400 Bad Request", "text/plain", "bad request\n")
-end
-
--- Headers are read and ignored; at most 100 of them.
-local function skip_headers(socket)
-  for _ = 1, 100 do
-    local line = socket:read("l")
-    if line == nil then return false end
-    if line == "" then return true end
+local function fail(socket, err)
+  if err == "timeout" then
+    respond(socket, "408 Request Timeout", "text/plain", "request timeout\n")
+  else
+    respond(socket, "400 Bad Request", "text/plain", "bad request\n")
   end
-  return false
+end
+
+-- Every read shares one deadline, so a client that drips one header at a
+-- time cannot hold the request open past it.
+local function reader(socket, seconds)
+  local deadline = superd.now() + seconds
+  return function(fmt)
+    local left = deadline - superd.now()
+    if left <= 0 then return nil, "timeout" end
+    socket:settimeout(left)
+    return socket:read(fmt)
+  end
+end
+
+-- Headers are read and ignored but Content-Length; at most 100 of them.
+local function read_headers(read)
+  local length = 0
+  for _ = 1, 100 do
+    local line, err = read("l")
+    if line == nil then return nil, err end
+    if line == "" then return length end
+    local value = line:lower():match("^content%-length:[ \t]*(.-)[ \t]*$")
+    if value then
+      length = value:match("^%d+$") and tonumber(value)
+      if length == nil then return nil, "bad" end
+    end
+  end
+  return nil, "bad"
+end
+
+local function discard(read, n)
+  while n > 0 do
+    local data, err = read(math.min(n, 65536))
+    if data == nil then return nil, err end
+    n = n - #data
+  end
+  return true
+end
+
+-- 413, then what the client still sends is read for a while and dropped:
+-- closing with it unread would reset the connection, and the client could
+-- lose the answer.
+local function too_large(socket)
+  respond(socket, "413 Payload Too Large", "text/plain", "payload too large\n")
+  socket:shutdown("w")
+  local read = reader(socket, 2)
+  while read(65536) do end
 end
 
 function main(socket)
-  socket:settimeout(options.request_timeout or 10)
-  local line = socket:read("l")
-  if line == nil then return bad(socket) end
-  local method, path = line:match("^(%u+) (/%S*) HTTP/%d%.%d$")
-  if method == nil or not skip_headers(socket) then return bad(socket) end
-  if method ~= "GET" then
+  local timeout = options.request_timeout or 10
+  local read = reader(socket, timeout)
+  local line, err = read("l")
+  local method, path, length
+  if line then method, path = line:match("^(%u+) (/%S*) HTTP/%d%.%d$") end
+  if method == nil then return fail(socket, err) end
+  length, err = read_headers(read)
+  if length == nil then return fail(socket, err) end
+  if length > (options.max_body or 1048576) then return too_large(socket) end
+  local ok
+  ok, err = discard(read, length)
+  if not ok then return fail(socket, err) end
+  socket:settimeout(timeout)
+  local head = method == "HEAD"
+  if method ~= "GET" and not head then
     respond(socket, "404 Not Found", "text/plain", "not found\n")
   elseif path == "/metrics" then
-    respond(socket, "200 OK", "text/plain; version=0.0.4", metrics())
+    respond(socket, "200 OK", "text/plain; version=0.0.4", metrics(), head)
   elseif path == "/" then
-    respond(socket, "200 OK", "text/html; charset=utf-8", html())
+    respond(socket, "200 OK", "text/html; charset=utf-8", html(), head)
   else
-    respond(socket, "404 Not Found", "text/plain", "not found\n")
+    respond(socket, "404 Not Found", "text/plain", "not found\n", head)
   end
 end

@@ -117,6 +117,48 @@ test_detach_reports_a_late_start_error(void **state)
 	assert_true(tcp_connect(port) < 0);
 }
 
+/*
+ * Under -d the log goes to syslog; with no syslog daemon listening on
+ * /dev/log (a container) every line would vanish: the caller of -d is
+ * told so on its stderr.
+ */
+static void
+test_detach_warns_when_syslog_has_no_dev_log(void **state)
+{
+	struct superd *d = *state;
+	char pidpath[256], outpath[256], text[512];
+	char *argv[] = {
+	    (char *)sd_binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
+	int port = free_port(), rc;
+	long end;
+
+	if (access("/dev/log", F_OK) == 0) {
+		printf("skipped: /dev/log exists here, so there is nothing to "
+		       "warn of\n");
+		return;
+	}
+	snprintf(pidpath, sizeof(pidpath), "%s/superd.pid", d->dir);
+	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
+	sd_write(d, "e.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"e\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"e.lua\"; });\n",
+	    port);
+	rc = run_for(argv, outpath, 5000);
+	read_text(outpath, text, sizeof(text));
+	if (rc != 0)
+		fail_msg("superd -d exited %d: %s", rc, text);
+	read_text(pidpath, pidpath, sizeof(pidpath));
+	daemon_pid = atoi(pidpath);
+	assert_true(daemon_pid > 0);
+	assert_non_null(strstr(text, "/dev/log"));
+	assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+	for (end = now_ms() + 5000; now_ms() < end && alive(daemon_pid);)
+		usleep(20000);
+	assert_false(alive(daemon_pid));
+	daemon_pid = 0;
+}
+
 static void
 test_connection_log_line_counts_bytes_and_reason(void **state)
 {
@@ -153,6 +195,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_detach_writes_pidfile_and_removes_it_on_sigterm),
 	    T(test_detach_reports_a_late_start_error),
+	    T(test_detach_warns_when_syslog_has_no_dev_log),
 	    T(test_connection_log_line_counts_bytes_and_reason),
 	};
 	if (getenv("TEST_FILTER") != NULL)

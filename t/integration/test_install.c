@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -287,6 +288,113 @@ test_metrics_count_connections_and_bytes(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* The status service alone on its port, with the options given. */
+static int
+start_status(struct superd *d, const char *options)
+{
+	int port = free_port();
+
+	sd_write(d, "superd.conf",
+	    "script_dir = \"%s/services\";\n"
+	    "services = ({ name = \"status\"; port = %d; address = "
+	    "\"127.0.0.1\"; script = \"status.lua\"; options = { %s }; });\n",
+	    repo, port, options);
+	sd_started(d, port);
+	return port;
+}
+
+/* Everything until the peer's FIN: the length, or -1 on a reset or when
+ * no FIN came within ms. */
+static ssize_t
+recv_to_fin(int fd, char *out, size_t len, int ms)
+{
+	long end = now_ms() + ms;
+	size_t got = 0;
+	ssize_t r = -1;
+
+	while (got + 1 < len && now_ms() < end) {
+		r = recv(fd, out + got, len - 1 - got, MSG_DONTWAIT);
+		if (r == 0)
+			break;
+		if (r < 0 && errno != EAGAIN)
+			return -1;
+		if (r < 0)
+			usleep(10000);
+		else
+			got += r;
+	}
+	out[got] = '\0';
+	return r == 0 ? (ssize_t)got : -1;
+}
+
+static void
+test_status_head_answers_headers_only(void **state)
+{
+	struct superd *d = *state;
+	int port = start_status(d, "");
+	char out[16384];
+
+	http(port, "HEAD /metrics HTTP/1.0\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.0 200 OK\r\n"));
+	assert_null(strstr(out, "Content-Length: 0\r\n"));
+	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
+	http(port, "HEAD /nothing HTTP/1.0\r\n\r\n", out, sizeof(out));
+	assert_non_null(strstr(out, "HTTP/1.0 404 "));
+	assert_string_equal(strstr(out, "\r\n\r\n"), "\r\n\r\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* request_timeout bounds the whole request, not each line of it. */
+static void
+test_status_request_timeout_is_a_deadline(void **state)
+{
+	struct superd *d = *state;
+	int port = start_status(d, "request_timeout = 1.5;"), fd, i;
+	long t0 = now_ms();
+	char out[4096];
+
+	fd = connect_ok(port);
+	send_str(fd, "GET /metrics HTTP/1.0\r\n");
+	/* a header every 0.8 s until the answer comes (peeked, not read) */
+	for (i = 0; i < 5; i++) {
+		usleep(800000);
+		if (recv(fd, out, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
+			break;
+		send_str(fd, "X-Drip: 1\r\n");
+	}
+	assert_true(recv_to_fin(fd, out, sizeof(out), 3000) > 0);
+	assert_non_null(strstr(out, "HTTP/1.0 408 "));
+	close(fd);
+	if (now_ms() - t0 > 2500)
+		fail_msg(
+		    "open %ld ms with request_timeout 1.5 s", now_ms() - t0);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_status_request_body_is_read_or_refused_not_reset(void **state)
+{
+	struct superd *d = *state;
+	int port = start_status(d, "max_body = 100000;"), fd;
+	static char body[400000];
+	char out[4096];
+
+	memset(body, 'b', sizeof(body));
+	fd = connect_ok(port);
+	send_str(fd, "POST /metrics HTTP/1.0\r\nContent-Length: 90000\r\n\r\n");
+	assert_int_equal(send_all(fd, body, 90000), 0);
+	assert_true(recv_to_fin(fd, out, sizeof(out), 3000) > 0);
+	assert_non_null(strstr(out, "HTTP/1.0 404 "));
+	close(fd);
+	fd = connect_ok(port);
+	send_str(fd, "GET /metrics HTTP/1.0\r\nContent-Length: 400000\r\n\r\n");
+	assert_int_equal(send_all(fd, body, sizeof(body)), 0);
+	assert_true(recv_to_fin(fd, out, sizeof(out), 3000) > 0);
+	assert_non_null(strstr(out, "HTTP/1.0 413 "));
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 int
 main(void)
 {
@@ -303,6 +411,13 @@ main(void)
 		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_metrics_count_connections_and_bytes, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_status_head_answers_headers_only, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_status_request_timeout_is_a_deadline, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_status_request_body_is_read_or_refused_not_reset, setup,
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_journal_stream_drops_own_timestamps, setup, sd_teardown),
 

@@ -85,6 +85,29 @@ test_v2_header_sets_peer_address(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* An AF_UNIX header (a proxy on a unix socket) is taken as LOCAL: the
+ * script sees the proxy's own address. */
+static void
+test_v2_unix_header_gives_the_proxy_address(void **state)
+{
+	struct superd *d = *state;
+	int port = free_port(), probe = free_port(), fd;
+	unsigned char h[16 + 216 + 3] = "\r\n\r\n\0\r\nQUIT\n\x21\x31\x00\xd8";
+	char out[256], want[64];
+
+	start_px(d, port, probe, "");
+	memcpy(h + 16, "/run/a.sock", 11);
+	memcpy(h + 16 + 108, "/run/b.sock", 11);
+	memcpy(h + 16 + 216, "ux\n", 3);
+	fd = connect_ok(port);
+	assert_int_equal(send_all(fd, h, sizeof(h)), 0);
+	assert_true(recv_line(fd, out, sizeof(out), 5000) > 0);
+	snprintf(want, sizeof(want), "127.0.0.1 %d ux\n", local_port(fd));
+	assert_string_equal(out, want);
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static void
 test_malformed_and_missing_headers_are_closed(void **state)
 {
@@ -309,6 +332,9 @@ main(void)
 		test_v1_header_sets_peer_address, setup, sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_v2_header_sets_peer_address, setup, sd_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_v2_unix_header_gives_the_proxy_address, setup,
+		sd_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_malformed_and_missing_headers_are_closed, setup,
 		sd_teardown),

@@ -503,6 +503,28 @@ test_rdate_reads_time_over_tcp_and_udp(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* A quotes file with no quote in it fails the check (and the start), named,
+ * rather than every request raising "interval is empty". */
+static void
+test_qotd_empty_quotes_file_fails_the_check_naming_it(void **state)
+{
+	struct superd *d = *state;
+	char out[4096], path[256];
+
+	sd_write(d, "empty.txt", "%s", "");
+	snprintf(path, sizeof(path), "%s/empty.txt", d->dir);
+	sd_conf(d, "",
+	    "{ name = \"qotd\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"qotd.lua\"; options = { quotes = \"%s\"; }; }",
+	    free_port(), path);
+	assert_int_equal(
+	    sd_run(d, out, sizeof(out), "-t", "-c", d->conf, NULL), 1);
+	assert_has(out, path);
+	assert_has(out, "no quotes");
+	assert_int_equal(sd_run(d, out, sizeof(out), "-c", d->conf, NULL), 1);
+	assert_has(out, path);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 
 int
@@ -521,6 +543,7 @@ main(void)
 	    TEST(test_chargen_udp_is_one_ring_prefix_datagram),
 	    TEST(test_time_is_seconds_since_1900_over_tcp_and_udp),
 	    TEST(test_qotd_is_one_quote_under_512_bytes_over_tcp_and_udp),
+	    TEST(test_qotd_empty_quotes_file_fails_the_check_naming_it),
 	    TEST(test_rdate_reads_time_over_tcp_and_udp),
 	};
 	return cmocka_run_group_tests_name("services", tests, NULL, NULL);

@@ -2,7 +2,7 @@
  * test_udp.c - UDP services: a datagram in, each write a datagram out
  * (batched when many sources send at once), a reply after its service is
  * gone going nowhere, and the datagrams superd drops unanswered: from a
- * port below 1024, or from one of its own ports.
+ * port below 1024, from one of its own ports, or larger than its buffer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,6 +303,58 @@ test_udp_spoofed_from_own_ports_is_dropped(void **state)
 	assert_int_equal(sd_stop(&f->d), 0);
 }
 
+/*
+ * No IPv4 datagram outgrows superd's receive buffer (UDP_MAX_PAYLOAD + 1),
+ * but one over IPv6 can (65527 bytes): it is dropped and counted, not
+ * served cut short.
+ */
+static void
+test_udp_datagram_larger_than_the_buffer_is_dropped(void **state)
+{
+	struct superd *d = *state;
+	static char big[65520];
+	char reply[64];
+	int port = free_port(), st = free_port(), fd;
+
+	fd = udp_open("::1", 0, 0);
+	if (fd < 0) {
+		printf("skipped: no UDP on ::1\n");
+		return;
+	}
+	sd_write(
+	    d, "big.lua", "function main(s) s:write('len=', #s:read()) end\n");
+	sd_write(d, "st.lua",
+	    "function main(s)\n"
+	    "  local r = superd.stats().services.big.refused_by\n"
+	    "  s:write(r['datagram larger than the receive buffer'] or 0, "
+	    "'\\n')\n"
+	    "end\n");
+	sd_write(d, "superd.conf",
+	    "log_level = \"debug\";\n"
+	    "services = (\n"
+	    " { name = \"big\"; port = %d; address = \"::1\";"
+	    " protocol = \"udp\"; script = \"big.lua\"; },\n"
+	    " { name = \"st\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"st.lua\"; });\n",
+	    port, st);
+	sd_started(d, st);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(udp_send(fd, "::1", port, big, sizeof(big)), 0);
+	assert_int_equal(udp_recv(fd, reply, sizeof(reply), 1000), -1);
+	assert_int_equal(
+	    sd_log_wait(
+		d, "dropped: datagram larger than the receive buffer", 1, 2000),
+	    1);
+	assert_int_equal(
+	    udp_ask(fd, "::1", port, big, 65507, reply, sizeof(reply), 2000),
+	    9);
+	assert_string_equal(reply, "len=65507");
+	close(fd);
+	assert_true(ask(st, "", reply, sizeof(reply), 2000) > 0);
+	assert_string_equal(reply, "1\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 #define FIX(f) cmocka_unit_test_setup_teardown(f, fix_setup, fix_teardown)
 
@@ -316,6 +368,7 @@ main(void)
 	    TEST(test_udp_reply_after_its_service_is_removed_goes_nowhere),
 	    TEST(test_udp_from_source_port_below_1024_is_dropped),
 	    FIX(test_udp_spoofed_from_own_ports_is_dropped),
+	    TEST(test_udp_datagram_larger_than_the_buffer_is_dropped),
 	};
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));

@@ -52,6 +52,11 @@ test_v1_unknown_is_local(void **state)
 	(void)state;
 	assert_int_equal(parse(h, strlen(h), addr, &port, &local), 15);
 	assert_int_equal(local, 1);
+	/* the specification: what follows UNKNOWN and a space is ignored */
+	h = "PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n";
+	assert_int_equal(
+	    parse(h, strlen(h), addr, &port, &local), (int)strlen(h));
+	assert_int_equal(local, 1);
 }
 
 static void
@@ -83,6 +88,11 @@ test_malformed_headers_are_bad(void **state)
 	    "PROXY TCP4 ::1 ::1 1 2\r\n",
 	    "PROXY TCP4 192.0.2.7 10.0.0.1 1 2\rX",
 	    "PROXY TCP4 192.0.2.7 10.0.0.1 1 2 extra\r\n",
+	    "PROXY UNKNOWNJUNK\r\n",
+	    "PROXY  TCP4 192.0.2.7 10.0.0.1 1 2\r\n",
+	    "PROXY TCP4  192.0.2.7 10.0.0.1 1 2\r\n",
+	    "PROXY TCP4 192.0.2.7 10.0.0.1  1 2\r\n",
+	    "PROXY TCP4 192.0.2.7 10.0.0.1 1\t2\r\n",
 	    NULL,
 	};
 	char addr[NET_ADDRSTRLEN], longline[200];
@@ -144,6 +154,35 @@ test_v2_tcp4_tcp6_and_local(void **state)
 	assert_int_equal(local, 1);
 }
 
+/*
+ * UDP and AF_UNIX carry nothing a TCP listener can use: the specification
+ * lets the receiver fall back to UNSPEC, the real connection's addresses.
+ */
+static void
+test_v2_udp_and_unix_fall_back_to_local(void **state)
+{
+	static const int fams[] = {0x12, 0x22, 0x31, 0x32};
+	unsigned char buf[256], a[216] = {0};
+	char addr[NET_ADDRSTRLEN];
+	uint16_t lens[] = {12, 36, 216, 216};
+	int i, port, local;
+	size_t n;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		n = v2(buf, 1, fams[i], a, lens[i]);
+		if (parse((char *)buf, n, addr, &port, &local) != (int)n ||
+		    local != 1)
+			fail_msg("family 0x%02x not taken as local", fams[i]);
+	}
+	n = v2(buf, 1, 0x31, a, 100); /* too short for AF_UNIX */
+	assert_int_equal(parse((char *)buf, n, addr, &port, &local), PROXY_BAD);
+	n = v2(buf, 1, 0x41, a, 12); /* no such family */
+	assert_int_equal(parse((char *)buf, n, addr, &port, &local), PROXY_BAD);
+	n = v2(buf, 1, 0x13, a, 12); /* no such transport */
+	assert_int_equal(parse((char *)buf, n, addr, &port, &local), PROXY_BAD);
+}
+
 static void
 test_v2_bad_version_and_lengths(void **state)
 {
@@ -172,6 +211,7 @@ main(void)
 	    cmocka_unit_test(test_partial_headers_need_more),
 	    cmocka_unit_test(test_malformed_headers_are_bad),
 	    cmocka_unit_test(test_v2_tcp4_tcp6_and_local),
+	    cmocka_unit_test(test_v2_udp_and_unix_fall_back_to_local),
 	    cmocka_unit_test(test_v2_bad_version_and_lengths),
 	};
 	return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
