@@ -161,7 +161,7 @@ begin_shutdown(void)
 
 	if (stopping)
 		return;
-	stopping = 1;
+	stopping = service_stopping = 1;
 	log_msg(
 	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
 	LIST_FOREACH(s, &services, link)

@@ -70,6 +70,14 @@ lsuperd_spawn(lua_State *L)
 	return lspawn_spawn(L, this_service(L));
 }
 
+/* A spawned loop (the chat's bus) ends instead of reconnecting. */
+static int
+lsuperd_stopping(lua_State *L)
+{
+	lua_pushboolean(L, service_stopping);
+	return 1;
+}
+
 static int
 lsuperd_now(lua_State *L)
 {
@@ -252,6 +260,7 @@ static const luaL_Reg funcs[] = {
     {"sleep", lsuperd_sleep},
     {"spawn", lsuperd_spawn},
     {"now", lsuperd_now},
+    {"stopping", lsuperd_stopping},
     {NULL, NULL},
 };
 

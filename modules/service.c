@@ -14,6 +14,7 @@
 
 struct service_list services = LIST_HEAD_INITIALIZER(services);
 long service_reloads;
+int service_stopping;
 double service_started;
 int service_worker = 1;
 

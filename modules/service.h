@@ -36,6 +36,8 @@ struct service {
 LIST_HEAD(service_list, service);
 extern struct service_list services;
 extern long service_reloads;
+/* Set once a SIGTERM or SIGINT began the shutdown (superd.stopping). */
+extern int service_stopping;
 extern double service_started;
 extern int service_worker;
 
