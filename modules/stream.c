@@ -365,7 +365,9 @@ proxy_fill(struct stream *st)
 		st->ev->header(st, STREAM_HEADER_NOMEM, NULL);
 		return 0;
 	}
-	r = st->ops->recv(st, p, room);
+	do
+		r = st->ops->recv(st, p, room);
+	while (r < 0 && errno == EINTR);
 	if (r > 0) {
 		buf_commit(&st->in, r);
 		st->bytes_in += r;

@@ -318,17 +318,11 @@ test_no_memory_for_the_header_is_nomem(void **state)
 	assert_int_equal(seen.how, STREAM_HEADER_NOMEM);
 }
 
-/*
- * BUG (stream.c, proxy_fill): the bytes read during the PROXY phase are
- * added to st->bytes_in but never to *st->total_in, so the service's
- * bytes_in misses the header and whatever payload came with it ("hello"
- * here), while stream_fill counts both.
- */
+/* The bytes read with the header count in the service's total too. */
 static void
 test_bytes_read_with_the_header_count_in_the_service_total(void **state)
 {
 	(void)state;
-	skip(); /* the bug above: total_in stays 0 */
 	start_proxied(&stream_plain, 1);
 	put(peer, HEAD1 HEAD2 "hello");
 	run();
@@ -337,16 +331,13 @@ test_bytes_read_with_the_header_count_in_the_service_total(void **state)
 }
 
 /*
- * BUG (stream.c, proxy_fill): a recv that fails with EINTR ends the read
- * (return 0) instead of retrying as stream_fill does; edge-triggered, the
- * bytes already in the kernel bring no further event, so a header that
- * had fully arrived ends LATE.
+ * A recv interrupted by a signal during the header is tried again: edge-
+ * triggered, the bytes already in the kernel bring no further event.
  */
 static void
 test_an_interrupted_recv_during_the_header_is_retried(void **state)
 {
 	(void)state;
-	skip(); /* the bug above: the header callback says LATE */
 	start_proxied(&fake_ops, 0.2);
 	fake.recv_fails = 1;
 	fake.recv_errno = EINTR;
