@@ -43,12 +43,21 @@ local function metrics()
     end
 
   end
+  -- with workers, these are the answering worker's own: labelled, so that
+  -- scrapes answered by different workers are not read as resets
+  local own = ""
+  for _, name in ipairs(names) do
+    if st.services[name].workers then
+      own = string.format('{worker="%d"}', superd.worker)
+      break
+    end
+  end
   out[#out + 1] = "# HELP superd_uptime_seconds Seconds since superd started.\n"
   out[#out + 1] = "# TYPE superd_uptime_seconds gauge\n"
-  out[#out + 1] = string.format("superd_uptime_seconds %.3f\n", st.uptime)
+  out[#out + 1] = string.format("superd_uptime_seconds%s %.3f\n", own, st.uptime)
   out[#out + 1] = "# HELP superd_reloads_total Reloads (SIGUSR1 and SIGHUP).\n"
   out[#out + 1] = "# TYPE superd_reloads_total counter\n"
-  out[#out + 1] = string.format("superd_reloads_total %d\n", st.reloads)
+  out[#out + 1] = string.format("superd_reloads_total%s %d\n", own, st.reloads)
   return table.concat(out)
 end
 

@@ -169,6 +169,9 @@ test_metrics_label_each_worker(void **state)
 				    "worker=\"1\"}"));
 	assert_non_null(strstr(out, "superd_connections_total{service=\"w\","
 				    "worker=\"2\"}"));
+	/* the answering worker's own values say whose they are */
+	assert_non_null(strstr(out, "superd_reloads_total{worker=\""));
+	assert_non_null(strstr(out, "superd_uptime_seconds{worker=\""));
 	assert_int_equal(sd_stop(d), 0);
 }
 
