@@ -52,8 +52,10 @@ conn_count(void)
  * A socket userdata, closed until its owner opens it: timers disarmed,
  * not at slot 0, since a datagram's socket never has a stream.
  */
+const char conn_mt_keys[2];
+
 struct conn *
-conn_new(lua_State *L, const char *mt)
+conn_new(lua_State *L, const void *mt_key)
 {
 	struct conn *c = lua_newuserdata(L, sizeof(*c));
 
@@ -63,7 +65,8 @@ conn_new(lua_State *L, const char *mt)
 	c->st.io.fd = -1;
 	c->ref = LUA_NOREF;
 	c->state = CONN_CLOSED;
-	luaL_setmetatable(L, mt);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, mt_key);
+	lua_setmetatable(L, -2);
 	return c;
 }
 
@@ -393,7 +396,7 @@ accept_p(lua_State *L)
 
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
-	c = conn_new(L, SOCKET_MT);
+	c = conn_new(L, SOCKET_KEY);
 	lua_pushvalue(L, -1);
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;

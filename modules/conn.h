@@ -17,6 +17,10 @@
 /* The socket userdata's metatables: a connection's, a datagram's. */
 #define SOCKET_MT "superd.socket"
 #define DATAGRAM_MT "superd.datagram"
+/* The same metatables in the registry by address: no string lookup. */
+extern const char conn_mt_keys[2];
+#define SOCKET_KEY (&conn_mt_keys[0])
+#define DATAGRAM_KEY (&conn_mt_keys[1])
 
 struct service;
 
@@ -68,7 +72,7 @@ struct conn {
 
 #define CONN_HIGH_WATER 65536
 
-struct conn *conn_new(lua_State *L, const char *mt);
+struct conn *conn_new(lua_State *L, const void *mt_key);
 int conn_accept(
     struct service *s, int fd, const union net_addr *peer, int proxied);
 struct task *conn_spawn_main(lua_State *L, struct conn *c);

@@ -252,7 +252,7 @@ start_connect(lua_State *L, struct task *t, const union net_addr *to)
 	int rc;
 
 	lua_settop(L, 3);
-	c = conn_new(L, SOCKET_MT);
+	c = conn_new(L, SOCKET_KEY);
 	rc = conn_connect(L, c, t->svc, t, to);
 	if (rc == -2)
 		return lsocket_fail(L, "max_connections");

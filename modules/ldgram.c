@@ -134,6 +134,8 @@ void
 ldgram_open(lua_State *L)
 {
 	luaL_newmetatable(L, DATAGRAM_MT);
+	lua_pushvalue(L, -1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, DATAGRAM_KEY);
 	lua_pushcfunction(L, dgram__tostring);
 	lua_setfield(L, -2, "__tostring");
 	luaL_newlib(L, methods);

@@ -21,8 +21,6 @@
 
 #define toconn(L) checkconn(L, 1)
 
-static char socket_mt_key; /* the metatable, by address: no string lookup */
-
 /*
  * A socket of either kind: a connection's, found without hashing
  * "superd.socket" on every call, or a datagram's.
@@ -35,10 +33,15 @@ checkconn(lua_State *L, int arg)
 
 	if (c == NULL || !lua_getmetatable(L, arg))
 		return luaL_checkudata(L, arg, SOCKET_MT);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, SOCKET_KEY);
 	ok = lua_rawequal(L, -1, -2);
+	if (!ok) {
+		lua_rawgetp(L, LUA_REGISTRYINDEX, DATAGRAM_KEY);
+		ok = lua_rawequal(L, -1, -3);
+		lua_pop(L, 1);
+	}
 	lua_pop(L, 2);
-	if (ok || luaL_testudata(L, arg, DATAGRAM_MT) != NULL)
+	if (ok)
 		return c;
 	return luaL_checkudata(L, arg, SOCKET_MT);
 }
@@ -619,7 +622,7 @@ lsocket_open(lua_State *L)
 {
 	luaL_newmetatable(L, SOCKET_MT);
 	lua_pushvalue(L, -1);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &socket_mt_key);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, SOCKET_KEY);
 	luaL_setfuncs(L, metamethods, 0);
 	luaL_newlib(L, methods);
 	lua_setfield(L, -2, "__index");

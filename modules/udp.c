@@ -85,7 +85,7 @@ dgram_p(lua_State *L)
 
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
-	c = conn_new(L, DATAGRAM_MT);
+	c = conn_new(L, DATAGRAM_KEY);
 	c->end = udp_end;
 	/* the payload waits as a Lua string: read() hands it over uncopied */
 	lua_pushlstring(L, a->data, a->len);
