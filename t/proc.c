@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "sock.h"
 
 long
 now_ms(void)
@@ -33,6 +34,52 @@ proc_spawn(char *const argv[], int errfd)
 		dup2(errfd, 1);
 		execv(argv[0], argv);
 		_exit(127);
+	}
+	return pid;
+}
+
+pid_t
+proc_spawn_logged(char *const argv[], const char *logpath)
+{
+	int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	pid = proc_spawn(argv, fd);
+	close(fd);
+	return pid;
+}
+
+void
+proc_stop(pid_t pid)
+{
+	int status;
+
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+	}
+}
+
+pid_t
+redis_start(const char *dir, int port, const char *password)
+{
+	char p[16], log[256],
+	    *argv[12] = {REDIS_SERVER, "--port", p, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", NULL};
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%d", port);
+	snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
+	if (password) {
+		argv[9] = "--requirepass";
+		argv[10] = (char *)password;
+	}
+	pid = proc_spawn_logged(argv, log);
+	if (pid > 0 && wait_port(port, 3000) != 0) {
+		proc_stop(pid);
+		pid = -1;
 	}
 	return pid;
 }

@@ -20,6 +20,18 @@ double proc_cpu_s(pid_t pid);
 
 /* Forks argv[0] with stdout and stderr on errfd: the child's pid. */
 pid_t proc_spawn(char *const argv[], int errfd);
+/* The same with stdout and stderr in the file logpath. */
+pid_t proc_spawn_logged(char *const argv[], const char *logpath);
+/* SIGTERM to pid (if > 0), then waits for it. */
+void proc_stop(pid_t pid);
+
+#define REDIS_SERVER "/usr/bin/redis-server"
+/*
+ * A redis-server on 127.0.0.1:port, nothing saved, with requirepass when
+ * password is set, its log in dir/redis-PORT.log: its pid once the port
+ * accepts, or -1 (then it is stopped).
+ */
+pid_t redis_start(const char *dir, int port, const char *password);
 /* Runs argv, stdout and stderr to outpath, killed after ms: exit status,
  * or -1. */
 int run_for(char *const argv[], const char *outpath, int ms);

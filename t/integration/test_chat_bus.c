@@ -17,7 +17,6 @@
 
 #include "client.h"
 
-#define REDIS "/usr/bin/redis-server"
 #define FAKE_CONNS 32
 
 struct world {
@@ -43,26 +42,15 @@ setup(void **state)
 	return 0;
 }
 
-static void
-stop_pid(pid_t pid)
-{
-	int status;
-
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
-	}
-}
-
 static int
 teardown(void **state)
 {
 	struct world *w = *state;
 
 	sd_cleanup(&w->d);
-	stop_pid(w->redis[0]);
-	stop_pid(w->redis[1]);
-	stop_pid(w->fake);
+	proc_stop(w->redis[0]);
+	proc_stop(w->redis[1]);
+	proc_stop(w->fake);
 	free(w);
 	return 0;
 }
@@ -70,37 +58,10 @@ teardown(void **state)
 static void
 need_redis(void)
 {
-	if (access(REDIS, X_OK) != 0) {
+	if (access(REDIS_SERVER, X_OK) != 0) {
 		print_message("redis-server is not installed: skipped\n");
 		skip();
 	}
-}
-
-static pid_t
-start_redis(const char *dir, int port, const char *password)
-{
-	char p[16], log[256];
-	pid_t pid;
-	int fd;
-
-	snprintf(p, sizeof(p), "%d", port);
-	snprintf(log, sizeof(log), "%s/redis-%d.log", dir, port);
-	if ((pid = fork()) == 0) {
-		fd = open(log, O_WRONLY | O_CREAT, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (password)
-			execl(REDIS, "redis-server", "--port", p, "--bind",
-			    "127.0.0.1", "--save", "", "--appendonly", "no",
-			    "--requirepass", password, (char *)NULL);
-		else
-			execl(REDIS, "redis-server", "--port", p, "--bind",
-			    "127.0.0.1", "--save", "", "--appendonly", "no",
-			    (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(wait_port(port, 3000), 0);
-	return pid;
 }
 
 /* The chat on a free port with these options (after redis and channel). */
@@ -284,7 +245,8 @@ test_refused_subscribe_is_closed_logged_and_retried_with_backoff(void **state)
 	int pr = free_port(), fds, tries;
 
 	need_redis();
-	w->redis[0] = start_redis(w->d.dir, pr, "sesame");
+	w->redis[0] = redis_start(w->d.dir, pr, "sesame");
+	assert_true(w->redis[0] > 0);
 	start_chat(&w->d, pr, "", "");
 	assert_true(
 	    sd_log_lines_wait(&w->d, "subscriber on", "NOAUTH", 1, 5000) >= 1);
@@ -304,7 +266,8 @@ test_redis_password_authenticates(void **state)
 	int pr = free_port(), alice;
 
 	need_redis();
-	w->redis[0] = start_redis(w->d.dir, pr, "sesame");
+	w->redis[0] = redis_start(w->d.dir, pr, "sesame");
+	assert_true(w->redis[0] > 0);
 	alice = chat_join(
 	    start_chat(&w->d, pr, "", "redis_password = \"sesame\";"), "alice");
 	assert_int_equal(sd_log_wait(&w->d, "subscribed to t", 1, 5000), 1);
@@ -377,7 +340,8 @@ test_remote_lines_past_max_line_are_dropped(void **state)
 	int pr = free_port(), alice;
 
 	need_redis();
-	w->redis[0] = start_redis(w->d.dir, pr, NULL);
+	w->redis[0] = redis_start(w->d.dir, pr, NULL);
+	assert_true(w->redis[0] > 0);
 	alice = chat_join(start_chat(&w->d, pr, "", ""), "alice");
 	assert_int_equal(sd_log_wait(&w->d, "subscribed to t", 1, 5000), 1);
 	memcpy(msg, "x:1\n", 4);
@@ -403,8 +367,10 @@ test_sighup_moves_and_removes_the_bus(void **state)
 	char want[64];
 
 	need_redis();
-	w->redis[0] = start_redis(w->d.dir, p1, NULL);
-	w->redis[1] = start_redis(w->d.dir, p2, NULL);
+	w->redis[0] = redis_start(w->d.dir, p1, NULL);
+	assert_true(w->redis[0] > 0);
+	w->redis[1] = redis_start(w->d.dir, p2, NULL);
+	assert_true(w->redis[1] > 0);
 	port = start_chat(&w->d, p1, "", "");
 	alice = chat_join(port, "alice");
 	assert_int_equal(sd_log_wait(&w->d, "subscribed to t", 1, 5000), 1);
@@ -458,14 +424,16 @@ test_shutdown_does_not_connect_again(void **state)
 	int pr = free_port(), alice;
 
 	need_redis();
-	w->redis[0] = start_redis(w->d.dir, pr, NULL);
+	w->redis[0] = redis_start(w->d.dir, pr, NULL);
+	assert_true(w->redis[0] > 0);
 	alice = chat_join(start_chat(&w->d, pr, "", ""), "alice");
 	assert_int_equal(sd_log_wait(&w->d, "subscribed to t", 1, 5000), 1);
 	sd_signal(&w->d, SIGTERM);
 	assert_int_equal(sd_log_wait(&w->d, "shutting down", 1, 3000), 1);
 	/* Redis restarts while alice keeps superd draining */
-	stop_pid(w->redis[0]);
-	w->redis[0] = start_redis(w->d.dir, pr, NULL);
+	proc_stop(w->redis[0]);
+	w->redis[0] = redis_start(w->d.dir, pr, NULL);
+	assert_true(w->redis[0] > 0);
 	sleep(3);
 	assert_int_equal(sd_log_count(&w->d, "subscribed to t"), 1);
 	assert_int_equal(sd_log_count(&w->d, "publishing to t"), 1);

@@ -14,8 +14,6 @@
 
 #include "client.h"
 
-#define REDIS "/usr/bin/redis-server"
-
 struct world {
 	struct superd a, b;
 	pid_t redis;
@@ -36,37 +34,12 @@ static int
 teardown(void **state)
 {
 	struct world *w = *state;
-	int status;
 
 	sd_cleanup(&w->a);
 	sd_cleanup(&w->b);
-	if (w->redis > 0) {
-		kill(w->redis, SIGTERM);
-		waitpid(w->redis, &status, 0);
-	}
+	proc_stop(w->redis);
 	free(w);
 	return 0;
-}
-
-static pid_t
-start_redis(const char *dir, int port)
-{
-	char p[16], log[256];
-	pid_t pid;
-	int fd;
-
-	snprintf(p, sizeof(p), "%d", port);
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	if ((pid = fork()) == 0) {
-		fd = open(log, O_WRONLY | O_CREAT, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(REDIS, "redis-server", "--port", p, "--bind", "127.0.0.1",
-		    "--save", "", "--appendonly", "no", (char *)NULL);
-		_exit(127);
-	}
-	wait_port(port, 2000);
-	return pid;
 }
 
 static void
@@ -113,11 +86,11 @@ test_members_on_two_instances_share_one_room(void **state)
 	int pa = free_port(), pb = free_port(), pr = free_port(), alice, bob,
 	    carol;
 
-	if (access(REDIS, X_OK) != 0) {
+	if (access(REDIS_SERVER, X_OK) != 0) {
 		print_message("redis-server is not installed: skipped\n");
 		skip();
 	}
-	w->redis = start_redis(w->a.dir, pr);
+	w->redis = redis_start(w->a.dir, pr, NULL);
 	start_chat(&w->a, pa, pr);
 	start_chat(&w->b, pb, pr);
 	alice = chat_join(pa, "alice");

@@ -16,7 +16,6 @@
 #include "client.h"
 
 #define HAPROXY "/usr/sbin/haproxy"
-#define REDIS "/usr/bin/redis-server"
 
 struct world {
 	struct superd d;
@@ -33,25 +32,14 @@ setup(void **state)
 	return 0;
 }
 
-static void
-stop(pid_t pid)
-{
-	int status;
-
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
-	}
-}
-
 static int
 teardown(void **state)
 {
 	struct world *w = *state;
 
 	sd_cleanup(&w->d);
-	stop(w->haproxy);
-	stop(w->redis);
+	proc_stop(w->haproxy);
+	proc_stop(w->redis);
 	free(w);
 	return 0;
 }
@@ -86,22 +74,6 @@ copy_example(struct superd *d, const char *name, const char *const *swap)
 	free(text);
 }
 
-static pid_t
-spawn(const char *log, char *const argv[])
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid == 0) {
-		fd = open(log, O_WRONLY | O_CREAT, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 static void
 test_readme_scaling_example_runs(void **state)
 {
@@ -110,7 +82,7 @@ test_readme_scaling_example_runs(void **state)
 	    log[300], rport[8];
 	int i, fds[10];
 
-	if (access(HAPROXY, X_OK) != 0 || access(REDIS, X_OK) != 0) {
+	if (access(HAPROXY, X_OK) != 0 || access(REDIS_SERVER, X_OK) != 0) {
 		print_message("haproxy or redis-server missing: skipped\n");
 		skip();
 	}
@@ -131,10 +103,10 @@ test_readme_scaling_example_runs(void **state)
 	snprintf(rport, sizeof(rport), "%s", redis);
 	snprintf(log, sizeof(log), "%s/redis.log", w->d.dir);
 	{
-		char *const argv[] = {REDIS, "--port", rport, "--bind",
+		char *const argv[] = {REDIS_SERVER, "--port", rport, "--bind",
 		    "127.0.0.1", "--save", "", "--appendonly", "no", NULL};
 
-		w->redis = spawn(log, argv);
+		w->redis = proc_spawn_logged(argv, log);
 	}
 	assert_int_equal(wait_port(atoi(redis), 3000), 0);
 	/* the probe connection of sd_start has no PROXY header: harmless */
@@ -146,7 +118,7 @@ test_readme_scaling_example_runs(void **state)
 	{
 		char *const argv[] = {HAPROXY, "-db", "-f", cfg, NULL};
 
-		w->haproxy = spawn(log, argv);
+		w->haproxy = proc_spawn_logged(argv, log);
 	}
 	assert_int_equal(wait_port(atoi(front), 3000), 0);
 	/* ten members through HAProxy; the kernel spreads them over the
