@@ -12,8 +12,8 @@ buf_view(struct buf *b, char *data, size_t len, size_t cap)
 {
 	b->data = data;
 	b->off = b->scan = 0;
-	b->len = len;
-	b->cap = cap;
+	b->len = (uint32_t)len;
+	b->cap = (uint32_t)cap;
 	b->borrowed = 1;
 }
 
@@ -49,9 +49,13 @@ buf_grow(struct buf *b, size_t need)
 	size_t cap = b->cap ? b->cap : BUF_MIN;
 	char *p;
 
+	if (need >= BUF_MAX - buf_used(b))
+		return -1;
 	if (b->data == NULL) {
 		while (cap < need)
 			cap *= 2;
+		if (cap > BUF_MAX)
+			cap = BUF_MAX;
 		if ((b->data = buf_take(cap)) == NULL)
 			return -1;
 		b->cap = cap;
@@ -67,6 +71,8 @@ buf_grow(struct buf *b, size_t need)
 		return 0;
 	while (cap < b->len + need)
 		cap *= 2;
+	if (cap > BUF_MAX)
+		cap = BUF_MAX;
 	if ((p = realloc(b->data, cap)) == NULL)
 		return -1;
 	b->data = p;

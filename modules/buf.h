@@ -3,14 +3,22 @@
 #define SUPERD_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-/* Bytes data[off..len) are queued; scan is where the line search resumes. */
+/*
+ * Bytes data[off..len) are queued; scan is where the line search resumes.
+ * 32-bit offsets keep the buffers of an idle connection small: a buffer
+ * never holds BUF_MAX bytes or more, and growing past that fails as an
+ * allocation that fails.
+ */
 struct buf {
 	char *data;
-	size_t off, len, cap, scan;
+	uint32_t off, len, cap, scan;
 	int borrowed; /* data is the caller's: never realloc'd or freed */
 };
+
+#define BUF_MAX ((size_t)UINT32_MAX)
 
 #define BUF_LINE_NONE 0
 #define BUF_LINE_TOOLONG ((size_t)-1)

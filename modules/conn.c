@@ -293,10 +293,6 @@ conn_end(struct conn *c, enum conn_why why)
 {
 	int hard = why != WHY_SCRIPT && why != WHY_PEER;
 
-	if (c->end) {
-		c->end(c);
-		return;
-	}
 	if (c->state != CONN_OPEN) {
 		if (hard && c->state == CONN_DRAINING)
 			conn_close(c);
@@ -369,8 +365,7 @@ static void
 conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 {
 	stream_init(&c->st, fd, &stream_plain, &conn_events);
-	c->st.total_in = &s->stats->bytes_in;
-	c->st.total_out = &s->stats->bytes_out;
+	c->st.stats = s->stats;
 	c->svc = s;
 	c->peer = *peer;
 	c->state = CONN_OPEN;
@@ -405,7 +400,7 @@ accept_p(lua_State *L)
 		lua_pop(L, 2); /* main starts once the header has come */
 	else
 		conn_spawn_main(L, c);
-	c->st.proxy = (uint8_t)a->proxied;
+	c->st.proxy = a->proxied != 0;
 	return 0;
 }
 

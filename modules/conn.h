@@ -57,8 +57,6 @@ struct conn {
 	struct task *presser;	/* a writer slowed until this queue drains */
 	struct task_hold owned; /* in owner's holds: closes with it */
 	struct task_hold press; /* in presser's holds */
-	/* a datagram's socket ends its own way (udp.c); NULL for TCP */
-	void (*end)(struct conn *c);
 	union net_addr peer;
 	int ref; /* anchors the userdata while the descriptor is open */
 	uint8_t state, reported, why, skipping;

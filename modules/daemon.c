@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "pidfile.h"
 #include "priv.h"
 #include "reconf.h"
 #include "serve.h"
@@ -37,7 +38,6 @@ static struct conf *conf; /* the running configuration */
 static const char *conf_path, *pidfile;
 static int detached;  /* -d */
 static int in_worker; /* a worker forked by the master */
-static int pid_written;
 static struct loop_io sigio;
 static struct loop_timer stop_timer;
 static int want_reload, want_hup, want_reap, want_stop, stopping, hard_stop;
@@ -289,17 +289,10 @@ raise_nofile(void)
 static int
 write_pidfile(void)
 {
-	FILE *f;
-
-	if (pidfile == NULL)
-		return 0;
-	if ((f = fopen(pidfile, "w")) == NULL) {
+	if (pidfile != NULL && pidfile_write(pidfile) < 0) {
 		start_error("superd: %s: %s", pidfile, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
-	pid_written = 1;
 	return 0;
 }
 
@@ -318,6 +311,10 @@ drop_privileges(void)
 		return 0;
 	case -1:
 		start_error("%s: %s", conf->path, err);
+		return -1;
+	}
+	if (p.uid != getuid() && pidfile_keep_remover() < 0) {
+		start_error("superd: %s: %s", pidfile, strerror(errno));
 		return -1;
 	}
 	if (priv_switch(&p, 0) < 0) {
@@ -439,8 +436,7 @@ daemon_end(void)
 	task_kill_all();
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);
-	if (pid_written)
-		unlink(pidfile);
+	pidfile_remove();
 	conf_release(conf);
 	buf_release_spares();
 	task_release_spares();
@@ -523,8 +519,6 @@ daemon_master(daemon_check_fn *check)
 	detach_done();
 	rc = master_run(
 	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
-	if (pid_written)
-		unlink(pidfile);
-	pid_written = 0;
+	pidfile_remove();
 	return rc;
 }

@@ -141,8 +141,8 @@ count_out(struct stream *st, size_t n)
 {
 	st->active = st->sent = loop_now();
 	st->bytes_out += n;
-	if (st->total_out)
-		*st->total_out += n;
+	if (st->stats)
+		st->stats->bytes_out += n;
 	buf_consume(&st->out, n);
 }
 
@@ -288,8 +288,8 @@ stream_fill(struct stream *st)
 		st->active = loop_now();
 		buf_commit(&st->in, n);
 		st->bytes_in += n;
-		if (st->total_in)
-			*st->total_in += n;
+		if (st->stats)
+			st->stats->bytes_in += n;
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -371,8 +371,8 @@ proxy_fill(struct stream *st)
 	if (r > 0) {
 		buf_commit(&st->in, r);
 		st->bytes_in += r;
-		if (st->total_in)
-			*st->total_in += r;
+		if (st->stats)
+			st->stats->bytes_in += r;
 		return 1;
 	}
 	if (r == 0 || (errno != EAGAIN && errno != EINTR))

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "loop.h"
 #include "net.h"
+#include "stats.h"
 
 struct stream;
 
@@ -56,19 +57,19 @@ struct stream {
 	const struct stream_events *ev;
 	struct buf in, out;
 	uint64_t bytes_in, bytes_out;
-	uint64_t *total_in, *total_out; /* the service's counters */
-	double active;			/* the last traffic either way */
-	double sent;			/* the last send that took bytes */
+	struct service_stats *stats; /* the service's counters, or NULL */
+	double active;		     /* the last traffic either way */
+	double sent;		     /* the last send that took bytes */
 	struct loop_timer idle;
-	uint8_t eof;	 /* the input has ended */
-	uint8_t broken;	 /* a send failed: nothing more leaves */
-	uint8_t reset;	 /* the peer reset the connection */
-	uint8_t drained; /* the kernel has nothing to read until epoll says */
-	uint8_t hup;	 /* epoll said the peer shut its side */
-	uint8_t shut_rd; /* shutdown("r"): reads end */
-	uint8_t shut_wr; /* SHUT_WR_* */
-	uint8_t proxy;	 /* waiting for a PROXY header */
-	uint8_t flushq_on;
+	unsigned eof : 1;     /* the input has ended */
+	unsigned broken : 1;  /* a send failed: nothing more leaves */
+	unsigned reset : 1;   /* the peer reset the connection */
+	unsigned drained : 1; /* nothing to read until epoll says */
+	unsigned hup : 1;     /* epoll said the peer shut its side */
+	unsigned shut_rd : 1; /* shutdown("r"): reads end */
+	unsigned shut_wr : 2; /* SHUT_WR_* */
+	unsigned proxy : 1;   /* waiting for a PROXY header */
+	unsigned flushq_on : 1;
 	TAILQ_ENTRY(stream) flushq;
 };
 

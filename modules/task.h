@@ -43,7 +43,10 @@ struct task_hold {
 };
 
 struct task {
-	lua_State *T;
+	union {
+		lua_State *T;	    /* its coroutine, while it lives */
+		struct task *spare; /* on the free list */
+	};
 	int ref; /* anchors T in the registry while the task lives */
 	struct service *svc;
 	void *ud;		    /* its user's object (a connection...) */
@@ -63,7 +66,6 @@ struct task {
 	struct loop_timer timer;
 	TAILQ_ENTRY(task) runq;
 	LIST_ENTRY(task) link;
-	struct task *spare; /* on the free list */
 };
 
 struct task *task_current(lua_State *L);

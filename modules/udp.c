@@ -77,6 +77,45 @@ struct dgram_args {
 	struct conn *c;
 };
 
+/* A datagram's socket ends with its main: no descriptor of its own. */
+static void
+end(struct conn *c)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	LIST_REMOVE(c, all);
+	if (c->reader)
+		task_wake(c->reader);
+	buf_free(&c->st.in);
+	c->st.io.fd = -1;
+	luaL_unref(c->svc->L, LUA_REGISTRYINDEX, c->ref);
+	c->ref = LUA_NOREF;
+	if (log_enabled(LOG_DEBUG)) {
+		net_ntop(&c->peer, addr, &port);
+		log_msg(LOG_DEBUG,
+		    "%s: udp %s:%d: %llu bytes in, %llu bytes out",
+		    c->svc->name, addr, port,
+		    (unsigned long long)c->st.bytes_in,
+		    (unsigned long long)c->st.bytes_out);
+	}
+	admit_release(&c->svc->admit, &c->peer, ADMIT_DATAGRAM);
+}
+
+/* However main ended, returned, raised or was killed, its socket ends. */
+static void
+main_ended(struct task *t, int status)
+{
+	struct conn *c = t->ud;
+
+	(void)status;
+	c->task = NULL;
+	end(c);
+}
+
 static int
 dgram_p(lua_State *L)
 {
@@ -86,19 +125,18 @@ dgram_p(lua_State *L)
 	if (lua_getglobal(L, "main") != LUA_TFUNCTION)
 		return luaL_error(L, "the script defines no main()");
 	c = conn_new(L, DATAGRAM_KEY);
-	c->end = udp_end;
 	/* the payload waits as a Lua string: read() hands it over uncopied */
 	lua_pushlstring(L, a->data, a->len);
 	lua_setuservalue(L, -2);
 	/*
 	 * No registry anchor: main's stack holds the socket while it runs,
-	 * and a datagram's socket ends only when main does (udp_end, with no
+	 * and a datagram's socket ends only when main does (end, with no
 	 * Lua allocation in between that could let the collector in).
 	 */
 	a->c = c;
 	c->svc = a->s;
 	c->peer = *a->peer;
-	conn_spawn_main(L, c);
+	conn_spawn_main(L, c)->on_end = main_ended;
 	c->st.io.fd = a->l->io.fd;
 	c->state = CONN_OPEN;
 	c->started = loop_now();
@@ -277,34 +315,4 @@ udp_closing(int fd)
 	LIST_FOREACH(c, &dgrams, all)
 	if (c->st.io.fd == fd)
 		c->st.io.fd = -1;
-}
-
-/* A datagram's coroutine ended: no descriptor of its own to close. */
-void
-udp_end(struct conn *c)
-{
-	char addr[NET_ADDRSTRLEN];
-	int port;
-
-	if (c->state == CONN_CLOSED)
-		return;
-	c->state = CONN_CLOSED;
-	LIST_REMOVE(c, all);
-	if (c->task)
-		task_kill(c->task);
-	if (c->reader)
-		task_wake(c->reader);
-	buf_free(&c->st.in);
-	c->st.io.fd = -1;
-	luaL_unref(c->svc->L, LUA_REGISTRYINDEX, c->ref);
-	c->ref = LUA_NOREF;
-	if (log_enabled(LOG_DEBUG)) {
-		net_ntop(&c->peer, addr, &port);
-		log_msg(LOG_DEBUG,
-		    "%s: udp %s:%d: %llu bytes in, %llu bytes out",
-		    c->svc->name, addr, port,
-		    (unsigned long long)c->st.bytes_in,
-		    (unsigned long long)c->st.bytes_out);
-	}
-	admit_release(&c->svc->admit, &c->peer, ADMIT_DATAGRAM);
 }

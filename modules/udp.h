@@ -14,6 +14,5 @@ void udp_io(struct loop_io *io, int events);
 int udp_send(struct conn *c, const char *data, size_t len);
 void udp_closing(int fd);
 void udp_flush(void);
-void udp_end(struct conn *c);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * test_daemon.c - superd as a system daemon: -d returns once it serves
- * and keeps a pid file until SIGTERM, an error after the fork still
+ * and keeps a pid file until SIGTERM (removed even when superd serves as
+ * an unprivileged user), an error after the fork still
  * reaches whoever started it, and each connection leaves one log line
  * with its duration, bytes and how it ended.
  */
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,18 @@ alive(pid_t pid)
 	return p == NULL || (p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
 }
 
+/* The real uid of a running process, from /proc, or -1. */
+static long
+running_as(pid_t pid)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	read_text(path, buf, sizeof(buf));
+	p = strstr(buf, "\nUid:");
+	return p == NULL ? -1 : strtol(p + 5, NULL, 10);
+}
+
 /* Runs even when an assertion failed: nothing is left running. */
 static int
 teardown(void **state)
@@ -47,10 +61,14 @@ teardown(void **state)
 	return 0;
 }
 
+/*
+ * superd -d -p with the given global settings: it returns once superd
+ * serves, the pid file names a running superd (as uid, unless it is -1),
+ * and SIGTERM ends it and removes the file.
+ */
 static void
-test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
+detach_serve_and_stop(struct superd *d, const char *globals, long uid)
 {
-	struct superd *d = *state;
 	char pidpath[256], outpath[256], text[256];
 	char *argv[] = {
 	    (char *)sd_binary(), "-d", "-p", pidpath, "-c", d->conf, NULL};
@@ -59,7 +77,7 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 
 	snprintf(pidpath, sizeof(pidpath), "%s/superd.pid", d->dir);
 	snprintf(outpath, sizeof(outpath), "%s/run.out", d->dir);
-	sd_conf(d, "",
+	sd_conf(d, globals,
 	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; }",
 	    port);
@@ -76,6 +94,9 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 	if (!alive(daemon_pid))
 		fail_msg(
 		    "pid %d from %s is not running", (int)daemon_pid, pidpath);
+	if (uid != -1 && running_as(daemon_pid) != uid)
+		fail_msg("superd %d runs as uid %ld, not %ld", (int)daemon_pid,
+		    running_as(daemon_pid), uid);
 	for (end = now_ms() + 5000; now_ms() < end && fd < 0; usleep(20000))
 		fd = tcp_connect(port);
 	assert_true(served(fd));
@@ -90,6 +111,29 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 	if (access(pidpath, F_OK) == 0)
 		fail_msg("%s is still there after superd ended", pidpath);
 	daemon_pid = 0;
+}
+
+static void
+test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
+{
+	detach_serve_and_stop(*state, "", -1);
+}
+
+/*
+ * With user set, superd serves as that user, who may not unlink a file
+ * in a directory of root's (the test's directory is root's, mode 0700):
+ * the file still goes when superd ends.
+ */
+static void
+test_pidfile_is_removed_after_privileges_were_dropped(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+
+	if (getuid() != 0 || pw == NULL) {
+		printf("skipped: needs root and a user nobody\n");
+		return;
+	}
+	detach_serve_and_stop(*state, "user = \"nobody\";", (long)pw->pw_uid);
 }
 
 /*
@@ -194,6 +238,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_detach_writes_pidfile_and_removes_it_on_sigterm),
+	    T(test_pidfile_is_removed_after_privileges_were_dropped),
 	    T(test_detach_reports_a_late_start_error),
 	    T(test_detach_warns_when_syslog_has_no_dev_log),
 	    T(test_connection_log_line_counts_bytes_and_reason),

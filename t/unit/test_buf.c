@@ -106,6 +106,29 @@ test_large_append_grows(void **state)
 	buf_free(&b);
 }
 
+/*
+ * A buffer's offsets are 32 bits: growing it to BUF_MAX bytes or more
+ * fails, as an allocation that fails does, and what it holds is kept.
+ */
+static void
+test_growth_past_the_limit_fails_and_keeps_the_bytes(void **state)
+{
+	struct buf b = {0};
+	size_t room;
+
+	(void)state;
+	assert_null(buf_reserve(&b, BUF_MAX, &room));
+	assert_null(b.data);
+	assert_int_equal(buf_append(&b, "kept", 4), 0);
+	assert_null(buf_reserve(&b, BUF_MAX - 4, &room));
+	assert_int_equal(buf_append(&b, "x", BUF_MAX), -1);
+	assert_int_equal(buf_used(&b), 4);
+	assert_memory_equal(buf_head(&b), "kept", 4);
+	assert_non_null(buf_reserve(&b, 4096, &room));
+	assert_true(room >= 4096);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -116,6 +139,8 @@ main(void)
 	    cmocka_unit_test(test_skip_line_drops_through_newline),
 	    cmocka_unit_test(test_borrowed_view_is_never_freed),
 	    cmocka_unit_test(test_large_append_grows),
+	    cmocka_unit_test(
+		test_growth_past_the_limit_fails_and_keeps_the_bytes),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }

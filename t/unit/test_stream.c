@@ -126,7 +126,7 @@ run(int until)
 
 static struct stream a, b;
 static int peer_a = -1, peer_b = -1;
-static uint64_t total_in;
+static struct service_stats totals; /* the service's counters */
 
 /* st on one end of a non-blocking socketpair; the other end in *peer. */
 static void
@@ -138,7 +138,7 @@ open_pair(struct stream *st, int *peer, const struct stream_ops *ops)
 			     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
 	    0);
 	stream_init(st, sv[0], ops, &events);
-	st->total_in = &total_in;
+	st->stats = &totals;
 	*peer = sv[1];
 }
 
@@ -164,7 +164,7 @@ setup(void **state)
 	a.io.fd = b.io.fd = -1;
 	memset(&fake, 0, sizeof(fake));
 	memset(&seen, 0, sizeof(seen));
-	total_in = 0;
+	memset(&totals, 0, sizeof(totals));
 	malloc_fails = 0;
 	loop_update_time();
 	return 0;
@@ -194,7 +194,7 @@ test_fill_reads_what_the_peer_sent_and_counts_it(void **state)
 	assert_int_equal(stream_fill(&a), 1);
 	assert_input(&a, "hello");
 	assert_int_equal(a.bytes_in, 5);
-	assert_int_equal(total_in, 5);
+	assert_int_equal(totals.bytes_in, 5);
 	assert_false(a.eof);
 }
 

@@ -93,7 +93,7 @@ static const struct stream_events events = {on_io, on_idle, on_header, on_lost};
 
 static struct stream a, b;
 static int peer_a = -1, peer_b = -1;
-static uint64_t total_out;
+static struct service_stats totals; /* the service's counters */
 
 /* st on one end of a non-blocking socketpair; the other end in *peer. */
 static void
@@ -105,7 +105,7 @@ open_pair(struct stream *st, int *peer, const struct stream_ops *ops)
 			     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
 	    0);
 	stream_init(st, sv[0], ops, &events);
-	st->total_out = &total_out;
+	st->stats = &totals;
 	*peer = sv[1];
 }
 
@@ -128,7 +128,7 @@ setup(void **state)
 	a.io.fd = b.io.fd = -1;
 	memset(&fake, 0, sizeof(fake));
 	memset(&seen, 0, sizeof(seen));
-	total_out = 0;
+	memset(&totals, 0, sizeof(totals));
 	loop_update_time();
 	return 0;
 }
@@ -160,7 +160,7 @@ test_flush_sends_everything_queued_and_counts_it(void **state)
 	assert_int_equal(stream_flush(&a), 0);
 	assert_int_equal(buf_used(&a.out), 0);
 	assert_int_equal(a.bytes_out, sizeof(want));
-	assert_int_equal(total_out, sizeof(want));
+	assert_int_equal(totals.bytes_out, sizeof(want));
 	take(peer_a, got, &len, sizeof(got));
 	assert_int_equal(len, sizeof(want));
 	assert_memory_equal(got, want, sizeof(want));
@@ -206,7 +206,7 @@ test_flush_stops_where_the_kernel_is_full_and_resumes(void **state)
 	assert_true(buf_used(&a.out) > 0);
 	assert_true(a.bytes_out > 0);
 	assert_int_equal(a.bytes_out + buf_used(&a.out), BIG);
-	assert_int_equal(total_out, a.bytes_out);
+	assert_int_equal(totals.bytes_out, a.bytes_out);
 	while (buf_used(&a.out) > 0 && rounds++ < 100000) {
 		take(peer_a, got, &len, BIG);
 		assert_int_equal(stream_flush(&a), 0);
@@ -214,7 +214,7 @@ test_flush_stops_where_the_kernel_is_full_and_resumes(void **state)
 	take(peer_a, got, &len, BIG);
 	assert_int_equal(len, BIG);
 	assert_memory_equal(got, want, BIG);
-	assert_int_equal(total_out, BIG);
+	assert_int_equal(totals.bytes_out, BIG);
 	free(want);
 	free(got);
 }

@@ -126,7 +126,7 @@ run(void)
 
 static struct stream a;
 static int peer = -1;
-static uint64_t total_in;
+static struct service_stats totals; /* the service's counters */
 
 /* a on one end of a non-blocking socketpair, the other end in peer. */
 static void
@@ -138,7 +138,7 @@ open_pair(const struct stream_ops *ops)
 			     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
 	    0);
 	stream_init(&a, sv[0], ops, &events);
-	a.total_in = &total_in;
+	a.stats = &totals;
 	peer = sv[1];
 }
 
@@ -173,7 +173,7 @@ setup(void **state)
 	a.io.fd = -1;
 	memset(&fake, 0, sizeof(fake));
 	memset(&seen, 0, sizeof(seen));
-	total_in = 0;
+	memset(&totals, 0, sizeof(totals));
 	malloc_fails = 0;
 	loop_update_time();
 	return 0;
@@ -327,7 +327,7 @@ test_bytes_read_with_the_header_count_in_the_service_total(void **state)
 	put(peer, HEAD1 HEAD2 "hello");
 	run();
 	assert_int_equal(seen.how, STREAM_HEADER_OK);
-	assert_int_equal(total_in, a.bytes_in);
+	assert_int_equal(totals.bytes_in, a.bytes_in);
 }
 
 /*
