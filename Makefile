@@ -11,7 +11,7 @@ CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
 
 PKGS = lua5.3 libconfig
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
-TEST_DEBS = rdate groff haproxy redis-server
+TEST_DEBS = rdate groff haproxy redis-server tftpd-hpa tftp-hpa
 
 CC ?= gcc
 OPT ?= -O2

@@ -54,6 +54,7 @@ static const char *const svc_names[] = {
     "slow_timeout",
     "only_from",
     "no_access",
+    "wait",
     NULL,
 };
 
@@ -312,9 +313,6 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->exec != NULL && (n == 0 || v->exec[0][0] != '/'))
 		return fail(x, config_setting_get_member(g, "exec"),
 		    "\"exec\" must start with an absolute path");
-	if (v->exec != NULL && (v->protos & CONF_UDP))
-		return fail(x, config_setting_get_member(g, "protocol"),
-		    "exec services are TCP only");
 	if (v->exec != NULL)
 		return 0;
 
@@ -403,6 +401,46 @@ svc_proxy(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return rc;
 }
 
+/* The first setting of a list g has, for an error's line. */
+static const config_setting_t *
+first_of(const config_setting_t *g, const char *const *names)
+{
+	const config_setting_t *s;
+
+	for (; *names; names++)
+		if ((s = config_setting_get_member(g, *names)) != NULL)
+			return s;
+	return NULL;
+}
+
+/*
+ * wait = true: the program, not superd, takes what arrives on the
+ * listening socket (inetd's wait), so nothing that looks at a client
+ * applies.  A UDP program must wait: there is no connection to hand it.
+ */
+static int
+svc_wait(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	static const char *const per_client[] = {"per_source", "rate",
+	    "only_from", "no_access", "proxy_protocol", NULL};
+	const config_setting_t *s = config_setting_get_member(g, "wait");
+
+	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, s, "\"wait\" must be true or false");
+	v->wait = s != NULL && config_setting_get_bool(s);
+	if (v->wait && v->exec == NULL)
+		return fail(x, s, "\"wait\" is for exec services");
+	if (v->exec != NULL && !v->wait && (v->protos & CONF_UDP))
+		return fail(x, config_setting_get_member(g, "protocol"),
+		    "a UDP exec service needs \"wait = true\"");
+	if (v->wait && (s = first_of(g, per_client)) != NULL)
+		return fail(x, s,
+		    "\"%s\" does not apply to a wait service: its program "
+		    "takes the clients",
+		    config_setting_name(s));
+	return 0;
+}
+
 static int
 svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
@@ -434,7 +472,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    svc_acl(x, g, "no_access", v->no_access, v->nno_access, &v->deny) <
 		0)
 		return -1;
-	if (svc_proxy(x, g, v) < 0)
+	if (svc_proxy(x, g, v) < 0 || svc_wait(x, g, v) < 0)
 		return -1;
 	if (v->addrs == NULL) {
 		if ((v->addrs = calloc(2, sizeof(char *))) == NULL ||

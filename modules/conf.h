@@ -20,6 +20,7 @@ struct svc_conf {
 	int protos;
 	char *script; /* resolved path, or NULL for an exec service */
 	char **exec;  /* NULL-terminated argv, or NULL */
+	int wait;     /* exec: the program is handed the listening socket */
 	char *user, *group;
 	const config_setting_t *options; /* NULL when absent */
 	long max_connections;

@@ -30,6 +30,7 @@ static const struct field fields[] = {
     {"protocol", OFF(protos), CMP_INT},
     {"script", OFF(script), CMP_STR},
     {"exec", OFF(exec), CMP_STRV},
+    {"wait", OFF(wait), CMP_INT},
     {"user", OFF(user), CMP_STR},
     {"group", OFF(group), CMP_STR},
     {"options", OFF(options), CMP_SETTING},

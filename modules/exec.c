@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "listener.h"
 #include "log.h"
 #include "priv.h"
 #include "service.h"
@@ -17,6 +18,7 @@ struct child {
 	pid_t pid;
 	struct service *svc;
 	union net_addr peer;
+	int listening; /* wait: the listening socket it was handed, else -1 */
 	double started;
 	struct child *next;
 };
@@ -71,10 +73,44 @@ become(const struct svc_conf *v)
 	return priv_switch(&p, PRIV_INITGROUPS);
 }
 
+/* ucspi-tcp's variables: who the client is, where it came in. */
+static int
+set_env_tcp(const union net_addr *peer)
+{
+	union net_addr local;
+
+	if (setenv("PROTO", "TCP", 1) < 0 ||
+	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
+	    (net_local(0, &local) == 0 &&
+		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
+		return -1;
+	return 0;
+}
+
+/*
+ * systemd's Accept=no: the listening socket is descriptor 3 too, named
+ * for the service, so a socket-activated daemon runs unchanged.
+ */
+static int
+set_env_listen(const struct service *s)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (dup2(0, 3) < 0 || setenv("LISTEN_FDS", "1", 1) < 0 ||
+	    setenv("LISTEN_PID", pid, 1) < 0 ||
+	    setenv("LISTEN_FDNAMES", s->name, 1) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * fd on 0-2: a client's connection (peer), or for a wait service (peer
+ * NULL) the listening socket, also on 3.
+ */
 static void
 child_main(struct service *s, int fd, const union net_addr *peer)
 {
-	union net_addr local;
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -86,10 +122,7 @@ child_main(struct service *s, int fd, const union net_addr *peer)
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
 	/* without memory for its environment the program does not run */
-	if (setenv("PROTO", "TCP", 1) < 0 ||
-	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
-	    (net_local(0, &local) == 0 &&
-		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
+	if (peer != NULL ? set_env_tcp(peer) < 0 : set_env_listen(s) < 0)
 		_exit(126);
 	if (become(s->conf) < 0)
 		_exit(126);
@@ -97,30 +130,91 @@ child_main(struct service *s, int fd, const union net_addr *peer)
 	_exit(127);
 }
 
-/* Recorded before the fork: an unrecorded child would run untracked. */
-void
-exec_start(struct service *s, int fd, const union net_addr *peer)
+/*
+ * Recorded before the fork: an unrecorded child would run untracked.
+ * NULL when it cannot start (logged).
+ */
+static struct child *
+spawn(struct service *s, int fd, const union net_addr *peer)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	pid_t pid = -1;
 
 	if (c != NULL && (pid = fork()) == 0)
 		child_main(s, fd, peer);
-	close(fd);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
 		free(c);
-		return;
+		return NULL;
 	}
 	c->pid = pid;
 	c->svc = s;
-	c->peer = *peer;
+	c->listening = -1;
 	c->started = loop_now();
 	c->next = children;
 	children = c;
 	nchildren++;
+	return c;
+}
+
+/* A connection accepted on fd: its own program, as inetd's nowait. */
+void
+exec_start(struct service *s, int fd, const union net_addr *peer)
+{
+	struct child *c = spawn(s, fd, peer);
+
+	close(fd);
+	if (c == NULL)
+		return;
+	c->peer = *peer;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
+	s->stats->accepted++;
+}
+
+/*
+ * Started SERVICE_WAIT_BURST times within SERVICE_WAIT_WINDOW seconds:
+ * a program that exits at once (it cannot use the socket) would have
+ * superd start it forever.
+ */
+static int
+too_fast(struct service *s)
+{
+	double now = loop_now(), *oldest = &s->wait_starts[s->wait_next];
+
+	if (*oldest > 0 && now - *oldest < SERVICE_WAIT_WINDOW)
+		return 1;
+	*oldest = now;
+	s->wait_next = (s->wait_next + 1) % SERVICE_WAIT_BURST;
+	return 0;
+}
+
+/*
+ * Something is pending on a wait service's listener: its program gets the
+ * socket (inetd's wait), and superd watches it again once that exits.
+ */
+void
+exec_start_wait(struct service *s, struct listener *l)
+{
+	struct child *c;
+
+	listener_hold(l);
+	if (too_fast(s)) {
+		log_msg(LOG_WARNING,
+		    "%s: %s started %d times in %d s: paused for %d s", s->name,
+		    s->conf->exec[0], SERVICE_WAIT_BURST, SERVICE_WAIT_WINDOW,
+		    SERVICE_WAIT_PAUSE);
+		memset(s->wait_starts, 0, sizeof(s->wait_starts));
+		listener_release_at(l, loop_now() + SERVICE_WAIT_PAUSE);
+		return;
+	}
+	if ((c = spawn(s, l->io.fd, NULL)) == NULL) {
+		listener_release_at(l, loop_now() + 1);
+		return;
+	}
+	c->listening = l->io.fd;
+	c->peer = l->local;
+	admit_hold(&s->admit, NULL, ADMIT_PROGRAM);
 	s->stats->accepted++;
 }
 
@@ -137,8 +231,9 @@ child_log(struct child *c, int status)
 		snprintf(
 		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
 	net_ntop(&c->peer, addr, &port);
-	log_msg(LOG_INFO, "%s: tcp %s:%d: %.3fs, pid %d, %s", c->svc->name,
-	    addr, port, loop_now() - c->started, (int)c->pid, how);
+	log_msg(LOG_INFO, "%s: %s %s:%d: %.3fs, pid %d, %s", c->svc->name,
+	    c->listening >= 0 ? "wait" : "tcp", addr, port,
+	    loop_now() - c->started, (int)c->pid, how);
 }
 
 /* On SIGCHLD: every child that ended, without blocking the loop. */
@@ -158,7 +253,12 @@ exec_reap(void)
 		*pp = c->next;
 		nchildren--;
 		child_log(c, status);
-		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
+		if (c->listening >= 0) {
+			admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
+			listener_release_fd(c->listening);
+		} else {
+			admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
+		}
 		free(c);
 	}
 }

@@ -6,10 +6,12 @@
 
 #include "net.h"
 
+struct listener;
 struct service;
 struct svc_conf;
 
 void exec_start(struct service *s, int fd, const union net_addr *peer);
+void exec_start_wait(struct service *s, struct listener *l);
 void exec_reap(void);
 int exec_count(void);
 void exec_kill_all(int sig);

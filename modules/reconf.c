@@ -123,7 +123,8 @@ commit(struct conf *c, struct plan *p, int reload)
 			c->refs++;
 		}
 		service_set_conf(s, &c->svcs[i]);
-		service_attach(s, p[i].listeners, &serve_ops);
+		service_attach(s, p[i].listeners,
+		    s->conf->wait ? &serve_wait_ops : &serve_ops);
 		if (!p[i].fresh) {
 			vm_set_options(s);
 			vm_reload(s);
