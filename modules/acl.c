@@ -11,11 +11,19 @@ static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 /*
  * Every address as 16 bytes: IPv4 as v4-mapped IPv6, so a peer on a
  * dual-stack socket (::ffff:a.b.c.d) meets the same rules as on IPv4.
+ * A unix peer is its uid, after twelve bytes of 0xff (a multicast
+ * prefix, never a client's), so per_source counts per user there.
  */
 void
 acl_key(const union net_addr *peer, uint8_t key[16])
 {
-	if (peer->sa.sa_family == AF_INET) {
+	uint32_t uid;
+
+	if (peer->sa.sa_family == AF_UNIX) {
+		uid = peer->un.uid;
+		memset(key, 0xff, 12);
+		memcpy(key + 12, &uid, 4);
+	} else if (peer->sa.sa_family == AF_INET) {
 		memcpy(key, v4mapped, 12);
 		memcpy(key + 12, &peer->in4.sin_addr, 4);
 	} else {

@@ -164,11 +164,9 @@ void
 admit_refuse(struct admission *a, const char *proto, const union net_addr *peer,
     const char *why)
 {
-	char addr[NET_ADDRSTRLEN];
-	int port;
+	char text[NET_PEERSTRLEN];
 
 	admit_count_refusal(a, why);
-	net_ntop(peer, addr, &port);
-	log_msg(LOG_NOTICE, "%s: %s %s:%d: refused: %s", a->name, proto, addr,
-	    port, why);
+	log_msg(LOG_NOTICE, "%s: %s: refused: %s", a->name,
+	    net_peer(peer, proto, text), why);
 }

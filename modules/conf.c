@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conflisten.h"
 #include "log.h"
 #include "stats.h"
 
@@ -55,6 +56,9 @@ static const char *const svc_names[] = {
     "only_from",
     "no_access",
     "wait",
+    "path",
+    "mode",
+    "owner",
     NULL,
 };
 
@@ -441,11 +445,22 @@ svc_wait(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+/* Where it listens (conflisten.c), the error at the setting to blame. */
+static int
+svc_listen(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *at = g;
+	char msg[CONF_ERRLEN];
+
+	if (conf_listen(g, v, x->c, &at, msg, sizeof(msg)) == 0)
+		return 0;
+	return fail(x, at, "%s", msg);
+}
+
 static int
 svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	const config_setting_t *s;
-	long port = 0;
 
 	v->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g))
@@ -456,11 +471,6 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->name == NULL || !valid_name(v->name))
 		return fail(x, config_setting_get_member(g, "name") ?: g,
 		    "service needs a \"name\" of [a-z0-9_-]+, 63 at most");
-	if (config_setting_get_member(g, "port") == NULL)
-		return fail(x, g, "service \"%s\" needs a \"port\"", v->name);
-	if (get_long(x, g, "port", 1, 65535, &port) < 0)
-		return -1;
-	v->port = (int)port;
 	if (get_strv(x, g, "address", &v->addrs, &v->naddrs) < 0 ||
 	    svc_protocols(x, g, v) < 0 || svc_numbers(x, g, v) < 0 ||
 	    svc_program(x, g, v) < 0 || get_str(x, g, "user", &v->user) < 0 ||
@@ -472,15 +482,16 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    svc_acl(x, g, "no_access", v->no_access, v->nno_access, &v->deny) <
 		0)
 		return -1;
-	if (svc_proxy(x, g, v) < 0 || svc_wait(x, g, v) < 0)
+	if (svc_proxy(x, g, v) < 0 || svc_wait(x, g, v) < 0 ||
+	    svc_listen(x, g, v) < 0)
 		return -1;
-	if (v->addrs == NULL) {
+	if (v->path == NULL && v->addrs == NULL) {
 		if ((v->addrs = calloc(2, sizeof(char *))) == NULL ||
 		    (v->addrs[0] = strdup("::")) == NULL)
 			return no_memory(x, g);
 		v->naddrs = 1;
 	}
-	if (svc_addresses(x, g, v) < 0)
+	if (v->path == NULL && svc_addresses(x, g, v) < 0)
 		return -1;
 	s = config_setting_get_member(g, "options");
 	if (s != NULL && !config_setting_is_group(s))
@@ -699,6 +710,8 @@ svc_free(struct svc_conf *v)
 {
 	free(v->name);
 	strv_free(v->addrs);
+	free(v->path);
+	free(v->owner);
 	free(v->script);
 	strv_free(v->exec);
 	free(v->user);

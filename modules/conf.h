@@ -5,6 +5,7 @@
 #include <libconfig.h>
 
 #include "acl.h"
+#include "unixsock.h"
 #include <stddef.h>
 
 #define CONF_TCP 0x1
@@ -17,6 +18,9 @@ struct svc_conf {
 	int port;
 	char **addrs;
 	int naddrs;
+	char *path;  /* a unix socket instead, resolved, or NULL */
+	char *owner; /* of its file; "group" is the file's too */
+	struct unixsock_attr sock; /* the file's mode, owner and group */
 	int protos;
 	char *script; /* resolved path, or NULL for an exec service */
 	char **exec;  /* NULL-terminated argv, or NULL */

@@ -13,6 +13,7 @@
 #define CMP_STRV 4
 #define CMP_SETTING 5
 #define CMP_ACL 6
+#define CMP_MODE 7
 
 /* A setting of struct svc_conf as a reload sees it. */
 struct field {
@@ -27,6 +28,9 @@ struct field {
 static const struct field fields[] = {
     {"port", OFF(port), CMP_INT},
     {"address", OFF(addrs), CMP_STRV},
+    {"path", OFF(path), CMP_STR},
+    {"mode", OFF(sock.mode), CMP_MODE},
+    {"owner", OFF(owner), CMP_STR},
     {"protocol", OFF(protos), CMP_INT},
     {"script", OFF(script), CMP_STR},
     {"exec", OFF(exec), CMP_STRV},
@@ -115,6 +119,17 @@ overlap_error(const struct conf *c, const struct svc_conf *v,
 	return -1;
 }
 
+static int
+path_error(const struct conf *c, const struct svc_conf *v,
+    const struct svc_conf *w, char *err, size_t len)
+{
+	snprintf(err, len,
+	    "%s:%d: service \"%s\": path %s is already used by service "
+	    "\"%s\"",
+	    c->path, v->line, v->name, v->path, w->name);
+	return -1;
+}
+
 /*
  * Service i against those before it and against itself: -1, with
  * "FILE:LINE: service ..." in err, at the first listener that bind would
@@ -129,6 +144,9 @@ conf_overlap(const struct conf *c, int i, char *err, size_t len)
 
 	for (j = 0; j <= i; j++) {
 		w = &c->svcs[j];
+		if (w != v && v->path && w->path &&
+		    strcmp(v->path, w->path) == 0)
+			return path_error(c, v, w, err, len);
 		if (v->port == w->port && (v->protos & w->protos) != 0 &&
 		    first_overlap(v, w, &k, &m))
 			return overlap_error(c, v, w, k, m, err, len);
@@ -210,6 +228,8 @@ field_equal(const struct field *f, const void *a, const void *b)
 		return *(const long *)a == *(const long *)b;
 	case CMP_DOUBLE:
 		return *(const double *)a == *(const double *)b;
+	case CMP_MODE:
+		return *(const mode_t *)a == *(const mode_t *)b;
 	case CMP_STR:
 		return str_equal(*(char *const *)a, *(char *const *)b);
 	case CMP_STRV:

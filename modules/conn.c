@@ -73,16 +73,14 @@ conn_new(lua_State *L, const void *mt_key)
 static void
 conn_log(struct conn *c)
 {
-	char addr[NET_ADDRSTRLEN];
-	int port;
+	char peer[NET_PEERSTRLEN];
 
 	if (!log_enabled(LOG_INFO))
 		return;
 	loop_update_time(); /* it may end inside a long resume */
-	net_ntop(&c->peer, addr, &port);
-	log_msg(LOG_INFO,
-	    "%s: tcp%s %s:%d: %.3fs, %llu bytes in, %llu bytes out, %s",
-	    c->svc->name, c->outbound ? " out" : "", addr, port,
+	log_msg(LOG_INFO, "%s: %s: %.3fs, %llu bytes in, %llu bytes out, %s",
+	    c->svc->name,
+	    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
 	    loop_now() - c->started, (unsigned long long)c->st.bytes_in,
 	    (unsigned long long)c->st.bytes_out, conn_why_text(c->why));
 }
@@ -430,7 +428,8 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 		admit_refuse(&s->admit, "tcp", peer, "script cannot start");
 		return -1;
 	}
-	net_nodelay(fd);
+	if (peer->sa.sa_family != AF_UNIX)
+		net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, a.c, all);
 	nconns++;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "priv.h"
 #include "service.h"
+#include "unixsock.h"
 
 struct child {
 	pid_t pid;
@@ -87,6 +88,33 @@ set_env_tcp(const union net_addr *peer)
 	return 0;
 }
 
+/* ucspi-unix's: who the client is (SO_PEERCRED), where it came in. */
+static int
+set_env_unix(const union net_addr *peer)
+{
+	char pid[16], uid[16], gid[16], path[128];
+
+	snprintf(pid, sizeof(pid), "%d", (int)peer->un.pid);
+	snprintf(uid, sizeof(uid), "%u", (unsigned)peer->un.uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)peer->un.gid);
+	if (setenv("PROTO", "UNIX", 1) < 0 ||
+	    setenv("UNIXREMOTEPID", pid, 1) < 0 ||
+	    setenv("UNIXREMOTEEUID", uid, 1) < 0 ||
+	    setenv("UNIXREMOTEEGID", gid, 1) < 0 ||
+	    (unixsock_path(0, path, sizeof(path)) == 0 &&
+		setenv("UNIXLOCALPATH", path, 1) < 0))
+		return -1;
+	return 0;
+}
+
+static int
+set_env_client(const union net_addr *peer)
+{
+	if (peer->sa.sa_family == AF_UNIX)
+		return set_env_unix(peer);
+	return set_env_tcp(peer);
+}
+
 /*
  * systemd's Accept=no: the listening socket is descriptor 3 too, named
  * for the service, so a socket-activated daemon runs unchanged.
@@ -122,7 +150,7 @@ child_main(struct service *s, int fd, const union net_addr *peer)
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
 	/* without memory for its environment the program does not run */
-	if (peer != NULL ? set_env_tcp(peer) < 0 : set_env_listen(s) < 0)
+	if (peer != NULL ? set_env_client(peer) < 0 : set_env_listen(s) < 0)
 		_exit(126);
 	if (become(s->conf) < 0)
 		_exit(126);
@@ -221,8 +249,7 @@ exec_start_wait(struct service *s, struct listener *l)
 static void
 child_log(struct child *c, int status)
 {
-	char addr[NET_ADDRSTRLEN], how[64];
-	int port;
+	char peer[NET_PEERSTRLEN], how[64];
 
 	if (WIFEXITED(status))
 		snprintf(
@@ -230,9 +257,8 @@ child_log(struct child *c, int status)
 	else
 		snprintf(
 		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
-	net_ntop(&c->peer, addr, &port);
-	log_msg(LOG_INFO, "%s: %s %s:%d: %.3fs, pid %d, %s", c->svc->name,
-	    c->listening >= 0 ? "wait" : "tcp", addr, port,
+	log_msg(LOG_INFO, "%s: %s: %.3fs, pid %d, %s", c->svc->name,
+	    net_peer(&c->peer, c->listening >= 0 ? "wait" : "tcp", peer),
 	    loop_now() - c->started, (int)c->pid, how);
 }
 

@@ -126,6 +126,7 @@ static const luaL_Reg methods[] = {
     {"settimeout", lsocket_settimeout},
     {"getpeername", lsocket_getpeername},
     {"getsockname", lsocket_getsockname},
+    {"getpeercred", lsocket_getpeercred},
     {"protocol", dgram_protocol},
     {NULL, NULL},
 };

@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "unixsock.h"
 
 /* Every attached listener, whoever owns it. */
 static LIST_HEAD(, listener) live = LIST_HEAD_INITIALIZER(live);
@@ -129,18 +130,32 @@ listener_find(const char *addr, int port, int proto)
 	return NULL;
 }
 
+/* An inherited socket as a service names it: address and port, or path. */
+static int
+inherited_name(int fd, char *addr, size_t len, int *port)
+{
+	union net_addr a;
+
+	if (net_local(fd, &a) < 0)
+		return -1;
+	if (a.sa.sa_family == AF_UNIX) {
+		*port = 0;
+		return unixsock_path(fd, addr, len);
+	}
+	return net_ntop(&a, addr, port) == NULL ? -1 : 0;
+}
+
 /*
  * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
  * LISTEN_PID is ours.  Each is matched to a service by address, port
- * and protocol when the services start.  -1 when there was no memory to
- * keep one.
+ * and protocol (a unix socket by its path) when the services start.  -1
+ * when there was no memory to keep one.
  */
 int
 listeners_adopt_inherited(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	union net_addr a;
-	char addr[NET_ADDRSTRLEN];
+	char addr[128]; /* an address, or a path of up to 107 bytes */
 	int i, n, fd, type, port;
 	socklen_t len = sizeof(type);
 	struct listener *l;
@@ -154,8 +169,7 @@ listeners_adopt_inherited(void)
 	for (i = 0; i < n; i++) {
 		fd = 3 + i;
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-		    net_local(fd, &a) < 0 ||
-		    net_ntop(&a, addr, &port) == NULL) {
+		    inherited_name(fd, addr, sizeof(addr), &port) < 0) {
 			log_msg(LOG_ERR,
 			    "inherited descriptor %d is not a "
 			    "socket superd can use",
@@ -199,7 +213,11 @@ listeners_drop_inherited(int keep)
 	struct listener *l, **pl = &inherited;
 
 	while ((l = *pl) != NULL) {
-		if (!l->claimed)
+		if (!l->claimed && l->port == 0)
+			log_msg(LOG_ERR,
+			    "inherited socket %s matches no service; closed",
+			    l->addr);
+		else if (!l->claimed)
 			log_msg(LOG_ERR,
 			    "inherited socket %s port %d/%s "
 			    "matches no service; closed",
@@ -218,30 +236,52 @@ listeners_drop_inherited(int keep)
 	}
 }
 
+/* A new socket: on a port of addr, or v's unix socket, its file made. */
+static int
+listener_open(const struct svc_conf *v, const char *addr, int proto,
+    struct unixsock_id *file, char *err, size_t len)
+{
+	if (v->path != NULL)
+		return unixsock_listen(v->path, &v->sock, file, err, len);
+	return net_listen(addr, v->port,
+	    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
+}
+
+/* A unix socket's file goes with the socket superd made it for. */
+static void
+listener_unlink(const struct listener *l)
+{
+	if (l->file.ino != 0 && unixsock_remove(l->addr, &l->file) < 0)
+		log_msg(LOG_WARNING, "cannot remove %s: %m", l->addr);
+}
+
 static int
 listener_add(const struct svc_conf *v, const char *addr, int proto,
     struct listener **list, char *err, size_t len)
 {
-	struct listener *old = listener_find(addr, v->port, proto), *l;
-	int fd;
+	int port = v->path != NULL ? 0 : v->port, fd;
+	struct listener *old = listener_find(addr, port, proto), *l;
+	struct unixsock_id file = {0, 0};
 
 	if (old != NULL) {
 		old->claimed = 1;
 		fd = old->io.fd;
-	} else {
-		fd = net_listen(addr, v->port,
-		    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
-		if (fd < 0)
-			return -1;
+		file = old->file;
+	} else if ((fd = listener_open(v, addr, proto, &file, err, len)) < 0) {
+		return -1;
 	}
-	if ((l = listener_new(addr, v->port, proto, fd)) == NULL) {
-		if (old != NULL)
+	if ((l = listener_new(addr, port, proto, fd)) == NULL) {
+		if (old != NULL) {
 			old->claimed = 0;
-		else
+		} else {
 			close(fd);
+			unixsock_remove(addr, &file);
+		}
 		snprintf(err, len, "out of memory");
 		return -1;
 	}
+	l->attr = v->sock;
+	l->file = file;
 	l->from = old;
 	if (old != NULL && old->held) {
 		/* its program still runs, or its pause has not ended */
@@ -265,6 +305,8 @@ listeners_prepare(
 	int i;
 
 	*out = NULL;
+	if (v->path != NULL)
+		return listener_add(v, v->path, CONF_TCP, out, err, len);
 	for (i = 0; i < v->naddrs; i++) {
 		if ((v->protos & CONF_TCP) &&
 		    listener_add(v, v->addrs[i], CONF_TCP, out, err, len) < 0)
@@ -284,10 +326,12 @@ listeners_abort(struct listener *l)
 
 	for (; l; l = next) {
 		next = l->next;
-		if (l->from)
+		if (l->from) {
 			l->from->claimed = 0;
-		else
+		} else {
 			close(l->io.fd);
+			listener_unlink(l);
+		}
 		free(l->addr);
 		free(l);
 	}
@@ -301,8 +345,10 @@ listener_free(struct listener *l)
 	LIST_REMOVE(l, live);
 	if (!l->claimed && l->ops->closing)
 		l->ops->closing(l->io.fd);
-	if (!l->claimed)
+	if (!l->claimed) {
 		close(l->io.fd);
+		listener_unlink(l);
+	}
 	free(l->addr);
 	free(l);
 }
@@ -324,6 +370,12 @@ listeners_attach(struct listener *list, void *owner, const char *name,
 		l->owner = owner;
 		l->name = name;
 		l->ops = ops;
+		/* a reload may have changed the mode or owner of the file */
+		if (l->from != NULL && l->file.ino != 0 &&
+		    unixsock_apply(l->addr, &l->attr, &l->file) < 0)
+			log_msg(LOG_WARNING,
+			    "%s: %s: mode and owner not set: %m", name,
+			    l->addr);
 		l->from = NULL;
 		LIST_INSERT_HEAD(&live, l, live);
 		l->io.fn = l->proto == CONF_TCP && ops->accept ? listener_io

@@ -8,6 +8,7 @@
 #include "conf.h"
 #include "loop.h"
 #include "net.h"
+#include "unixsock.h"
 
 /* TCP: fd is a connection accepted from peer, now the owner's. */
 typedef void listener_accept_fn(
@@ -32,8 +33,10 @@ struct listener {
 	void *owner;	  /* handed to ops->accept */
 	const char *name; /* the owner's, for the log */
 	int proto;	  /* CONF_TCP or CONF_UDP */
-	char *addr;
+	char *addr;	  /* or a unix socket's path, with port 0 */
 	int port;
+	struct unixsock_attr attr; /* a unix socket's file: as it should be */
+	struct unixsock_id file;   /* and which it is, when superd made it */
 	int claimed;		   /* a reload hands its socket on */
 	int held;		   /* a program has the socket: not watched */
 	struct loop_timer release; /* held until then (a paused service) */

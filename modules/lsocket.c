@@ -9,6 +9,7 @@
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
+#include "unixsock.h"
 
 #define READ_LINE 0
 #define READ_LINE_KEEP 1
@@ -533,6 +534,28 @@ lsocket_settimeout(lua_State *L)
 	return 1;
 }
 
+/*
+ * A unix socket's name, both ends: "unix" and the listener's path.  An
+ * accepted socket's own name is that path, so no connection keeps it;
+ * once closed, the service's path stands in.
+ */
+static int
+push_unix(lua_State *L, struct conn *c)
+{
+	char path[128];
+
+	if (c->state != CONN_CLOSED &&
+	    unixsock_path(c->st.io.fd, path, sizeof(path)) == 0)
+		lua_pushstring(L, path);
+	else if (c->svc->conf->path != NULL)
+		lua_pushstring(L, c->svc->conf->path);
+	else
+		return lsocket_fail(L, "closed");
+	lua_pushliteral(L, "unix");
+	lua_insert(L, -2);
+	return 2;
+}
+
 static int
 push_addr(lua_State *L, const union net_addr *a)
 {
@@ -549,7 +572,11 @@ push_addr(lua_State *L, const union net_addr *a)
 int
 lsocket_getpeername(lua_State *L)
 {
-	return push_addr(L, &toconn(L)->peer);
+	struct conn *c = toconn(L);
+
+	if (c->peer.sa.sa_family == AF_UNIX)
+		return push_unix(L, c);
+	return push_addr(L, &c->peer);
 }
 
 int
@@ -558,36 +585,56 @@ lsocket_getsockname(lua_State *L)
 	struct conn *c = toconn(L);
 	union net_addr a;
 
+	if (c->peer.sa.sa_family == AF_UNIX)
+		return push_unix(L, c);
 	if (c->state == CONN_CLOSED || net_local(c->st.io.fd, &a) < 0)
 		return lsocket_fail(L, "closed");
 	return push_addr(L, &a);
 }
 
+/* SO_PEERCRED as it was at the accept: the client's pid, uid and gid. */
+int
+lsocket_getpeercred(lua_State *L)
+{
+	struct conn *c = toconn(L);
+
+	if (c->peer.sa.sa_family != AF_UNIX)
+		return lsocket_fail(L, "not a unix socket");
+	lua_pushinteger(L, c->peer.un.pid);
+	lua_pushinteger(L, c->peer.un.uid);
+	lua_pushinteger(L, c->peer.un.gid);
+	return 3;
+}
+
 static int
 lsocket_protocol(lua_State *L)
 {
-	toconn(L);
-	lua_pushliteral(L, "tcp");
+	struct conn *c = toconn(L);
+
+	if (c->peer.sa.sa_family == AF_UNIX)
+		lua_pushliteral(L, "unix");
+	else
+		lua_pushliteral(L, "tcp");
 	return 1;
 }
 
 /*
- * tostring(socket): "socket ADDR:PORT #FD" for a connection, "socket udp
- * ADDR:PORT" for a datagram (kind "udp "), "(closed)" once it has ended.
+ * tostring(socket): "socket ADDR:PORT #FD" for a connection ("socket unix
+ * uid N pid N #FD" on a unix socket), "socket udp ADDR:PORT" for a
+ * datagram (kind "udp "), "(closed)" once it has ended.
  */
 int
 lsocket_name(lua_State *L, struct conn *c, const char *kind)
 {
-	char addr[NET_ADDRSTRLEN];
-	int port;
+	char peer[NET_PEERSTRLEN];
 
-	net_ntop(&c->peer, addr, &port);
+	net_peer(&c->peer, NULL, peer);
 	if (c->state == CONN_CLOSED)
-		lua_pushfstring(L, "socket %s:%d (closed)", addr, port);
+		lua_pushfstring(L, "socket %s (closed)", peer);
 	else if (*kind)
-		lua_pushfstring(L, "socket %s%s:%d", kind, addr, port);
+		lua_pushfstring(L, "socket %s%s", kind, peer);
 	else
-		lua_pushfstring(L, "socket %s:%d #%d", addr, port, c->st.io.fd);
+		lua_pushfstring(L, "socket %s #%d", peer, c->st.io.fd);
 	return 1;
 }
 
@@ -608,6 +655,7 @@ static const luaL_Reg methods[] = {
     {"settimeout", lsocket_settimeout},
     {"getpeername", lsocket_getpeername},
     {"getsockname", lsocket_getsockname},
+    {"getpeercred", lsocket_getpeercred},
     {"protocol", lsocket_protocol},
     {NULL, NULL},
 };

@@ -16,6 +16,7 @@ int lsocket_lines(lua_State *L);
 int lsocket_settimeout(lua_State *L);
 int lsocket_getpeername(lua_State *L);
 int lsocket_getsockname(lua_State *L);
+int lsocket_getpeercred(lua_State *L);
 int lsocket_name(lua_State *L, struct conn *c, const char *kind);
 
 #endif

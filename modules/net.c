@@ -78,12 +78,35 @@ net_listen(const char *host, int port, int type, char *err, size_t len)
 	return fd;
 }
 
+/* A unix peer as it is kept: the credentials it connected with. */
+static int
+net_peercred(int fd, union net_addr *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -1;
+	memset(peer, 0, sizeof(*peer));
+	peer->un.family = AF_UNIX;
+	peer->un.pid = cred.pid;
+	peer->un.uid = cred.uid;
+	peer->un.gid = cred.gid;
+	return 0;
+}
+
 int
 net_accept(int fd, union net_addr *peer)
 {
 	socklen_t len = sizeof(*peer);
+	int c = accept4(fd, &peer->sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	return accept4(fd, &peer->sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c >= 0 && peer->sa.sa_family == AF_UNIX &&
+	    net_peercred(c, peer) < 0) {
+		close(c);
+		return -1;
+	}
+	return c;
 }
 
 int
@@ -94,12 +117,22 @@ net_nodelay(int fd)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+/* A unix socket's local end is this process, as its peer's SO_PEERCRED. */
 int
 net_local(int fd, union net_addr *a)
 {
 	socklen_t len = sizeof(*a);
 
-	return getsockname(fd, &a->sa, &len);
+	if (getsockname(fd, &a->sa, &len) < 0)
+		return -1;
+	if (a->sa.sa_family == AF_UNIX) {
+		memset(a, 0, sizeof(*a));
+		a->un.family = AF_UNIX;
+		a->un.pid = getpid();
+		a->un.uid = geteuid();
+		a->un.gid = getegid();
+	}
+	return 0;
 }
 
 /*
@@ -111,6 +144,10 @@ net_ntop(const union net_addr *a, char *buf, int *port)
 {
 	const struct in6_addr *v6 = &a->in6.sin6_addr;
 
+	if (a->sa.sa_family == AF_UNIX) {
+		*port = 0;
+		return strcpy(buf, "unix");
+	}
 	if (a->sa.sa_family == AF_INET) {
 		*port = ntohs(a->in4.sin_port);
 		return inet_ntop(
@@ -123,9 +160,33 @@ net_ntop(const union net_addr *a, char *buf, int *port)
 	return inet_ntop(AF_INET6, v6, buf, NET_ADDRSTRLEN);
 }
 
+/*
+ * A peer as the log names it: "KIND ADDR:PORT" (no kind when NULL), and
+ * on a unix socket "unix uid N pid N", whatever the kind.
+ */
+const char *
+net_peer(const union net_addr *a, const char *kind, char *buf)
+{
+	char addr[NET_ADDRSTRLEN];
+	int port;
+
+	if (a->sa.sa_family == AF_UNIX) {
+		snprintf(buf, NET_PEERSTRLEN, "unix uid %u pid %d",
+		    (unsigned)a->un.uid, (int)a->un.pid);
+		return buf;
+	}
+	if (net_ntop(a, addr, &port) == NULL)
+		strcpy(addr, "?");
+	snprintf(buf, NET_PEERSTRLEN, "%s%s%s:%d", kind ? kind : "",
+	    kind ? " " : "", addr, port);
+	return buf;
+}
+
 int
 net_port(const union net_addr *a)
 {
+	if (a->sa.sa_family == AF_UNIX)
+		return 0;
 	return ntohs(
 	    a->sa.sa_family == AF_INET ? a->in4.sin_port : a->in6.sin6_port);
 }
@@ -133,6 +194,8 @@ net_port(const union net_addr *a)
 int
 net_is_any(const union net_addr *a)
 {
+	if (a->sa.sa_family == AF_UNIX)
+		return 0;
 	if (a->sa.sa_family == AF_INET)
 		return a->in4.sin_addr.s_addr == htonl(INADDR_ANY);
 	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);

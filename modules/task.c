@@ -395,17 +395,18 @@ task_unpress(struct task *t)
 		task_wake(t);
 }
 
-/* Whose error it is: "peer ADDR:PORT", or a coroutine of no connection. */
+/*
+ * Whose error it is: "peer ADDR:PORT" ("peer unix uid N pid N" on a unix
+ * socket), or a coroutine of no connection.
+ */
 static const char *
 task_whose(struct task *t, char *buf, size_t len)
 {
-	char addr[NET_ADDRSTRLEN];
-	int port;
+	char peer[NET_PEERSTRLEN];
 
 	if (t->peer == NULL)
 		return "fini/spawn";
-	net_ntop(t->peer, addr, &port);
-	snprintf(buf, len, "peer %s:%d", addr, port);
+	snprintf(buf, len, "peer %s", net_peer(t->peer, NULL, peer));
 	return buf;
 }
 
@@ -414,7 +415,7 @@ log_error_p(lua_State *L)
 {
 	struct task *t = lua_touserdata(L, 1);
 	const char *msg = lua_tostring(t->T, -1);
-	char whose[NET_ADDRSTRLEN + 16];
+	char whose[NET_PEERSTRLEN + 8];
 
 	if (msg == NULL)
 		msg = lua_pushfstring(
@@ -433,7 +434,7 @@ static void
 task_log_error(struct task *t, int status)
 {
 	lua_State *L = t->svc->L;
-	char whose[NET_ADDRSTRLEN + 16];
+	char whose[NET_PEERSTRLEN + 8];
 
 	if (status != LUA_ERRMEM) {
 		lua_pushcfunction(L, log_error_p);

@@ -167,9 +167,9 @@ static void
 test_wrong_type_names_its_line(void **state)
 {
 	(void)state;
-	expect_error("services = (\n { name = \"a\";\n port = \"x\";\n"
+	expect_error("services = (\n { name = \"a\";\n port = 7.5;\n"
 		     " script = \"s.lua\"; });\n",
-	    3, "\"port\" must be an integer");
+	    3, "\"port\" must be an integer or a name");
 	expect_error("\nlog_level = 3;\n", 2, "\"log_level\" must be a string");
 }
 
