@@ -1,4 +1,4 @@
-/* sock.c - a test's client sockets: TCP, lines, UDP, free ports. */
+/* sock.c - a test's client sockets: TCP, unix, lines, UDP, free ports. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -492,6 +493,48 @@ udp_exchange(
 	n = udp_ask(fd, "127.0.0.1", port, msg, len, reply, max, ms);
 	close(fd);
 	return n;
+}
+
+static socklen_t
+unix_addr(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s", path);
+	return sizeof(*a);
+}
+
+int
+unix_connect(const char *path)
+{
+	struct timeval tv = {5, 0};
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, unix_addr(path, &a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+unix_bound(const char *path, int listening)
+{
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, unix_addr(path, &a)) < 0 ||
+	    (listening && listen(fd, 16) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 void

@@ -1,4 +1,4 @@
-/* sock.h - a test's client sockets: TCP, lines, UDP, free ports. */
+/* sock.h - a test's client sockets: TCP, unix, lines, UDP, free ports. */
 #ifndef SUPERD_T_SOCK_H
 #define SUPERD_T_SOCK_H
 
@@ -72,6 +72,11 @@ ssize_t udp_ask(int fd, const char *ip, int port, const void *msg, size_t len,
 /* The same from a fresh socket to 127.0.0.1:port. */
 ssize_t udp_exchange(
     int port, const void *msg, size_t len, void *reply, size_t max, int ms);
+/* A client of the unix stream socket at path, or -1. */
+int unix_connect(const char *path);
+/* A unix stream socket bound at path, listening when listening is set
+ * (else its file is one nobody accepts on, as a crashed server's), or -1. */
+int unix_bound(const char *path, int listening);
 /* Closes with an RST instead of a FIN. */
 void reset_close(int fd);
 /* 1 when the peer closed (EOF or reset) within ms, 0 otherwise. */

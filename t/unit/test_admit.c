@@ -40,6 +40,20 @@ v4(const char *ip, int port)
 	return a;
 }
 
+/* A unix peer as the accept keeps it: its credentials. */
+static union net_addr
+unix_peer(pid_t pid, uid_t uid)
+{
+	union net_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.un.family = AF_UNIX;
+	a.un.pid = pid;
+	a.un.uid = uid;
+	a.un.gid = 100;
+	return a;
+}
+
 static void
 set_acl(struct acl *acl, struct cidr *one, const char *text)
 {
@@ -177,6 +191,26 @@ test_per_source_counts_clients_only(void **state)
 	admit_release(&f->admit, &a, ADMIT_DATAGRAM);
 }
 
+/* On a unix socket a source is a user: its processes count together. */
+static void
+test_per_source_counts_a_unix_peer_by_uid(void **state)
+{
+	struct fixture *f = *state;
+	union net_addr a = unix_peer(10, 1000), a2 = unix_peer(11, 1000);
+	union net_addr b = unix_peer(10, 1001), ip = v4("127.0.0.1", 4000);
+
+	ip.in4.sin_addr.s_addr = 1000; /* the uid's bytes */
+	f->conf.per_source = 1;
+	assert_null(admit_check(&f->admit, &a));
+	admit_hold(&f->admit, &a, ADMIT_CLIENT);
+	assert_string_equal(admit_check(&f->admit, &a2), "per_source");
+	assert_null(admit_check(&f->admit, &b));
+	/* nor is a uid an address that happens to have its bytes */
+	assert_null(admit_check(&f->admit, &ip));
+	admit_release(&f->admit, &a2, ADMIT_CLIENT);
+	assert_null(admit_check(&f->admit, &a));
+}
+
 static void
 test_release_makes_room_again(void **state)
 {
@@ -286,6 +320,7 @@ main(void)
 	    T(test_max_connections_refuses_clients_proxied_and_outbound_alike),
 	    T(test_global_max_connections_counts_every_service),
 	    T(test_per_source_counts_clients_only),
+	    T(test_per_source_counts_a_unix_peer_by_uid),
 	    T(test_release_makes_room_again),
 	    T(test_rate_refuses_past_the_bucket),
 	    T(test_proxy_phase_checks_proxy_from_not_access_lists),

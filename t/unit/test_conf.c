@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +295,157 @@ test_bad_values(void **state)
 	    1, "63 at most");
 }
 
+/* A service on the unix socket x.sock with the settings given. */
+static struct conf *
+load_unix(const char *settings)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	    "services = ({ name = \"u\"; script = \"s.lua\";\n"
+	    " path = \"x.sock\";\n %s });\n",
+	    settings);
+	return load(text);
+}
+
+static void
+expect_unix_error(const char *settings, int line, const char *words)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	    "services = ({ name = \"u\"; script = \"s.lua\";\n"
+	    " path = \"x.sock\";\n %s });\n",
+	    settings);
+	expect_error(text, line, words);
+}
+
+static void
+test_port_by_name(void **state)
+{
+	struct servent *se = getservbyname("echo", "tcp");
+	struct conf *c;
+
+	(void)state;
+	if (se == NULL || getservbyname("echo", "udp") == NULL) {
+		printf("skipped: no echo/tcp and echo/udp in /etc/services\n");
+		return;
+	}
+	c = load("services = ({ name = \"e\"; port = \"echo\";\n"
+		 " protocol = [\"tcp\", \"udp\"]; script = \"s.lua\"; });\n");
+	assert_non_null(c);
+	assert_int_equal(c->svcs[0].port, ntohs((uint16_t)se->s_port));
+	assert_null(c->svcs[0].path);
+	conf_free(c);
+	expect_error("services = ({ name = \"e\";\n port = \"no-such-x\";"
+		     " script = \"s.lua\"; });\n",
+	    2, "\"port\": no service \"no-such-x\" for tcp");
+	/* finger is TCP only */
+	if (getservbyname("finger", "tcp") != NULL &&
+	    getservbyname("finger", "udp") == NULL)
+		expect_error("services = ({ name = \"e\";\n port = \"finger\";"
+			     " protocol = [\"tcp\", \"udp\"];"
+			     " script = \"s.lua\"; });\n",
+		    2, "\"port\": no service \"finger\" for udp");
+	expect_error("services = ({ name = \"e\"; script = \"s.lua\"; });\n", 1,
+	    "needs a \"port\" or a \"path\"");
+}
+
+static void
+test_unix_path_resolved_with_its_file_settings(void **state)
+{
+	char want[300];
+	struct conf *c;
+
+	(void)state;
+	assert_non_null(c = load_unix(""));
+	snprintf(want, sizeof(want), "%s/x.sock", dir);
+	assert_string_equal(c->svcs[0].path, want);
+	assert_int_equal(c->svcs[0].naddrs, 0);
+	assert_int_equal(c->svcs[0].sock.mode, 0666);
+	assert_int_equal(c->svcs[0].sock.uid, (uid_t)-1);
+	assert_int_equal(c->svcs[0].sock.gid, (gid_t)-1);
+	conf_free(c);
+	assert_non_null(c = load_unix("mode = \"0600\"; owner = \"root\";"
+				      " group = \"root\";"));
+	assert_int_equal(c->svcs[0].sock.mode, 0600);
+	assert_int_equal(c->svcs[0].sock.uid, 0);
+	assert_int_equal(c->svcs[0].sock.gid, 0);
+	conf_free(c);
+}
+
+static void
+test_unix_path_refuses_what_does_not_apply(void **state)
+{
+	(void)state;
+	expect_unix_error("port = 7;", 3, "\"port\" and \"path\" cannot go");
+	expect_unix_error("address = \"127.0.0.1\";", 3,
+	    "\"address\" and \"path\" cannot go");
+	expect_unix_error("protocol = \"udp\";", 3, "is a stream socket");
+	expect_unix_error("only_from = [\"127.0.0.1\"];", 3,
+	    "\"only_from\" does not apply to a unix socket");
+	expect_unix_error(
+	    "no_access = [\"10.0.0.0/8\"];", 3, "\"no_access\" does not apply");
+	expect_unix_error(
+	    "proxy_protocol = true;", 3, "\"proxy_protocol\" does not apply");
+	expect_unix_error("mode = \"0999\";", 3, "\"mode\" must be octal");
+	expect_unix_error("mode = 660;", 3, "\"mode\" must be octal");
+	expect_unix_error("mode = \"01777\";", 3, "\"mode\" must be octal");
+	expect_unix_error("owner = \"no-such-user-x\";", 3,
+	    "unknown user \"no-such-user-x\"");
+	expect_unix_error("group = \"no-such-group-x\";", 3,
+	    "unknown group \"no-such-group-x\"");
+	expect_error("workers = 2;\nservices = ({ name = \"u\";"
+		     " script = \"s.lua\";\n path = \"x.sock\"; });\n",
+	    3, "needs workers = 1");
+	expect_error("services = ({ name = \"u\"; script = \"s.lua\";"
+		     " port = 1;\n mode = \"0600\"; });\n",
+	    2, "\"mode\" is for a unix socket");
+}
+
+static void
+test_unix_path_that_is_not_a_socket_or_too_long(void **state)
+{
+	char file[300], text[512];
+	FILE *f;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/x.sock", dir);
+	assert_non_null(f = fopen(file, "w"));
+	fclose(f);
+	expect_unix_error("", 2, "x.sock exists and is not a socket");
+	unlink(file);
+	snprintf(text, sizeof(text),
+	    "services = ({ name = \"u\"; script = \"s.lua\";\n path = "
+	    "\"/%0120d\";"
+	    " });\n",
+	    0);
+	expect_error(text, 2, "longer than the 107 bytes");
+}
+
+static void
+test_two_services_on_one_path(void **state)
+{
+	char where[512];
+	struct conf *c;
+
+	(void)state;
+	c = load("services = (\n { name = \"a\"; script = \"s.lua\";"
+		 " path = \"x.sock\"; },\n { name = \"b\"; script = \"s.lua\";"
+		 " path = \"x.sock\"; },\n { name = \"c\"; script = \"s.lua\";"
+		 " path = \"y.sock\"; });\n");
+	assert_non_null(c);
+	assert_int_equal(conf_overlap(c, 0, err, sizeof(err)), 0);
+	assert_int_equal(conf_overlap(c, 1, err, sizeof(err)), -1);
+	snprintf(where, sizeof(where),
+	    "%s:3: service \"b\": path %s/x.sock is already used by "
+	    "service \"a\"",
+	    path, dir);
+	assert_string_equal(err, where);
+	assert_int_equal(conf_overlap(c, 2, err, sizeof(err)), 0);
+	conf_free(c);
+}
+
 static void
 test_unreadable_file(void **state)
 {
@@ -318,6 +471,11 @@ main(void)
 	    cmocka_unit_test(test_missing_script_names_its_line),
 	    cmocka_unit_test(test_bad_values),
 	    cmocka_unit_test(test_unreadable_file),
+	    cmocka_unit_test(test_port_by_name),
+	    cmocka_unit_test(test_unix_path_resolved_with_its_file_settings),
+	    cmocka_unit_test(test_unix_path_refuses_what_does_not_apply),
+	    cmocka_unit_test(test_unix_path_that_is_not_a_socket_or_too_long),
+	    cmocka_unit_test(test_two_services_on_one_path),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }
