@@ -415,6 +415,31 @@ test_exec_gets_proto_unix_and_the_clients_credentials(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* systemd's socket: matched by its path, served, and left to systemd. */
+static void
+test_socket_passed_by_systemd_is_served_and_left_in_place(void **state)
+{
+	struct superd *d = *state;
+	char path[256];
+	struct stat st;
+	int port, passed, fd;
+
+	sock_path(d, path, sizeof(path));
+	passed = unix_bound(path, 1);
+	assert_true(passed >= 0);
+	port = conf_who(d, "mode = \"0600\";");
+	d->pid = sd_start_activated(d, passed, -1);
+	close(passed);
+	assert_int_equal(wait_port(port, 10000), 0);
+	fd = who_conn(d, "echo");
+	assert_true(echoes(fd));
+	close(fd);
+	assert_int_equal(sd_log_count(d, "matches no service"), 0);
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+}
+
 /* A client of path as user pw in a child process: 0 when it was served. */
 static int
 served_as(const char *path, const struct passwd *pw)
@@ -520,6 +545,7 @@ main(void)
 	    TEST(test_sighup_keeps_the_socket_and_applies_a_new_mode),
 	    TEST(test_exec_gets_proto_unix_and_the_clients_credentials),
 	    TEST(test_per_source_counts_per_uid),
+	    TEST(test_socket_passed_by_systemd_is_served_and_left_in_place),
 	    TEST(test_port_by_name_from_etc_services),
 	};
 	if (getenv("TEST_FILTER") != NULL)
