@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "listener.h"
@@ -39,6 +42,7 @@ __wrap_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 static struct {
 	void *owner;
 	int fd, port, readable, closing;
+	union net_addr peer;
 } seen;
 
 static void
@@ -47,6 +51,7 @@ on_accept(void *owner, int fd, const union net_addr *peer)
 	seen.owner = owner;
 	seen.fd = fd;
 	seen.port = net_port(peer);
+	seen.peer = *peer;
 	loop_stop();
 }
 
@@ -246,6 +251,53 @@ test_address_in_use_is_an_error_naming_it(void **state)
 	close(fd);
 }
 
+/*
+ * A unix socket: made with its mode, accepting with the client's
+ * credentials, handed on by a reload, its file removed with it.
+ */
+static void
+test_unix_listener_keeps_credentials_and_its_file_goes_with_it(void **state)
+{
+	char dir[] = "/tmp/superd-listener.XXXXXX", path[64], err[256];
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct listener *old, *next;
+	struct stat st;
+	int client;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	strcpy(sun.sun_path, path);
+	conf.path = path;
+	conf.sock = (struct unixsock_attr){0600, (uid_t)-1, (gid_t)-1};
+	old = attached();
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	client = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(
+	    connect(client, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	run();
+	assert_int_equal(seen.peer.sa.sa_family, AF_UNIX);
+	assert_int_equal(seen.peer.un.pid, getpid());
+	assert_int_equal(seen.peer.un.uid, geteuid());
+	assert_int_equal(seen.peer.un.gid, getegid());
+	assert_int_equal(seen.port, 0);
+	close(seen.fd);
+	close(client);
+
+	assert_int_equal(listeners_prepare(&conf, &next, err, sizeof(err)), 0);
+	assert_ptr_equal(next->from, old);
+	listeners_close(&old);
+	assert_int_equal(lstat(path, &st), 0); /* handed on, not removed */
+	listeners_attach(next, &owner, "t", &ops);
+	listeners_close(&next);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	conf.path = NULL;
+	rmdir(dir);
+}
+
 #define T(name) cmocka_unit_test_setup(name, setup)
 
 int
@@ -257,6 +309,7 @@ main(void)
 	    T(test_emfile_pauses_accepting_then_resumes),
 	    T(test_reload_reuses_the_open_socket),
 	    T(test_address_in_use_is_an_error_naming_it),
+	    T(test_unix_listener_keeps_credentials_and_its_file_goes_with_it),
 	};
 
 	log_open(LOG_TO_STDERR, LOG_ERR);
