@@ -246,10 +246,26 @@ exec_start_wait(struct service *s, struct listener *l)
 	s->stats->accepted++;
 }
 
+/*
+ * Whom a child served: its client, or where a wait service listens; on a
+ * unix socket that end is superd itself, so its path says more.
+ */
+static const char *
+child_whom(const struct child *c, char *buf, size_t len)
+{
+	const char *path = c->svc->conf->path;
+
+	if (c->listening >= 0 && c->peer.sa.sa_family == AF_UNIX)
+		snprintf(buf, len, "wait %s", path ? path : "unix");
+	else
+		net_peer(&c->peer, c->listening >= 0 ? "wait" : "tcp", buf);
+	return buf;
+}
+
 static void
 child_log(struct child *c, int status)
 {
-	char peer[NET_PEERSTRLEN], how[64];
+	char peer[NET_PEERSTRLEN + 128], how[64];
 
 	if (WIFEXITED(status))
 		snprintf(
@@ -258,8 +274,8 @@ child_log(struct child *c, int status)
 		snprintf(
 		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
 	log_msg(LOG_INFO, "%s: %s: %.3fs, pid %d, %s", c->svc->name,
-	    net_peer(&c->peer, c->listening >= 0 ? "wait" : "tcp", peer),
-	    loop_now() - c->started, (int)c->pid, how);
+	    child_whom(c, peer, sizeof(peer)), loop_now() - c->started,
+	    (int)c->pid, how);
 }
 
 /* On SIGCHLD: every child that ended, without blocking the loop. */

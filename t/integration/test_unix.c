@@ -440,6 +440,42 @@ test_socket_passed_by_systemd_is_served_and_left_in_place(void **state)
 	assert_true(S_ISSOCK(st.st_mode));
 }
 
+/* A wait program takes the listening unix socket itself (on 0 and 3). */
+#define ACCEPT_PY                                             \
+	"import os, socket\n"                                 \
+	"s = socket.socket(fileno=3)\n"                       \
+	"c, _ = s.accept()\n"                                 \
+	"c.send(('took it, LISTEN_FDS=%s\\n'\n"               \
+	"        % os.environ.get('LISTEN_FDS')).encode())\n" \
+	"c.close()\n"
+
+static void
+test_wait_service_gets_the_unix_listening_socket(void **state)
+{
+	struct superd *d = *state;
+	char extra[512], path[256], line[384];
+	int fd;
+
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		printf("skipped: needs /usr/bin/python3 as the wait program\n");
+		return;
+	}
+	sd_write(d, "accept.py", "%s", ACCEPT_PY);
+	snprintf(extra, sizeof(extra),
+	    "wait = true; exec = [\"/usr/bin/python3\", \"%s/accept.py\"];",
+	    d->dir);
+	start_who(d, extra);
+	sock_path(d, path, sizeof(path));
+	fd = unix_connect(path);
+	assert_true(fd >= 0);
+	assert_true(recv_line(fd, line, sizeof(line), 5000) > 0);
+	assert_string_equal(line, "took it, LISTEN_FDS=1\n");
+	close(fd);
+	snprintf(line, sizeof(line), "who: wait %s: ", path);
+	assert_int_equal(sd_log_wait(d, line, 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* A client of path as user pw in a child process: 0 when it was served. */
 static int
 served_as(const char *path, const struct passwd *pw)
@@ -544,6 +580,7 @@ main(void)
 	    TEST(test_file_removed_when_sighup_drops_the_service),
 	    TEST(test_sighup_keeps_the_socket_and_applies_a_new_mode),
 	    TEST(test_exec_gets_proto_unix_and_the_clients_credentials),
+	    TEST(test_wait_service_gets_the_unix_listening_socket),
 	    TEST(test_per_source_counts_per_uid),
 	    TEST(test_socket_passed_by_systemd_is_served_and_left_in_place),
 	    TEST(test_port_by_name_from_etc_services),
