@@ -1,6 +1,5 @@
 /* exec.c - exec services: a program per connection, as inetd runs it. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "exec.h"
 #include "log.h"
-#include "priv.h"
 #include "service.h"
 
 struct child {
@@ -41,62 +40,6 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 	return -1;
 }
 
-static int
-set_env_addr(
-    const char *ip_name, const char *port_name, const union net_addr *a)
-{
-	char addr[NET_ADDRSTRLEN], port[16];
-	int p;
-
-	net_ntop(a, addr, &p);
-	snprintf(port, sizeof(port), "%d", p);
-	if (setenv(ip_name, addr, 1) < 0 || setenv(port_name, port, 1) < 0)
-		return -1;
-	return 0;
-}
-
-/*
- * In the child: the program's user and group, when superd is root.  It
- * cannot say why it fails: its stderr is the client's socket.
- */
-static int
-become(const struct svc_conf *v)
-{
-	char err[128];
-	struct priv p;
-	int rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
-
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	return priv_switch(&p, PRIV_INITGROUPS);
-}
-
-static void
-child_main(struct service *s, int fd, const union net_addr *peer)
-{
-	union net_addr local;
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-		_exit(126);
-	/* Only 0-2: no other connection's or listener's descriptor. */
-	close_range(3, ~0U, 0);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
-	/* without memory for its environment the program does not run */
-	if (setenv("PROTO", "TCP", 1) < 0 ||
-	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
-	    (net_local(0, &local) == 0 &&
-		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
-		_exit(126);
-	if (become(s->conf) < 0)
-		_exit(126);
-	execv(s->conf->exec[0], s->conf->exec);
-	_exit(127);
-}
-
 /* Recorded before the fork: an unrecorded child would run untracked. */
 void
 exec_start(struct service *s, int fd, const union net_addr *peer)
@@ -105,7 +48,7 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	pid_t pid = -1;
 
 	if (c != NULL && (pid = fork()) == 0)
-		child_main(s, fd, peer);
+		child_exec(s->conf, fd, peer);
 	close(fd);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
