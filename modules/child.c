@@ -3,9 +3,11 @@
  * user.  Everything between fork and exec; the parent side is exec.c.
  */
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -13,57 +15,178 @@
 #include "priv.h"
 
 static int
-set_env_addr(
-    const char *ip_name, const char *port_name, const union net_addr *a)
+env_has(const struct child_env *e, const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < e->n; i++)
+		if (strncmp(e->v[i], name, len) == 0 && e->v[i][len] == '=')
+			return 1;
+	return 0;
+}
+
+/* The first len bytes of name are the variable's name. */
+static int
+env_put(struct child_env *e, const char *name, size_t len, const char *value)
+{
+	char **v;
+
+	if (env_has(e, name, len))
+		return 0;
+	if (e->n + 1 >= e->cap) {
+		if ((v = realloc(e->v, (e->cap * 2 + 16) * sizeof(*v))) == NULL)
+			return -1;
+		e->v = v;
+		e->cap = e->cap * 2 + 16;
+	}
+	if (asprintf(&e->v[e->n], "%.*s=%s", (int)len, name, value) < 0) {
+		e->v[e->n] = NULL;
+		return -1;
+	}
+	e->v[++e->n] = NULL;
+	return 0;
+}
+
+int
+child_env_set(struct child_env *e, const char *name, const char *value)
+{
+	return env_put(e, name, strlen(name), value);
+}
+
+static int
+env_addr(struct child_env *e, const char *ip_name, const char *port_name,
+    const union net_addr *a)
 {
 	char addr[NET_ADDRSTRLEN], port[16];
 	int p;
 
 	net_ntop(a, addr, &p);
 	snprintf(port, sizeof(port), "%d", p);
-	if (setenv(ip_name, addr, 1) < 0 || setenv(port_name, port, 1) < 0)
+	if (child_env_set(e, ip_name, addr) < 0 ||
+	    child_env_set(e, port_name, port) < 0)
 		return -1;
 	return 0;
 }
 
-/*
- * The program's user and group, when superd is root.  It cannot say why
- * it fails: its stderr is the client's socket.
- */
+/* First: what the connection is, which no setting can pretend otherwise. */
 static int
-become(const struct svc_conf *v)
+env_connection(struct child_env *e, int fd, const union net_addr *peer)
 {
-	char err[128];
-	struct priv p;
-	int rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
+	union net_addr local;
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	return priv_switch(&p, PRIV_INITGROUPS);
+	if (child_env_set(e, "PROTO", "TCP") < 0 ||
+	    env_addr(e, "TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0)
+		return -1;
+	if (net_local(fd, &local) == 0 &&
+	    env_addr(e, "TCPLOCALIP", "TCPLOCALPORT", &local) < 0)
+		return -1;
+	return 0;
+}
+
+/* env's "NAME=value" entries (conf.c checked each has its '='). */
+static int
+env_entries(struct child_env *e, char *const *entries)
+{
+	const char *eq;
+
+	for (; entries && *entries; entries++) {
+		eq = strchr(*entries, '=');
+		if (env_put(e, *entries, eq - *entries, eq + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* passenv's names, those set in superd's own environment. */
+static int
+env_passed(struct child_env *e, char *const *names)
+{
+	const char *value;
+
+	for (; names && *names; names++)
+		if ((value = getenv(*names)) != NULL &&
+		    child_env_set(e, *names, value) < 0)
+			return -1;
+	return 0;
+}
+
+int
+child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
+    const union net_addr *peer)
+{
+	memset(e, 0, sizeof(*e));
+	if (env_connection(e, fd, peer) < 0 || env_entries(e, v->env) < 0 ||
+	    env_passed(e, v->passenv) < 0 ||
+	    child_env_set(e, "PATH", CHILD_PATH) < 0) {
+		child_env_free(e);
+		return -1;
+	}
+	return 0;
 }
 
 void
-child_exec(const struct svc_conf *v, int fd, const union net_addr *peer)
+child_env_free(struct child_env *e)
 {
-	union net_addr local;
+	int i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Whom the program runs as, as login(1) tells a shell. */
+static int
+env_user(struct child_env *e, const struct passwd *pw)
+{
+	if (pw == NULL)
+		return 0;
+	if (child_env_set(e, "HOME", pw->pw_dir) < 0 ||
+	    child_env_set(e, "USER", pw->pw_name) < 0 ||
+	    child_env_set(e, "LOGNAME", pw->pw_name) < 0 ||
+	    child_env_set(
+		e, "SHELL", *pw->pw_shell ? pw->pw_shell : "/bin/sh") < 0)
+		return -1;
+	return 0;
+}
+
+/* The connection as 0-2 and nothing else, blocking, signals as new. */
+static int
+descriptors(int fd)
+{
 	sigset_t none;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-		_exit(126);
+		return -1;
 	/* Only 0-2: no other connection's or listener's descriptor. */
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
-	/* without memory for its environment the program does not run */
-	if (setenv("PROTO", "TCP", 1) < 0 ||
-	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
-	    (net_local(0, &local) == 0 &&
-		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
+	return 0;
+}
+
+/*
+ * Nothing here can say why it fails: stderr is the client's socket.  The
+ * user is looked up first (the environment names it) and switched to
+ * last; a program without memory for its environment does not run.
+ */
+void
+child_exec(const struct svc_conf *v, int fd, struct child_env *e)
+{
+	char err[128];
+	struct priv p;
+	int rc;
+
+	if (descriptors(fd) < 0)
 		_exit(126);
-	if (become(v) < 0)
+	rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
+	if (rc < 0 || env_user(e, rc == 0 && p.user ? getpwnam(p.user)
+						    : getpwuid(getuid())) < 0)
 		_exit(126);
-	execv(v->exec[0], v->exec);
+	if (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0)
+		_exit(126);
+	execve(v->exec[0], v->exec, e->v);
 	_exit(127);
 }

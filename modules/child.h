@@ -5,10 +5,30 @@
 
 #include "net.h"
 
+/* The PATH a program gets unless env sets one. */
+#define CHILD_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 struct svc_conf;
 
-/* In the forked child: the connection fd becomes 0-2, then v's program. */
-void child_exec(const struct svc_conf *v, int fd, const union net_addr *peer)
+/* The program's environment, built, not inherited: "NAME=value" each. */
+struct child_env {
+	char **v; /* NULL-terminated once anything is in */
+	int n, cap;
+};
+
+/*
+ * Before the fork: the connection's variables, then v's env, passenv
+ * and PATH; the first of a name wins.  0, or -1 (out of memory, e freed).
+ */
+int child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
+    const union net_addr *peer);
+/* name=value, unless name is there already: 0, or -1. */
+int child_env_set(struct child_env *e, const char *name, const char *value);
+void child_env_free(struct child_env *e);
+
+/* In the forked child: fd becomes 0-2, then v's program with e. */
+void child_exec(const struct svc_conf *v, int fd, struct child_env *e)
     __attribute__((noreturn));
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "confexec.h"
 #include "log.h"
 #include "stats.h"
 
@@ -54,6 +55,9 @@ static const char *const svc_names[] = {
     "slow_timeout",
     "only_from",
     "no_access",
+    /* exec services only: confexec.c */
+    "env",
+    "passenv",
     NULL,
 };
 
@@ -434,7 +438,8 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	    svc_acl(x, g, "no_access", v->no_access, v->nno_access, &v->deny) <
 		0)
 		return -1;
-	if (svc_proxy(x, g, v) < 0)
+	if (svc_proxy(x, g, v) < 0 ||
+	    confexec_load(g, v, x->c->path, x->err, x->len) < 0)
 		return -1;
 	if (v->addrs == NULL) {
 		if ((v->addrs = calloc(2, sizeof(char *))) == NULL ||
@@ -670,6 +675,7 @@ svc_free(struct svc_conf *v)
 	acl_free(&v->allow);
 	acl_free(&v->deny);
 	acl_free(&v->proxy_from);
+	confexec_free(v);
 }
 
 void

@@ -37,6 +37,9 @@ struct svc_conf {
 	struct acl allow, deny; /* parsed only_from (when given), no_access */
 	int proxy_protocol;
 	struct acl proxy_from;
+	/* exec services only (confexec.c) */
+	char **env;	/* "NAME=value" entries, NULL-terminated, or NULL */
+	char **passenv; /* names taken from superd's environment, or NULL */
 };
 
 struct conf {

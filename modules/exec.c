@@ -40,15 +40,22 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 	return -1;
 }
 
-/* Recorded before the fork: an unrecorded child would run untracked. */
+/*
+ * Recorded before the fork: an unrecorded child would run untracked.  Its
+ * environment is built here too, so the child allocates little.
+ */
 void
 exec_start(struct service *s, int fd, const union net_addr *peer)
 {
 	struct child *c = calloc(1, sizeof(*c));
+	struct child_env env;
 	pid_t pid = -1;
 
-	if (c != NULL && (pid = fork()) == 0)
-		child_exec(s->conf, fd, peer);
+	if (c != NULL && child_env_build(&env, s->conf, fd, peer) == 0) {
+		if ((pid = fork()) == 0)
+			child_exec(s->conf, fd, &env);
+		child_env_free(&env);
+	}
 	close(fd);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,

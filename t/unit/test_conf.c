@@ -293,6 +293,61 @@ test_bad_values(void **state)
 	    1, "63 at most");
 }
 
+/* An exec service's own settings, and a reload that changes them. */
+static void
+test_exec_environment_settings(void **state)
+{
+	struct conf *a, *b;
+	char what[256];
+
+	(void)state;
+	a = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " env = [\"A=1\", \"B=x=y\"]; passenv = \"TZ\"; });\n");
+	assert_non_null(a);
+	assert_string_equal(a->svcs[0].env[0], "A=1");
+	assert_string_equal(a->svcs[0].env[1], "B=x=y");
+	assert_null(a->svcs[0].env[2]);
+	assert_string_equal(a->svcs[0].passenv[0], "TZ");
+	assert_null(a->svcs[0].passenv[1]);
+	b = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " env = [\"A=2\", \"B=x=y\"]; passenv = \"TZ\"; });\n");
+	assert_non_null(b);
+	assert_int_equal(
+	    conf_changes(&a->svcs[0], &b->svcs[0], what, sizeof(what)), 1);
+	assert_string_equal(what, "env");
+	conf_free(a);
+	conf_free(b);
+}
+
+static void
+test_bad_exec_environment_settings_name_their_line(void **state)
+{
+	(void)state;
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = [\"A=1\",\n \"NOEQUALS\"]; });\n",
+	    3, "\"env\": \"NOEQUALS\" is not NAME=value");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = \"=x\"; });\n",
+	    2, "is not NAME=value");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = [1]; });\n",
+	    2, "\"env\" must hold strings");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n passenv = [\"TZ=UTC\"]; });\n",
+	    2, "\"passenv\": \"TZ=UTC\" is not a variable name");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n passenv = { TZ = 1; }; });\n",
+	    2, "must be a string or a list");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n env = [\"A=1\"]; });\n",
+	    2, "\"env\" is for exec services");
+}
+
 static void
 test_unreadable_file(void **state)
 {
@@ -317,6 +372,9 @@ main(void)
 	    cmocka_unit_test(test_overlapping_addresses),
 	    cmocka_unit_test(test_missing_script_names_its_line),
 	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_exec_environment_settings),
+	    cmocka_unit_test(
+		test_bad_exec_environment_settings_name_their_line),
 	    cmocka_unit_test(test_unreadable_file),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);

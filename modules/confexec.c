@@ -1,0 +1,135 @@
+/*
+ * confexec.c - an exec service's own settings: what its program gets
+ * besides the connection (environment entries, variables passed on from
+ * superd's own environment), with FILE:LINE errors as conf.c gives them.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "confexec.h"
+
+struct ectx {
+	const char *path;
+	char *err;
+	size_t len;
+};
+
+/* Only an exec service may have these (a Lua service runs no program). */
+static const char *const exec_only[] = {
+    "env",
+    "passenv",
+    NULL,
+};
+
+static int
+efail(struct ectx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = config_setting_source_file(s);
+	char msg[CONF_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(x->err, x->len, "%s:%d: %s", file ? file : x->path,
+	    config_setting_source_line(s), msg);
+	return -1;
+}
+
+/* "NAME=value", NAME not empty. */
+static int
+env_entry(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq != NULL && eq != s;
+}
+
+/* A variable's name: not empty, no '='. */
+static int
+env_name(const char *s)
+{
+	return *s != '\0' && strchr(s, '=') == NULL;
+}
+
+/*
+ * A string or a list of strings that each pass ok, as a NULL-terminated
+ * array; kept in *out at once, so confexec_free frees it whatever fails.
+ */
+static int
+get_list(struct ectx *x, const config_setting_t *g, const char *name,
+    int (*ok)(const char *), const char *bad, char ***out)
+{
+	const config_setting_t *s = config_setting_get_member(g, name), *e;
+	int i, n, one;
+
+	if (s == NULL)
+		return 0;
+	one = config_setting_type(s) == CONFIG_TYPE_STRING;
+	if (!one &&
+	    (!config_setting_is_aggregate(s) || config_setting_is_group(s)))
+		return efail(x, s, "\"%s\" must be a string or a list", name);
+	n = one ? 1 : config_setting_length(s);
+	if ((*out = calloc(n + 1, sizeof(char *))) == NULL)
+		return efail(x, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		e = one ? s : config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return efail(x, e, "\"%s\" must hold strings", name);
+		if (!ok(config_setting_get_string(e)))
+			return efail(x, e, "\"%s\": \"%s\" %s", name,
+			    config_setting_get_string(e), bad);
+		if (((*out)[i] = strdup(config_setting_get_string(e))) == NULL)
+			return efail(x, e, "out of memory");
+	}
+	return 0;
+}
+
+/* A Lua service with one of them: an error, not a setting ignored. */
+static int
+lua_service(struct ectx *x, const config_setting_t *g)
+{
+	const config_setting_t *s;
+	const char *const *n;
+
+	for (n = exec_only; *n; n++)
+		if ((s = config_setting_get_member(g, *n)) != NULL)
+			return efail(x, s, "\"%s\" is for exec services", *n);
+	return 0;
+}
+
+int
+confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
+    char *err, size_t len)
+{
+	struct ectx x = {path, err, len};
+
+	if (v->exec == NULL)
+		return lua_service(&x, g);
+	if (get_list(&x, g, "env", env_entry, "is not NAME=value", &v->env) <
+		0 ||
+	    get_list(&x, g, "passenv", env_name, "is not a variable name",
+		&v->passenv) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+void
+confexec_free(struct svc_conf *v)
+{
+	strv_free(v->env);
+	strv_free(v->passenv);
+}
