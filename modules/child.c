@@ -167,6 +167,24 @@ descriptors(int fd)
 	return 0;
 }
 
+/* exec's list, argv0 in place of the path when it is set. */
+static char **
+program_argv(const struct svc_conf *v)
+{
+	char **argv;
+	size_t n = 0;
+
+	if (v->argv0 == NULL)
+		return v->exec;
+	while (v->exec[n] != NULL)
+		n++;
+	if ((argv = malloc((n + 1) * sizeof(*argv))) == NULL)
+		return NULL;
+	memcpy(argv, v->exec, (n + 1) * sizeof(*argv));
+	argv[0] = v->argv0;
+	return argv;
+}
+
 /*
  * Nothing here can say why it fails: stderr is the client's socket.  The
  * user is looked up first (the environment names it) and switched to
@@ -175,11 +193,11 @@ descriptors(int fd)
 void
 child_exec(const struct svc_conf *v, int fd, struct child_env *e)
 {
-	char err[128];
+	char err[128], **argv;
 	struct priv p;
 	int rc;
 
-	if (descriptors(fd) < 0)
+	if (descriptors(fd) < 0 || (argv = program_argv(v)) == NULL)
 		_exit(126);
 	rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
 	if (rc < 0 || env_user(e, rc == 0 && p.user ? getpwnam(p.user)
@@ -187,6 +205,6 @@ child_exec(const struct svc_conf *v, int fd, struct child_env *e)
 		_exit(126);
 	if (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0)
 		_exit(126);
-	execve(v->exec[0], v->exec, e->v);
+	execve(v->exec[0], argv, e->v);
 	_exit(127);
 }

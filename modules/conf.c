@@ -56,6 +56,7 @@ static const char *const svc_names[] = {
     "only_from",
     "no_access",
     /* exec services only: confexec.c */
+    "argv0",
     "env",
     "passenv",
     NULL,

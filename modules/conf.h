@@ -38,6 +38,7 @@ struct svc_conf {
 	int proxy_protocol;
 	struct acl proxy_from;
 	/* exec services only (confexec.c) */
+	char *argv0;	/* the program's argv[0]; NULL: exec's path */
 	char **env;	/* "NAME=value" entries, NULL-terminated, or NULL */
 	char **passenv; /* names taken from superd's environment, or NULL */
 };

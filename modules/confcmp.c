@@ -47,6 +47,7 @@ static const struct field fields[] = {
     {"no_access", OFF(no_access), CMP_STRV},
     {"proxy_protocol", OFF(proxy_protocol), CMP_INT},
     {"proxy_from", OFF(proxy_from), CMP_ACL},
+    {"argv0", OFF(argv0), CMP_STR},
     {"env", OFF(env), CMP_STRV},
     {"passenv", OFF(passenv), CMP_STRV},
     {NULL, 0, 0},

@@ -1,7 +1,8 @@
 /*
  * confexec.c - an exec service's own settings: what its program gets
- * besides the connection (environment entries, variables passed on from
- * superd's own environment), with FILE:LINE errors as conf.c gives them.
+ * besides the connection (its argv[0], environment entries, variables
+ * passed on from superd's own environment), with FILE:LINE errors as
+ * conf.c gives them.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ struct ectx {
 
 /* Only an exec service may have these (a Lua service runs no program). */
 static const char *const exec_only[] = {
+    "argv0",
     "env",
     "passenv",
     NULL,
@@ -88,6 +90,21 @@ get_list(struct ectx *x, const config_setting_t *g, const char *name,
 	return 0;
 }
 
+static int
+get_argv0(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "argv0");
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    *config_setting_get_string(s) == '\0')
+		return efail(x, s, "\"argv0\" must be a string, not empty");
+	if ((v->argv0 = strdup(config_setting_get_string(s))) == NULL)
+		return efail(x, s, "out of memory");
+	return 0;
+}
+
 /* A Lua service with one of them: an error, not a setting ignored. */
 static int
 lua_service(struct ectx *x, const config_setting_t *g)
@@ -109,7 +126,8 @@ confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
 
 	if (v->exec == NULL)
 		return lua_service(&x, g);
-	if (get_list(&x, g, "env", env_entry, "is not NAME=value", &v->env) <
+	if (get_argv0(&x, g, v) < 0 ||
+	    get_list(&x, g, "env", env_entry, "is not NAME=value", &v->env) <
 		0 ||
 	    get_list(&x, g, "passenv", env_name, "is not a variable name",
 		&v->passenv) < 0)
@@ -130,6 +148,7 @@ strv_free(char **v)
 void
 confexec_free(struct svc_conf *v)
 {
+	free(v->argv0);
 	strv_free(v->env);
 	strv_free(v->passenv);
 }

@@ -153,6 +153,33 @@ test_exec_environment_names_the_configured_user(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* sh -c without a command name: $0 is the shell's own argv[0]. */
+static void
+test_exec_argv0_replaces_the_path_in_argv(void **state)
+{
+	struct superd *d = *state;
+	char out[256];
+
+	program_output(d,
+	    "exec = [\"/bin/sh\", \"-c\", \"echo \\\"$0\\\"\"];"
+	    " argv0 = \"in.test\";",
+	    out, sizeof(out));
+	assert_string_equal(out, "in.test\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_exec_argv0_defaults_to_the_path(void **state)
+{
+	struct superd *d = *state;
+	char out[256];
+
+	program_output(d, "exec = [\"/bin/sh\", \"-c\", \"echo \\\"$0\\\"\"];",
+	    out, sizeof(out));
+	assert_string_equal(out, "/bin/sh\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
 
 int
@@ -162,6 +189,8 @@ main(void)
 	    TEST(test_exec_environment_is_built_not_inherited),
 	    TEST(test_exec_env_and_passenv_add_variables),
 	    TEST(test_exec_environment_names_the_configured_user),
+	    TEST(test_exec_argv0_replaces_the_path_in_argv),
+	    TEST(test_exec_argv0_defaults_to_the_path),
 	};
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));

@@ -302,8 +302,10 @@ test_exec_environment_settings(void **state)
 
 	(void)state;
 	a = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
-		 " env = [\"A=1\", \"B=x=y\"]; passenv = \"TZ\"; });\n");
+		 " env = [\"A=1\", \"B=x=y\"]; passenv = \"TZ\";"
+		 " argv0 = \"in.a\"; });\n");
 	assert_non_null(a);
+	assert_string_equal(a->svcs[0].argv0, "in.a");
 	assert_string_equal(a->svcs[0].env[0], "A=1");
 	assert_string_equal(a->svcs[0].env[1], "B=x=y");
 	assert_null(a->svcs[0].env[2]);
@@ -313,8 +315,8 @@ test_exec_environment_settings(void **state)
 		 " env = [\"A=2\", \"B=x=y\"]; passenv = \"TZ\"; });\n");
 	assert_non_null(b);
 	assert_int_equal(
-	    conf_changes(&a->svcs[0], &b->svcs[0], what, sizeof(what)), 1);
-	assert_string_equal(what, "env");
+	    conf_changes(&a->svcs[0], &b->svcs[0], what, sizeof(what)), 2);
+	assert_string_equal(what, "argv0, env");
 	conf_free(a);
 	conf_free(b);
 }
@@ -346,6 +348,13 @@ test_bad_exec_environment_settings_name_their_line(void **state)
 	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
 		     "\n env = [\"A=1\"]; });\n",
 	    2, "\"env\" is for exec services");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n argv0 = \"\"; });\n",
+	    2, "\"argv0\" must be a string");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n argv0 = \"x\"; });\n",
+	    2, "\"argv0\" is for exec services");
 }
 
 static void
