@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -167,6 +169,43 @@ descriptors(int fd)
 	return 0;
 }
 
+static const int resources[CONF_RLIMITS] = {
+    [CONF_RLIMIT_AS] = RLIMIT_AS,
+    [CONF_RLIMIT_CPU] = RLIMIT_CPU,
+    [CONF_RLIMIT_NOFILE] = RLIMIT_NOFILE,
+    [CONF_RLIMIT_NPROC] = RLIMIT_NPROC,
+    [CONF_RLIMIT_FSIZE] = RLIMIT_FSIZE,
+    [CONF_RLIMIT_CORE] = RLIMIT_CORE,
+};
+
+/*
+ * rlimits (soft and hard: the program may not raise them), nice and
+ * umask; while still root, so that a limit may be above superd's own.
+ */
+static int
+limits(const struct svc_conf *v)
+{
+	struct rlimit rl;
+	int i;
+
+	for (i = 0; i < CONF_RLIMITS; i++) {
+		if (v->rlimits[i] == CONF_UNSET)
+			continue;
+		rl.rlim_cur = v->rlimits[i] == CONF_UNLIMITED
+				  ? RLIM_INFINITY
+				  : (rlim_t)v->rlimits[i];
+		rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(resources[i], &rl) < 0)
+			return -1;
+	}
+	if (v->nice != CONF_NICE_KEEP &&
+	    setpriority(PRIO_PROCESS, 0, v->nice) < 0)
+		return -1;
+	if (v->umask != CONF_UNSET)
+		umask(v->umask);
+	return 0;
+}
+
 /* exec's list, argv0 in place of the path when it is set. */
 static char **
 program_argv(const struct svc_conf *v)
@@ -203,7 +242,7 @@ child_exec(const struct svc_conf *v, int fd, struct child_env *e)
 	if (rc < 0 || env_user(e, rc == 0 && p.user ? getpwnam(p.user)
 						    : getpwuid(getuid())) < 0)
 		_exit(126);
-	if (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0)
+	if (limits(v) < 0 || (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0))
 		_exit(126);
 	execve(v->exec[0], argv, e->v);
 	_exit(127);

@@ -59,6 +59,9 @@ static const char *const svc_names[] = {
     "argv0",
     "env",
     "passenv",
+    "rlimits",
+    "nice",
+    "umask",
     NULL,
 };
 

@@ -3,6 +3,7 @@
 #define SUPERD_CONF_H
 
 #include <libconfig.h>
+#include <limits.h>
 
 #include "acl.h"
 #include <stddef.h>
@@ -10,6 +11,20 @@
 #define CONF_TCP 0x1
 #define CONF_UDP 0x2
 #define CONF_ERRLEN 512
+
+/* An exec service's rlimits = { ... }, by index in svc_conf's rlimits. */
+enum {
+	CONF_RLIMIT_AS,
+	CONF_RLIMIT_CPU,
+	CONF_RLIMIT_NOFILE,
+	CONF_RLIMIT_NPROC,
+	CONF_RLIMIT_FSIZE,
+	CONF_RLIMIT_CORE,
+	CONF_RLIMITS
+};
+#define CONF_UNSET (-1L)	/* a limit or umask not set: superd's own */
+#define CONF_UNLIMITED LONG_MAX /* a limit set to "unlimited" */
+#define CONF_NICE_KEEP 100	/* nice not set: superd's own */
 
 struct svc_conf {
 	char *name;
@@ -41,6 +56,10 @@ struct svc_conf {
 	char *argv0;	/* the program's argv[0]; NULL: exec's path */
 	char **env;	/* "NAME=value" entries, NULL-terminated, or NULL */
 	char **passenv; /* names taken from superd's environment, or NULL */
+	long
+	    rlimits[CONF_RLIMITS]; /* bytes, seconds or counts, or CONF_UNSET */
+	int nice;		   /* -20..19, or CONF_NICE_KEEP */
+	int umask;		   /* 0..0777, or CONF_UNSET */
 };
 
 struct conf {

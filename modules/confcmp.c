@@ -50,6 +50,14 @@ static const struct field fields[] = {
     {"argv0", OFF(argv0), CMP_STR},
     {"env", OFF(env), CMP_STRV},
     {"passenv", OFF(passenv), CMP_STRV},
+    {"rlimits.as", OFF(rlimits[CONF_RLIMIT_AS]), CMP_LONG},
+    {"rlimits.cpu", OFF(rlimits[CONF_RLIMIT_CPU]), CMP_LONG},
+    {"rlimits.nofile", OFF(rlimits[CONF_RLIMIT_NOFILE]), CMP_LONG},
+    {"rlimits.nproc", OFF(rlimits[CONF_RLIMIT_NPROC]), CMP_LONG},
+    {"rlimits.fsize", OFF(rlimits[CONF_RLIMIT_FSIZE]), CMP_LONG},
+    {"rlimits.core", OFF(rlimits[CONF_RLIMIT_CORE]), CMP_LONG},
+    {"nice", OFF(nice), CMP_INT},
+    {"umask", OFF(umask), CMP_INT},
     {NULL, 0, 0},
 };
 

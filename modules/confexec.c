@@ -1,9 +1,10 @@
 /*
  * confexec.c - an exec service's own settings: what its program gets
  * besides the connection (its argv[0], environment entries, variables
- * passed on from superd's own environment), with FILE:LINE errors as
- * conf.c gives them.
+ * passed on from superd's own environment, resource limits, niceness and
+ * umask), with FILE:LINE errors as conf.c gives them.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,23 @@ static const char *const exec_only[] = {
     "argv0",
     "env",
     "passenv",
+    "rlimits",
+    "nice",
+    "umask",
     NULL,
+};
+
+/* rlimits' members, by index: the unit a value is given in, its bounds. */
+static const struct {
+	const char *name;
+	long unit, min, max;
+} rlimit_specs[CONF_RLIMITS] = {
+    [CONF_RLIMIT_AS] = {"as", 1L << 20, 1, 1L << 30},
+    [CONF_RLIMIT_CPU] = {"cpu", 1, 1, INT_MAX},
+    [CONF_RLIMIT_NOFILE] = {"nofile", 1, 3, INT_MAX},
+    [CONF_RLIMIT_NPROC] = {"nproc", 1, 0, INT_MAX},
+    [CONF_RLIMIT_FSIZE] = {"fsize", 1L << 20, 0, 1L << 30},
+    [CONF_RLIMIT_CORE] = {"core", 1L << 20, 0, 1L << 30},
 };
 
 static int
@@ -105,6 +122,91 @@ get_argv0(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+static int
+get_rlimit(struct ectx *x, const config_setting_t *s, int i, long *out)
+{
+	long long n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    strcmp(config_setting_get_string(s), "unlimited") == 0) {
+		*out = CONF_UNLIMITED;
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return efail(x, s,
+		    "\"rlimits.%s\" must be an integer or \"unlimited\"",
+		    rlimit_specs[i].name);
+	n = config_setting_get_int64(s);
+	if (n < rlimit_specs[i].min || n > rlimit_specs[i].max)
+		return efail(x, s, "\"rlimits.%s\" must be between %ld and %ld",
+		    rlimit_specs[i].name, rlimit_specs[i].min,
+		    rlimit_specs[i].max);
+	*out = (long)n * rlimit_specs[i].unit;
+	return 0;
+}
+
+/* rlimits = { as = 256; nofile = 64; ... }: an unknown member is an error. */
+static int
+get_rlimits(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "rlimits"), *m;
+	int i, j;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_group(s))
+		return efail(x, s, "\"rlimits\" must be a group { ... }");
+	for (j = 0; (m = config_setting_get_elem(s, j)) != NULL; j++) {
+		for (i = 0; i < CONF_RLIMITS; i++)
+			if (strcmp(config_setting_name(m),
+				rlimit_specs[i].name) == 0)
+				break;
+		if (i == CONF_RLIMITS)
+			return efail(x, m, "unknown limit \"rlimits.%s\"",
+			    config_setting_name(m));
+		if (get_rlimit(x, m, i, &v->rlimits[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+get_nice(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "nice");
+
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT ||
+	    config_setting_get_int(s) < -20 || config_setting_get_int(s) > 19)
+		return efail(x, s, "\"nice\" must be an integer, -20 to 19");
+	v->nice = config_setting_get_int(s);
+	return 0;
+}
+
+/* umask = "027": octal, as umask(1) and the shells write it. */
+static int
+get_umask(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "umask");
+	const char *t;
+	char *end;
+	long m;
+
+	if (s == NULL)
+		return 0;
+	t = config_setting_type(s) == CONFIG_TYPE_STRING
+		? config_setting_get_string(s)
+		: "";
+	m = strtol(t, &end, 8);
+	if (*t < '0' || *t > '7' || *end != '\0' || m > 0777)
+		return efail(x, s,
+		    "\"umask\" must be an octal string, \"000\" to \"777\"");
+	v->umask = (int)m;
+	return 0;
+}
+
 /* A Lua service with one of them: an error, not a setting ignored. */
 static int
 lua_service(struct ectx *x, const config_setting_t *g)
@@ -123,14 +225,21 @@ confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
     char *err, size_t len)
 {
 	struct ectx x = {path, err, len};
+	int i;
 
+	for (i = 0; i < CONF_RLIMITS; i++)
+		v->rlimits[i] = CONF_UNSET;
+	v->nice = CONF_NICE_KEEP;
+	v->umask = CONF_UNSET;
 	if (v->exec == NULL)
 		return lua_service(&x, g);
 	if (get_argv0(&x, g, v) < 0 ||
 	    get_list(&x, g, "env", env_entry, "is not NAME=value", &v->env) <
 		0 ||
 	    get_list(&x, g, "passenv", env_name, "is not a variable name",
-		&v->passenv) < 0)
+		&v->passenv) < 0 ||
+	    get_rlimits(&x, g, v) < 0 || get_nice(&x, g, v) < 0 ||
+	    get_umask(&x, g, v) < 0)
 		return -1;
 	return 0;
 }

@@ -358,6 +358,78 @@ test_bad_exec_environment_settings_name_their_line(void **state)
 }
 
 static void
+test_exec_limits_settings(void **state)
+{
+	struct conf *c;
+	struct svc_conf *v;
+
+	(void)state;
+	c = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " rlimits = { as = 256; cpu = 10; nofile = 64; nproc = 32;"
+		 " fsize = \"unlimited\"; }; nice = -3; umask = \"027\"; },"
+		 " { name = \"b\"; port = 2; exec = \"/bin/env\"; });\n");
+	assert_non_null(c);
+	v = &c->svcs[0];
+	assert_int_equal(v->rlimits[CONF_RLIMIT_AS], 256L << 20);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_CPU], 10);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_NOFILE], 64);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_NPROC], 32);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_FSIZE], CONF_UNLIMITED);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_CORE], CONF_UNSET);
+	assert_int_equal(v->nice, -3);
+	assert_int_equal(v->umask, 027);
+	v = &c->svcs[1];
+	assert_int_equal(v->rlimits[CONF_RLIMIT_AS], CONF_UNSET);
+	assert_int_equal(v->nice, CONF_NICE_KEEP);
+	assert_int_equal(v->umask, CONF_UNSET);
+	conf_free(c);
+}
+
+static void
+test_bad_exec_limits_name_their_line(void **state)
+{
+	(void)state;
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { nofile = 64;\n stack = 8; }; });\n",
+	    3, "unknown limit \"rlimits.stack\"");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { nofile = 2; }; });\n",
+	    2, "\"rlimits.nofile\" must be between 3 and");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { as = \"lots\"; }; });\n",
+	    2, "\"rlimits.as\" must be an integer or \"unlimited\"");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = [64]; });\n",
+	    2, "\"rlimits\" must be a group");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n nice = 20; });\n",
+	    2, "\"nice\" must be an integer, -20 to 19");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = \"089\"; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = 22; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = \"1777\"; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n rlimits = { nofile = 64; }; });\n",
+	    2, "\"rlimits\" is for exec services");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n nice = 1; });\n",
+	    2, "\"nice\" is for exec services");
+}
+
+static void
 test_unreadable_file(void **state)
 {
 	(void)state;
@@ -384,6 +456,8 @@ main(void)
 	    cmocka_unit_test(test_exec_environment_settings),
 	    cmocka_unit_test(
 		test_bad_exec_environment_settings_name_their_line),
+	    cmocka_unit_test(test_exec_limits_settings),
+	    cmocka_unit_test(test_bad_exec_limits_name_their_line),
 	    cmocka_unit_test(test_unreadable_file),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);

@@ -1,0 +1,141 @@
+/*
+ * test_exec_limits.c - what an exec service's program may use: resource
+ * limits, niceness and umask set before it runs, and bad settings refused
+ * with their file and line.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+
+/*
+ * Service "x" with the given settings (exec among them) started; what the
+ * program wrote to one connection, until it closed, in out.
+ */
+static void
+program_output(struct superd *d, const char *settings, char *out, size_t len)
+{
+	int port = free_port(), fd;
+	ssize_t n;
+
+	sd_conf(d, "",
+	    "{ name = \"x\"; port = %d; address = \"127.0.0.1\"; %s }", port,
+	    settings);
+	sd_started(d, port);
+	fd = tcp_connect(port);
+	assert_true(fd >= 0);
+	n = recv_all(fd, out, len - 1, 5000);
+	close(fd);
+	if (n < 0)
+		fail_msg("the program did not end");
+	out[n] = '\0';
+}
+
+/* /proc/self/limits' line for what: its soft and hard limit are want. */
+static void
+assert_limit(const char *limits, const char *what, const char *want)
+{
+	const char *p = strstr(limits, what);
+	char soft[32], hard[32];
+
+	if (p == NULL || sscanf(p + strlen(what), "%31s %31s", soft, hard) != 2)
+		fail_msg("no \"%s\" in:\n%s", what, limits);
+	if (strcmp(soft, want) != 0 || strcmp(hard, want) != 0)
+		fail_msg("%s: %s %s, want %s for both", what, soft, hard, want);
+}
+
+static void
+test_exec_rlimits_bound_the_program(void **state)
+{
+	struct superd *d = *state;
+	char limits[8192];
+
+	program_output(d,
+	    "exec = [\"/bin/cat\", \"/proc/self/limits\"];"
+	    " rlimits = { as = 512; cpu = 20; nofile = 64; nproc = 10000;"
+	    " fsize = \"unlimited\"; core = 0; };",
+	    limits, sizeof(limits));
+	assert_limit(limits, "Max address space", "536870912");
+	assert_limit(limits, "Max cpu time", "20");
+	assert_limit(limits, "Max open files", "64");
+	assert_limit(limits, "Max processes", "10000");
+	assert_limit(limits, "Max file size", "unlimited");
+	assert_limit(limits, "Max core file size", "0");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_exec_nice_sets_the_niceness(void **state)
+{
+	struct superd *d = *state;
+	char out[64];
+
+	program_output(
+	    d, "exec = \"/usr/bin/nice\"; nice = 7;", out, sizeof(out));
+	assert_string_equal(out, "7\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_exec_umask_is_the_programs(void **state)
+{
+	struct superd *d = *state;
+	char out[64];
+
+	program_output(d,
+	    "exec = [\"/bin/sh\", \"-c\", \"umask\"]; umask = \"027\";", out,
+	    sizeof(out));
+	assert_int_equal(strtol(out, NULL, 8), 027);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_exec_bad_limits_are_refused_with_file_and_line(void **state)
+{
+	struct superd *d = *state;
+	char out[1024], want[256];
+
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"x\"; port = 1; exec = \"/bin/cat\";\n"
+	    "  nice = -5;\n"
+	    "  rlimits = { nofile = 64;\n"
+	    "    stack = 8; };\n"
+	    "});\n");
+	assert_int_equal(
+	    sd_run(d, out, sizeof(out), "-t", "-c", d->conf, NULL), 1);
+	snprintf(want, sizeof(want), "%s:4: unknown limit \"rlimits.stack\"",
+	    d->conf);
+	assert_has(out, want);
+	sd_write(d, "t.lua", "function main(s) end\n");
+	sd_write(d, "superd.conf",
+	    "services = ({ name = \"x\"; port = 1; script = \"t.lua\";\n"
+	    "  umask = \"022\";\n"
+	    "});\n");
+	assert_int_equal(
+	    sd_run(d, out, sizeof(out), "-t", "-c", d->conf, NULL), 1);
+	snprintf(want, sizeof(want), "%s:2: \"umask\" is for exec services",
+	    d->conf);
+	assert_has(out, want);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    TEST(test_exec_rlimits_bound_the_program),
+	    TEST(test_exec_nice_sets_the_niceness),
+	    TEST(test_exec_umask_is_the_programs),
+	    TEST(test_exec_bad_limits_are_refused_with_file_and_line),
+	};
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
+	return cmocka_run_group_tests_name("exec_limits", tests, NULL, NULL);
+}
