@@ -152,12 +152,16 @@ env_user(struct child_env *e, const struct passwd *pw)
 	return 0;
 }
 
-/* The connection as 0-2 and nothing else, blocking, signals as new. */
+/*
+ * The connection as 0-2 and nothing else, blocking, signals as new; a
+ * process group of its own, which max_runtime signals whole (exec.c).
+ */
 static int
 descriptors(int fd)
 {
 	sigset_t none;
 
+	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);

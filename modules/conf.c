@@ -62,6 +62,7 @@ static const char *const svc_names[] = {
     "rlimits",
     "nice",
     "umask",
+    "max_runtime",
     NULL,
 };
 

@@ -56,10 +56,11 @@ struct svc_conf {
 	char *argv0;	/* the program's argv[0]; NULL: exec's path */
 	char **env;	/* "NAME=value" entries, NULL-terminated, or NULL */
 	char **passenv; /* names taken from superd's environment, or NULL */
-	long
-	    rlimits[CONF_RLIMITS]; /* bytes, seconds or counts, or CONF_UNSET */
-	int nice;		   /* -20..19, or CONF_NICE_KEEP */
-	int umask;		   /* 0..0777, or CONF_UNSET */
+	/* bytes, seconds or counts, or CONF_UNSET */
+	long rlimits[CONF_RLIMITS];
+	int nice;	    /* -20..19, or CONF_NICE_KEEP */
+	int umask;	    /* 0..0777, or CONF_UNSET */
+	double max_runtime; /* seconds before SIGTERM; 0: no limit */
 };
 
 struct conf {

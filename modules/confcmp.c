@@ -58,6 +58,7 @@ static const struct field fields[] = {
     {"rlimits.core", OFF(rlimits[CONF_RLIMIT_CORE]), CMP_LONG},
     {"nice", OFF(nice), CMP_INT},
     {"umask", OFF(umask), CMP_INT},
+    {"max_runtime", OFF(max_runtime), CMP_DOUBLE},
     {NULL, 0, 0},
 };
 

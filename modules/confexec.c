@@ -1,8 +1,8 @@
 /*
  * confexec.c - an exec service's own settings: what its program gets
  * besides the connection (its argv[0], environment entries, variables
- * passed on from superd's own environment, resource limits, niceness and
- * umask), with FILE:LINE errors as conf.c gives them.
+ * passed on from superd's own environment, resource limits, niceness,
+ * umask, how long it may run), with FILE:LINE errors as conf.c gives them.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -27,6 +27,7 @@ static const char *const exec_only[] = {
     "rlimits",
     "nice",
     "umask",
+    "max_runtime",
     NULL,
 };
 
@@ -207,6 +208,27 @@ get_umask(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
+static int
+get_max_runtime(struct ectx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *s = config_setting_get_member(g, "max_runtime");
+	int t;
+
+	if (s == NULL)
+		return 0;
+	t = config_setting_type(s);
+	if (t == CONFIG_TYPE_FLOAT)
+		v->max_runtime = config_setting_get_float(s);
+	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+		v->max_runtime = (double)config_setting_get_int64(s);
+	else
+		return efail(
+		    x, s, "\"max_runtime\" must be a number of seconds");
+	if (v->max_runtime < 0)
+		return efail(x, s, "\"max_runtime\" must not be negative");
+	return 0;
+}
+
 /* A Lua service with one of them: an error, not a setting ignored. */
 static int
 lua_service(struct ectx *x, const config_setting_t *g)
@@ -239,7 +261,7 @@ confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
 	    get_list(&x, g, "passenv", env_name, "is not a variable name",
 		&v->passenv) < 0 ||
 	    get_rlimits(&x, g, v) < 0 || get_nice(&x, g, v) < 0 ||
-	    get_umask(&x, g, v) < 0)
+	    get_umask(&x, g, v) < 0 || get_max_runtime(&x, g, v) < 0)
 		return -1;
 	return 0;
 }

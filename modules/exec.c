@@ -12,13 +12,21 @@
 #include "log.h"
 #include "service.h"
 
+/* Between max_runtime's SIGTERM and the SIGKILL that follows. */
+#define KILL_GRACE 2.0
+
 struct child {
 	pid_t pid;
 	struct service *svc;
 	union net_addr peer;
 	double started;
+	struct loop_timer runtime; /* max_runtime, then KILL_GRACE */
+	int overtime;		   /* signals max_runtime has sent */
 	struct child *next;
 };
+
+#define RUNTIME_CHILD(t) \
+	((struct child *)((char *)(t)-offsetof(struct child, runtime)))
 
 static struct child *children;
 static int nchildren;
@@ -41,6 +49,35 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 }
 
 /*
+ * The program leads a process group of its own (child.c): a shell's
+ * children go with it.  One that moved to another group still gets it.
+ */
+static void
+signal_program(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) < 0)
+		kill(pid, sig);
+}
+
+/* Past max_runtime: SIGTERM, and SIGKILL when that was not enough. */
+static void
+runtime_over(struct loop_timer *t)
+{
+	struct child *c = RUNTIME_CHILD(t);
+	char addr[NET_ADDRSTRLEN];
+	int port, sig = c->overtime++ == 0 ? SIGTERM : SIGKILL;
+
+	net_ntop(&c->peer, addr, &port);
+	log_msg(LOG_NOTICE, "%s: tcp %s:%d: pid %d %s: %s", c->svc->name, addr,
+	    port, (int)c->pid,
+	    sig == SIGTERM ? "ran past max_runtime" : "outlived SIGTERM",
+	    sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+	signal_program(c->pid, sig);
+	if (sig == SIGTERM)
+		loop_timer_set(t, loop_now() + KILL_GRACE);
+}
+
+/*
  * Recorded before the fork: an unrecorded child would run untracked.  Its
  * environment is built here too, so the child allocates little.
  */
@@ -54,6 +91,8 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	if (c != NULL && child_env_build(&env, s->conf, fd, peer) == 0) {
 		if ((pid = fork()) == 0)
 			child_exec(s->conf, fd, &env);
+		if (pid > 0) /* as the child does: whichever runs first */
+			setpgid(pid, pid);
 		child_env_free(&env);
 	}
 	close(fd);
@@ -67,6 +106,9 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	c->svc = s;
 	c->peer = *peer;
 	c->started = loop_now();
+	loop_timer_init(&c->runtime, runtime_over);
+	if (s->conf->max_runtime > 0)
+		loop_timer_set(&c->runtime, c->started + s->conf->max_runtime);
 	c->next = children;
 	children = c;
 	nchildren++;
@@ -78,14 +120,15 @@ static void
 child_log(struct child *c, int status)
 {
 	char addr[NET_ADDRSTRLEN], how[64];
+	const char *why = c->overtime ? " (max_runtime)" : "";
 	int port;
 
 	if (WIFEXITED(status))
-		snprintf(
-		    how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+		snprintf(how, sizeof(how), "exit status %d%s",
+		    WEXITSTATUS(status), why);
 	else
-		snprintf(
-		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+		snprintf(how, sizeof(how), "killed by signal %d%s",
+		    WTERMSIG(status), why);
 	net_ntop(&c->peer, addr, &port);
 	log_msg(LOG_INFO, "%s: tcp %s:%d: %.3fs, pid %d, %s", c->svc->name,
 	    addr, port, loop_now() - c->started, (int)c->pid, how);
@@ -107,6 +150,7 @@ exec_reap(void)
 			continue;
 		*pp = c->next;
 		nchildren--;
+		loop_timer_cancel(&c->runtime);
 		child_log(c, status);
 		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
 		free(c);

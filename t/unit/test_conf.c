@@ -366,7 +366,8 @@ test_exec_limits_settings(void **state)
 	(void)state;
 	c = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
 		 " rlimits = { as = 256; cpu = 10; nofile = 64; nproc = 32;"
-		 " fsize = \"unlimited\"; }; nice = -3; umask = \"027\"; },"
+		 " fsize = \"unlimited\"; }; nice = -3; umask = \"027\";"
+		 " max_runtime = 2.5; },"
 		 " { name = \"b\"; port = 2; exec = \"/bin/env\"; });\n");
 	assert_non_null(c);
 	v = &c->svcs[0];
@@ -378,10 +379,12 @@ test_exec_limits_settings(void **state)
 	assert_int_equal(v->rlimits[CONF_RLIMIT_CORE], CONF_UNSET);
 	assert_int_equal(v->nice, -3);
 	assert_int_equal(v->umask, 027);
+	assert_true(v->max_runtime == 2.5);
 	v = &c->svcs[1];
 	assert_int_equal(v->rlimits[CONF_RLIMIT_AS], CONF_UNSET);
 	assert_int_equal(v->nice, CONF_NICE_KEEP);
 	assert_int_equal(v->umask, CONF_UNSET);
+	assert_true(v->max_runtime == 0);
 	conf_free(c);
 }
 
@@ -427,6 +430,17 @@ test_bad_exec_limits_name_their_line(void **state)
 	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
 		     "\n nice = 1; });\n",
 	    2, "\"nice\" is for exec services");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n max_runtime = -1; });\n",
+	    2, "\"max_runtime\" must not be negative");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n max_runtime = \"1m\"; });\n",
+	    2, "\"max_runtime\" must be a number of seconds");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n max_runtime = 1; });\n",
+	    2, "\"max_runtime\" is for exec services");
 }
 
 static void
