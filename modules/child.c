@@ -182,12 +182,51 @@ static const int resources[CONF_RLIMITS] = {
     [CONF_RLIMIT_CORE] = RLIMIT_CORE,
 };
 
+static rlim_t
+rlim_of(long value)
+{
+	return value == CONF_UNLIMITED ? RLIM_INFINITY : (rlim_t)value;
+}
+
 /*
- * rlimits (soft and hard: the program may not raise them), nice and
- * umask; while still root, so that a limit may be above superd's own.
+ * Before the user switch, while superd may still be root: the hard limits
+ * that go above superd's own (only root may raise one), nproc (the switch
+ * counts the user's processes against it, so that the exec fails when
+ * the program would be one too many), and the niceness (only root may
+ * lower it).  The rest waits for the switch, which, with the user lookup,
+ * must not run short of descriptors or memory.
  */
 static int
-limits(const struct svc_conf *v)
+early_limits(const struct svc_conf *v)
+{
+	struct rlimit rl;
+	rlim_t want;
+	int i;
+
+	for (i = 0; i < CONF_RLIMITS; i++) {
+		if (v->rlimits[i] == CONF_UNSET)
+			continue;
+		if (getrlimit(resources[i], &rl) < 0)
+			return -1;
+		want = rlim_of(v->rlimits[i]);
+		if (i == CONF_RLIMIT_NPROC)
+			rl.rlim_cur = rl.rlim_max = want;
+		else if (want > rl.rlim_max)
+			rl.rlim_max = want;
+		else
+			continue;
+		if (setrlimit(resources[i], &rl) < 0)
+			return -1;
+	}
+	if (v->nice != CONF_NICE_KEEP &&
+	    setpriority(PRIO_PROCESS, 0, v->nice) < 0)
+		return -1;
+	return 0;
+}
+
+/* Soft and hard, so that the program cannot raise them; then the umask. */
+static int
+set_limits(const struct svc_conf *v)
 {
 	struct rlimit rl;
 	int i;
@@ -195,16 +234,10 @@ limits(const struct svc_conf *v)
 	for (i = 0; i < CONF_RLIMITS; i++) {
 		if (v->rlimits[i] == CONF_UNSET)
 			continue;
-		rl.rlim_cur = v->rlimits[i] == CONF_UNLIMITED
-				  ? RLIM_INFINITY
-				  : (rlim_t)v->rlimits[i];
-		rl.rlim_max = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max = rlim_of(v->rlimits[i]);
 		if (setrlimit(resources[i], &rl) < 0)
 			return -1;
 	}
-	if (v->nice != CONF_NICE_KEEP &&
-	    setpriority(PRIO_PROCESS, 0, v->nice) < 0)
-		return -1;
 	if (v->umask != CONF_UNSET)
 		umask(v->umask);
 	return 0;
@@ -230,8 +263,9 @@ program_argv(const struct svc_conf *v)
 
 /*
  * Nothing here can say why it fails: stderr is the client's socket.  The
- * user is looked up first (the environment names it) and switched to
- * last; a program without memory for its environment does not run.
+ * user is looked up first (the environment names it), the limits set
+ * around the switch; a program without memory for its environment does
+ * not run.
  */
 void
 child_exec(const struct svc_conf *v, int fd, struct child_env *e)
@@ -246,7 +280,9 @@ child_exec(const struct svc_conf *v, int fd, struct child_env *e)
 	if (rc < 0 || env_user(e, rc == 0 && p.user ? getpwnam(p.user)
 						    : getpwuid(getuid())) < 0)
 		_exit(126);
-	if (limits(v) < 0 || (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0))
+	if (early_limits(v) < 0 ||
+	    (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0) ||
+	    set_limits(v) < 0)
 		_exit(126);
 	execve(v->exec[0], argv, e->v);
 	_exit(127);

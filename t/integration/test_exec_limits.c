@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,19 @@
 
 #include "client.h"
 
+/* Service "x" with the given settings (exec among them), started: its port. */
+static int
+start_x(struct superd *d, const char *settings)
+{
+	int port = free_port();
+
+	sd_conf(d, "",
+	    "{ name = \"x\"; port = %d; address = \"127.0.0.1\"; %s }", port,
+	    settings);
+	sd_started(d, port);
+	return port;
+}
+
 /*
  * Service "x" with the given settings (exec among them) started; what the
  * program wrote to one connection, until it closed, in out.
@@ -22,14 +36,9 @@
 static void
 program_output(struct superd *d, const char *settings, char *out, size_t len)
 {
-	int port = free_port(), fd;
+	int fd = tcp_connect(start_x(d, settings));
 	ssize_t n;
 
-	sd_conf(d, "",
-	    "{ name = \"x\"; port = %d; address = \"127.0.0.1\"; %s }", port,
-	    settings);
-	sd_started(d, port);
-	fd = tcp_connect(port);
 	assert_true(fd >= 0);
 	n = recv_all(fd, out, len - 1, 5000);
 	close(fd);
@@ -68,6 +77,26 @@ test_exec_rlimits_bound_the_program(void **state)
 	assert_limit(limits, "Max processes", "10000");
 	assert_limit(limits, "Max file size", "unlimited");
 	assert_limit(limits, "Max core file size", "0");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* nproc = 1: the program is its user's one process, it cannot fork. */
+static void
+test_exec_nproc_stops_the_program_forking(void **state)
+{
+	struct superd *d = *state;
+	char out[512];
+
+	if (getuid() != 0 || getpwnam("nobody") == NULL) {
+		printf("skipped: needs root and a user nobody\n");
+		return;
+	}
+	program_output(d,
+	    "user = \"nobody\"; rlimits = { nproc = 1; };"
+	    " exec = [\"/bin/sh\", \"-c\", \"/bin/true && echo forked\"];",
+	    out, sizeof(out));
+	if (strstr(out, "forked") != NULL)
+		fail_msg("the program forked: %s", out);
 	assert_int_equal(sd_stop(d), 0);
 }
 
@@ -123,19 +152,6 @@ test_exec_bad_limits_are_refused_with_file_and_line(void **state)
 	snprintf(want, sizeof(want), "%s:2: \"umask\" is for exec services",
 	    d->conf);
 	assert_has(out, want);
-}
-
-/* Service "x" with the given settings (exec among them), started: its port. */
-static int
-start_x(struct superd *d, const char *settings)
-{
-	int port = free_port();
-
-	sd_conf(d, "",
-	    "{ name = \"x\"; port = %d; address = \"127.0.0.1\"; %s }", port,
-	    settings);
-	sd_started(d, port);
-	return port;
 }
 
 /*
@@ -253,6 +269,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TEST(test_exec_rlimits_bound_the_program),
+	    TEST(test_exec_nproc_stops_the_program_forking),
 	    TEST(test_exec_nice_sets_the_niceness),
 	    TEST(test_exec_umask_is_the_programs),
 	    TEST(test_exec_bad_limits_are_refused_with_file_and_line),
