@@ -59,31 +59,33 @@ efail(struct ectx *x, const config_setting_t *s, const char *fmt, ...)
 	return -1;
 }
 
-/* "NAME=value", NAME not empty. */
-static int
+/* "NAME=value", NAME not empty: NULL, or what is wrong. */
+static const char *
 env_entry(const char *s)
 {
 	const char *eq = strchr(s, '=');
 
-	return eq != NULL && eq != s;
+	return eq != NULL && eq != s ? NULL : "is not NAME=value";
 }
 
 /* A variable's name: not empty, no '='. */
-static int
+static const char *
 env_name(const char *s)
 {
-	return *s != '\0' && strchr(s, '=') == NULL;
+	return *s != '\0' && strchr(s, '=') == NULL ? NULL
+						    : "is not a variable name";
 }
 
 /*
- * A string or a list of strings that each pass ok, as a NULL-terminated
+ * A string or a list of strings that each pass check, as a NULL-terminated
  * array; kept in *out at once, so confexec_free frees it whatever fails.
  */
 static int
 get_list(struct ectx *x, const config_setting_t *g, const char *name,
-    int (*ok)(const char *), const char *bad, char ***out)
+    const char *(*check)(const char *), char ***out)
 {
 	const config_setting_t *s = config_setting_get_member(g, name), *e;
+	const char *bad;
 	int i, n, one;
 
 	if (s == NULL)
@@ -99,7 +101,7 @@ get_list(struct ectx *x, const config_setting_t *g, const char *name,
 		e = one ? s : config_setting_get_elem(s, i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			return efail(x, e, "\"%s\" must hold strings", name);
-		if (!ok(config_setting_get_string(e)))
+		if ((bad = check(config_setting_get_string(e))) != NULL)
 			return efail(x, e, "\"%s\": \"%s\" %s", name,
 			    config_setting_get_string(e), bad);
 		if (((*out)[i] = strdup(config_setting_get_string(e))) == NULL)
@@ -256,10 +258,8 @@ confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
 	if (v->exec == NULL)
 		return lua_service(&x, g);
 	if (get_argv0(&x, g, v) < 0 ||
-	    get_list(&x, g, "env", env_entry, "is not NAME=value", &v->env) <
-		0 ||
-	    get_list(&x, g, "passenv", env_name, "is not a variable name",
-		&v->passenv) < 0 ||
+	    get_list(&x, g, "env", env_entry, &v->env) < 0 ||
+	    get_list(&x, g, "passenv", env_name, &v->passenv) < 0 ||
 	    get_rlimits(&x, g, v) < 0 || get_nice(&x, g, v) < 0 ||
 	    get_umask(&x, g, v) < 0 || get_max_runtime(&x, g, v) < 0)
 		return -1;
