@@ -1,6 +1,8 @@
 /* exec.c - exec services: a program per connection, as inetd runs it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "log.h"
 #include "priv.h"
 #include "service.h"
+#include "spawner.h"
 
 struct child {
 	pid_t pid;
@@ -36,7 +39,21 @@ exec_count(void)
 int
 exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 {
-	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+	const char *who = NULL;
+
+	if (v->exec == NULL)
+		return 0;
+	if (v->user != NULL && getpwnam(v->user) == NULL)
+		who = v->user;
+	else if (v->group != NULL && getgrnam(v->group) == NULL)
+		who = v->group;
+	if (who != NULL) {
+		snprintf(err, len,
+		    "%s:%d: service \"%s\": unknown user or group \"%s\"",
+		    path, v->line, v->name, who);
+		return -1;
+	}
+	if (access(v->exec[0], X_OK) == 0)
 		return 0;
 	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
 	    v->name, v->exec[0], strerror(errno));
@@ -58,15 +75,23 @@ set_env_addr(
 }
 
 /*
- * In the child: the program's user and group, when superd is root.  It
+ * In the child: the program's user and group, when superd is root; the
+ * daemon's own (see daemon_user) for a service that names none.  It
  * cannot say why it fails: its stderr is the client's socket.
  */
 static int
-become(const struct svc_conf *v)
+become(const struct conf *c, const struct svc_conf *v)
 {
+	const char *user = v->user, *group = v->group;
 	char err[128];
 	struct priv p;
-	int rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
+	int rc;
+
+	if (user == NULL && group == NULL) {
+		user = exec_default_user(c);
+		group = c->group;
+	}
+	rc = priv_lookup(user, group, &p, err, sizeof(err));
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
@@ -92,14 +117,14 @@ set_env_tcp(const union net_addr *peer)
  * for the service, so a socket-activated daemon runs unchanged.
  */
 static int
-set_env_listen(const struct service *s)
+set_env_listen(const char *name)
 {
 	char pid[16];
 
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	if (dup2(0, 3) < 0 || setenv("LISTEN_FDS", "1", 1) < 0 ||
 	    setenv("LISTEN_PID", pid, 1) < 0 ||
-	    setenv("LISTEN_FDNAMES", s->name, 1) < 0)
+	    setenv("LISTEN_FDNAMES", name, 1) < 0)
 		return -1;
 	return 0;
 }
@@ -109,7 +134,8 @@ set_env_listen(const struct service *s)
  * NULL) the listening socket, also on 3.
  */
 static void
-child_main(struct service *s, int fd, const union net_addr *peer)
+child_main(const struct conf *c, const struct svc_conf *v, int fd,
+    const union net_addr *peer)
 {
 	sigset_t none;
 
@@ -122,11 +148,11 @@ child_main(struct service *s, int fd, const union net_addr *peer)
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
 	/* without memory for its environment the program does not run */
-	if (peer != NULL ? set_env_tcp(peer) < 0 : set_env_listen(s) < 0)
+	if (peer != NULL ? set_env_tcp(peer) < 0 : set_env_listen(v->name) < 0)
 		_exit(126);
-	if (become(s->conf) < 0)
+	if (become(c, v) < 0)
 		_exit(126);
-	execv(s->conf->exec[0], s->conf->exec);
+	execv(v->exec[0], v->exec);
 	_exit(127);
 }
 
@@ -140,8 +166,10 @@ spawn(struct service *s, int fd, const union net_addr *peer)
 	struct child *c = calloc(1, sizeof(*c));
 	pid_t pid = -1;
 
-	if (c != NULL && (pid = fork()) == 0)
-		child_main(s, fd, peer);
+	if (c != NULL && spawner_active())
+		pid = spawner_exec(s->name, fd, peer);
+	else if (c != NULL && (pid = fork()) == 0)
+		child_main(s->owner, s->conf, fd, peer);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
@@ -236,31 +264,38 @@ child_log(struct child *c, int status)
 	    loop_now() - c->started, (int)c->pid, how);
 }
 
+/* A child has ended: logged, and what it held let go. */
+static void
+ended(pid_t pid, int status)
+{
+	struct child **pp, *c;
+
+	for (pp = &children; (c = *pp) != NULL; pp = &c->next)
+		if (c->pid == pid)
+			break;
+	if (c == NULL)
+		return;
+	*pp = c->next;
+	nchildren--;
+	child_log(c, status);
+	if (c->listening >= 0) {
+		admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
+		listener_release_fd(c->listening);
+	} else {
+		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
+	}
+	free(c);
+}
+
 /* On SIGCHLD: every child that ended, without blocking the loop. */
 void
 exec_reap(void)
 {
-	struct child **pp, *c;
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (pp = &children; (c = *pp) != NULL; pp = &c->next)
-			if (c->pid == pid)
-				break;
-		if (c == NULL)
-			continue;
-		*pp = c->next;
-		nchildren--;
-		child_log(c, status);
-		if (c->listening >= 0) {
-			admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
-			listener_release_fd(c->listening);
-		} else {
-			admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
-		}
-		free(c);
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		ended(pid, status);
 }
 
 void
@@ -268,6 +303,35 @@ exec_kill_all(int sig)
 {
 	struct child *c;
 
+	if (spawner_active()) {
+		spawner_kill(0, sig);
+		return;
+	}
 	for (c = children; c; c = c->next)
 		kill(c->pid, sig);
+}
+
+/*
+ * Who a program runs as when its service names no user: the daemon's
+ * user, nobody when superd runs as root and the configuration names none
+ * (a script must never run as root, nor what it starts).
+ */
+const char *
+exec_default_user(const struct conf *c)
+{
+	if (c->user != NULL || c->group != NULL || getuid() != 0)
+		return c->user;
+	return EXEC_DEFAULT_USER;
+}
+
+/*
+ * Root's programs start from a process that keeps root (spawner.c); the
+ * event loop is then free to give root up.
+ */
+int
+exec_separate(struct conf *c)
+{
+	if (getuid() != 0)
+		return 0;
+	return spawner_start(c, child_main, ended);
 }
