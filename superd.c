@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <lua.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,12 +168,25 @@ trial_bind(struct conf *c, int at_start)
 	return rc;
 }
 
+/* The uid the workers serve as once they give root up, or -1. */
+static int
+serving_uid(const struct conf *c)
+{
+	const char *user = exec_default_user(c);
+	struct passwd *pw;
+
+	if (getuid() != 0 || user == NULL || (pw = getpwnam(user)) == NULL)
+		return -1;
+	return (int)pw->pw_uid;
+}
+
 static int
 run_master(struct conf *c)
 {
 	int i;
 
 	net_reuseport = 1;
+	net_owner = serving_uid(c);
 	if (listeners_adopt_inherited() < 0) {
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;

@@ -49,8 +49,8 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 		who = v->group;
 	if (who != NULL) {
 		snprintf(err, len,
-		    "%s:%d: service \"%s\": unknown user or group \"%s\"",
-		    path, v->line, v->name, who);
+		    "%s:%d: service \"%s\": unknown user or group \"%s\"", path,
+		    v->line, v->name, who);
 		return -1;
 	}
 	if (access(v->exec[0], X_OK) == 0)

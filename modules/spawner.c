@@ -27,9 +27,9 @@ enum { SP_EXEC = 1, SP_KILL, SP_RELOAD, SP_STARTED, SP_EXITED };
 
 struct sp_msg {
 	int type;
-	pid_t pid;	/* STARTED (-errno when refused), EXITED, KILL */
-	int status;	/* EXITED: waitpid's; KILL: the signal */
-	int listening;	/* EXEC: the descriptor is a listening socket */
+	pid_t pid;     /* STARTED (-errno when refused), EXITED, KILL */
+	int status;    /* EXITED: waitpid's; KILL: the signal */
+	int listening; /* EXEC: the descriptor is a listening socket */
 	union net_addr peer;
 	char service[64];
 };
