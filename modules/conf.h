@@ -13,7 +13,8 @@
 
 struct svc_conf {
 	char *name;
-	int line; /* where the service's group starts */
+	char *file; /* the file and line where the service's group starts */
+	int line;
 	int port;
 	char **addrs;
 	int naddrs;

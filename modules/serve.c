@@ -42,7 +42,7 @@ const struct listener_ops serve_ops = {serve_accept, udp_io, udp_closing};
 struct service *
 serve_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 {
-	struct service *s = service_new(v, c, err, len);
+	struct service *s = service_new(v, err, len);
 
 	if (s == NULL)
 		return NULL;
