@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "confdir.h"
 #include "confread.h"
 #include "log.h"
 #include "stats.h"
@@ -73,6 +74,7 @@ static const char *const global_names[] = {
     "max_connections",
     "shutdown_timeout",
     "workers",
+    "include_dir",
     "services",
     NULL,
 };
@@ -360,7 +362,10 @@ svc_addresses(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
-/* Two services on one port and address: conf_overlap, after loading. */
+/*
+ * Two services on one port and address: conf_overlap, after loading.
+ * Names are unique across the main file and its drop-ins.
+ */
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
     const struct svc_conf *b)
@@ -629,6 +634,84 @@ dir_of(const char *path)
 	return abs;
 }
 
+/* A drop-in adds services, and nothing else. */
+static int
+only_services(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	int i;
+
+	for (i = 0; (s = config_setting_get_elem(root, i)) != NULL; i++)
+		if (strcmp(config_setting_name(s), "services") != 0)
+			return fail(x, s,
+			    "\"%s\": a drop-in file sets only \"services\"",
+			    config_setting_name(s));
+	return 0;
+}
+
+/* A config_t more, kept with c: its services' options point into it. */
+static config_t *
+new_cfg(struct conf *c)
+{
+	config_t **v = realloc(c->dropins, (c->ndropins + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	c->dropins = v;
+	if ((v[c->ndropins] = malloc(sizeof(**v))) == NULL)
+		return NULL;
+	config_init(v[c->ndropins]);
+	return v[c->ndropins++];
+}
+
+/* Its relative scripts and @include files are beside it. */
+static int
+load_dropin(struct ctx *x, const char *path)
+{
+	struct ctx d = {x->c, path, NULL, NULL, x->err, x->len};
+	config_t *cfg = NULL;
+	char *dir;
+	int rc = -1;
+
+	if ((dir = dir_of(path)) == NULL || (cfg = new_cfg(x->c)) == NULL) {
+		free(dir);
+		snprintf(x->err, x->len, "%s:0: out of memory", path);
+		return -1;
+	}
+	d.dir = d.script_dir = dir;
+	if (confread(cfg, path, dir, x->err, x->len) == 0 &&
+	    only_services(&d, config_root_setting(cfg)) == 0)
+		rc = load_services(&d, config_lookup(cfg, "services"));
+	free(dir);
+	return rc;
+}
+
+/* include_dir: every *.conf file there, in name order, adds services. */
+static int
+load_dropins(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s =
+	    config_setting_get_member(root, "include_dir");
+	char *name = NULL, *dir, **paths = NULL;
+	int i, rc = 0;
+
+	if (s == NULL)
+		return 0;
+	if (get_str(x, root, "include_dir", &name) < 0)
+		return -1;
+	dir = conf_resolve(x->dir, name);
+	free(name);
+	if (dir == NULL)
+		return no_memory(x, s);
+	if (confdir_list(dir, x->file, &paths) < 0)
+		rc = fail(x, s, "include_dir \"%s\": %s", dir, strerror(errno));
+	for (i = 0; rc == 0 && paths[i] != NULL; i++)
+		rc = load_dropin(x, paths[i]);
+	strv_free(paths);
+	free(dir);
+	return rc;
+}
+
 struct conf *
 conf_load(const char *path, char *err, size_t len)
 {
@@ -655,7 +738,8 @@ conf_load(const char *path, char *err, size_t len)
 	    load_globals(&x, config_root_setting(&c->cfg)) < 0)
 		goto fail;
 	x.script_dir = c->script_dir;
-	if (load_services(&x, config_lookup(&c->cfg, "services")) < 0)
+	if (load_services(&x, config_lookup(&c->cfg, "services")) < 0 ||
+	    load_dropins(&x, config_root_setting(&c->cfg)) < 0)
 		goto fail;
 	return c;
 fail:
@@ -691,6 +775,11 @@ conf_free(struct conf *c)
 		svc_free(&c->svcs[i]);
 	free(c->svcs);
 	config_destroy(&c->cfg);
+	for (i = 0; i < c->ndropins; i++) {
+		config_destroy(c->dropins[i]);
+		free(c->dropins[i]);
+	}
+	free(c->dropins);
 	free(c->path);
 	free(c->dir);
 	free(c->script_dir);

@@ -41,7 +41,9 @@ struct svc_conf {
 };
 
 struct conf {
-	config_t cfg; /* kept alive: services' options point into it */
+	config_t cfg;	    /* kept alive: services' options point into it */
+	config_t **dropins; /* the include_dir files', kept alive as cfg */
+	int ndropins;
 	char *path;
 	char *dir;
 	int log_where;

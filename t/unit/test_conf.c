@@ -415,6 +415,104 @@ test_a_directory_as_the_file_is_an_error(void **state)
 	assert_non_null(strstr(err, "Is a directory"));
 }
 
+/* A directory of drop-ins in the test's directory. */
+static void
+put_dir(const char *name)
+{
+	char d[300];
+
+	snprintf(d, sizeof(d), "%s/%s", dir, name);
+	assert_int_equal(mkdir(d, 0700), 0);
+}
+
+static void
+test_dropins_follow_the_main_file_in_name_order(void **state)
+{
+	struct conf *c;
+	char want[300];
+	int n = 0;
+
+	(void)state;
+	put_dir("order.d");
+	put("order.d/b.conf", "services = ({ name = \"b\"; port = 2;"
+			      " script = \"b.lua\"; });\n");
+	put("order.d/b.lua", "function main(s) end\n");
+	put("order.d/a.conf",
+	    "\nservices = ({ name = \"a\"; port = 3;\n"
+	    " script = \"b.lua\"; options = { n = 7; }; });\n");
+	put("order.d/c.conf.orig", "not read");
+	c = load("include_dir = \"order.d\";\nservices = ({ name = \"m\";"
+		 " port = 1; script = \"s.lua\"; });\n");
+	assert_non_null(c);
+	assert_int_equal(c->nsvcs, 3);
+	assert_string_equal(c->svcs[0].name, "m");
+	assert_string_equal(c->svcs[1].name, "a");
+	assert_string_equal(c->svcs[2].name, "b");
+	snprintf(want, sizeof(want), "%s/order.d/a.conf", dir);
+	assert_string_equal(c->svcs[1].file, want);
+	assert_int_equal(c->svcs[1].line, 2);
+	snprintf(want, sizeof(want), "%s/order.d/b.lua", dir);
+	assert_string_equal(c->svcs[1].script, want);
+	/* its options live in the drop-in's config_t, kept with c */
+	assert_int_equal(config_setting_lookup_int(c->svcs[1].options, "n", &n),
+	    CONFIG_TRUE);
+	assert_int_equal(n, 7);
+	conf_free(c);
+}
+
+static void
+test_dropin_errors_name_the_dropin(void **state)
+{
+	char file[300];
+
+	(void)state;
+	put_dir("bad.d");
+	put("bad.d/x.conf", "# nothing yet\n");
+	expect_error_in("bad.d/x.conf",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    1, "no services declared");
+	put("bad.d/x.conf", "services = ();\n\nworkers = 2;\n");
+	expect_error_in("bad.d/x.conf",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    3, "\"workers\": a drop-in file sets only");
+	/* its @include is beside it */
+	put("bad.d/x.conf", "\n@include \"x.inc\"\n");
+	put("bad.d/x.inc", "services = ({ name = \"x\"; port = 1;\n"
+			   " script = \"nope.lua\"; });\n");
+	snprintf(file, sizeof(file), "%s/bad.d/nope.lua", dir);
+	expect_error_in("bad.d/x.inc",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    2, file);
+	put("bad.d/x.conf", "services = ();\n");
+	expect_error("\ninclude_dir = \"s.lua\";\nservices = ();\n", 2,
+	    "Not a directory");
+}
+
+/* include_dir = "." beside the main file: the main file is no drop-in. */
+static void
+test_include_dir_beside_the_main_file_leaves_it_out(void **state)
+{
+	char main_path[300];
+	struct conf *c;
+
+	(void)state;
+	put_dir("dot.d");
+	put("dot.d/main.conf", "log = \"stderr\";\ninclude_dir = \".\";\n"
+			       "services = ();\n");
+	put("dot.d/x.conf", "services = ({ name = \"x\"; port = 1;"
+			    " script = \"../s.lua\"; });\n");
+	snprintf(main_path, sizeof(main_path), "%s/dot.d/main.conf", dir);
+	c = conf_load(main_path, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->nsvcs, 1);
+	assert_string_equal(c->svcs[0].name, "x");
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -439,6 +537,10 @@ main(void)
 		test_include_of_missing_file_or_directory_names_its_line),
 	    cmocka_unit_test(test_include_in_comment_or_string_is_not_read),
 	    cmocka_unit_test(test_a_directory_as_the_file_is_an_error),
+	    cmocka_unit_test(test_dropins_follow_the_main_file_in_name_order),
+	    cmocka_unit_test(test_dropin_errors_name_the_dropin),
+	    cmocka_unit_test(
+		test_include_dir_beside_the_main_file_leaves_it_out),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }
