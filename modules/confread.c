@@ -173,7 +173,10 @@ read_error(
 	return -1;
 }
 
-/* The read itself, in dir when the file includes others. */
+/*
+ * The read itself, in dir when the file includes others: 0, 1 when
+ * libconfig refused the text, -1 (err set) when the move failed.
+ */
 static int
 read_in(
     config_t *cfg, FILE *f, const char *dir, int move, char *err, size_t len)
