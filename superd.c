@@ -51,7 +51,7 @@ check_program(struct conf *c, int i, char *err, size_t len)
 	struct service *s;
 
 	if (c->svcs[i].script == NULL)
-		return exec_check(&c->svcs[i], c->path, err, len);
+		return exec_check(&c->svcs[i], c->svcs[i].file, err, len);
 	if ((s = serve_new(&c->svcs[i], c, err, len)) == NULL)
 		return -1;
 	serve_free(s);
@@ -157,7 +157,7 @@ trial_bind(struct conf *c, int at_start)
 		v = &c->svcs[i];
 		rc = listeners_prepare(v, &held[i], err, sizeof(err));
 		if (rc < 0 && at_start)
-			fprintf(stderr, "%s:%d: service \"%s\": %s\n", c->path,
+			fprintf(stderr, "%s:%d: service \"%s\": %s\n", v->file,
 			    v->line, v->name, err);
 	}
 	if (rc == 0 && at_start)

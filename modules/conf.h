@@ -13,7 +13,8 @@
 
 struct svc_conf {
 	char *name;
-	int line; /* where the service's group starts */
+	char *file; /* the file and line where the service's group starts */
+	int line;
 	int port;
 	char **addrs;
 	int naddrs;
@@ -41,7 +42,9 @@ struct svc_conf {
 };
 
 struct conf {
-	config_t cfg; /* kept alive: services' options point into it */
+	config_t cfg;	    /* kept alive: services' options point into it */
+	config_t **dropins; /* the include_dir files', kept alive as cfg */
+	int ndropins;
 	char *path;
 	char *dir;
 	int log_where;

@@ -85,7 +85,7 @@ check_sound(struct conf *c, char *err, size_t len)
 
 	for (i = 0; i < c->nsvcs; i++)
 		if (conf_overlap(c, i, err, len) < 0 ||
-		    exec_check(&c->svcs[i], c->path, err, len) < 0)
+		    exec_check(&c->svcs[i], c->svcs[i].file, err, len) < 0)
 			return -1;
 	return 0;
 }
