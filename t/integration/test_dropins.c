@@ -38,7 +38,7 @@ main_conf(struct superd *d, int port)
 	char dir[256];
 
 	snprintf(dir, sizeof(dir), "%s/conf.d", d->dir);
-	assert_true(mkdir(dir, 0700) == 0 || access(dir, F_OK) == 0);
+	assert_true(mkdir(dir, 0755) == 0 || access(dir, F_OK) == 0);
 	sd_conf(d, "shutdown_timeout = 1;\ninclude_dir = \"conf.d\";",
 	    "{ name = \"main\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"echo.lua\"; }",
