@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <lua.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ check_program(struct conf *c, int i, char *err, size_t len)
 	struct service *s;
 
 	if (c->svcs[i].script == NULL)
-		return exec_check(&c->svcs[i], c->path, err, len);
+		return exec_check(&c->svcs[i], c->svcs[i].file, err, len);
 	if ((s = serve_new(&c->svcs[i], c, err, len)) == NULL)
 		return -1;
 	serve_free(s);
@@ -156,7 +157,7 @@ trial_bind(struct conf *c, int at_start)
 		v = &c->svcs[i];
 		rc = listeners_prepare(v, &held[i], err, sizeof(err));
 		if (rc < 0 && at_start)
-			fprintf(stderr, "%s:%d: service \"%s\": %s\n", c->path,
+			fprintf(stderr, "%s:%d: service \"%s\": %s\n", v->file,
 			    v->line, v->name, err);
 	}
 	if (rc == 0 && at_start)
@@ -167,12 +168,25 @@ trial_bind(struct conf *c, int at_start)
 	return rc;
 }
 
+/* The uid the workers serve as once they give root up, or -1. */
+static int
+serving_uid(const struct conf *c)
+{
+	const char *user = exec_default_user(c);
+	struct passwd *pw;
+
+	if (getuid() != 0 || user == NULL || (pw = getpwnam(user)) == NULL)
+		return -1;
+	return (int)pw->pw_uid;
+}
+
 static int
 run_master(struct conf *c)
 {
 	int i;
 
 	net_reuseport = 1;
+	net_owner = serving_uid(c);
 	if (listeners_adopt_inherited() < 0) {
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;

@@ -11,7 +11,8 @@
 enum admit_kind {
 	ADMIT_CLIENT,	/* an accepted connection or exec child: per_source */
 	ADMIT_DATAGRAM, /* a datagram's coroutine */
-	ADMIT_OUTBOUND	/* a superd.connect socket */
+	ADMIT_OUTBOUND, /* a superd.connect socket */
+	ADMIT_PROGRAM	/* a wait service's program: it has the listener */
 };
 
 /* A service's admission: embedded in it, its counts in one place. */

@@ -70,7 +70,27 @@ env_addr(struct child_env *e, const char *ip_name, const char *port_name,
 	return 0;
 }
 
-/* First: what the connection is, which no setting can pretend otherwise. */
+/*
+ * systemd's Accept=no: the listening socket is descriptor 3 too, named
+ * for the service, so a socket-activated daemon runs unchanged.
+ */
+static int
+env_listen(struct child_env *e, const char *name)
+{
+	char pid[16];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (child_env_set(e, "LISTEN_FDS", "1") < 0 ||
+	    child_env_set(e, "LISTEN_PID", pid) < 0 ||
+	    child_env_set(e, "LISTEN_FDNAMES", name) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * First: what the connection is (ucspi-tcp's variables: who the client is,
+ * where it came in), which no setting can pretend otherwise.
+ */
 static int
 env_connection(struct child_env *e, int fd, const union net_addr *peer)
 {
@@ -117,8 +137,9 @@ child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
     const union net_addr *peer)
 {
 	memset(e, 0, sizeof(*e));
-	if (env_connection(e, fd, peer) < 0 || env_entries(e, v->env) < 0 ||
-	    env_passed(e, v->passenv) < 0 ||
+	if ((peer != NULL ? env_connection(e, fd, peer)
+			  : env_listen(e, v->name)) < 0 ||
+	    env_entries(e, v->env) < 0 || env_passed(e, v->passenv) < 0 ||
 	    child_env_set(e, "PATH", CHILD_PATH) < 0) {
 		child_env_free(e);
 		return -1;
@@ -153,11 +174,12 @@ env_user(struct child_env *e, const struct passwd *pw)
 }
 
 /*
- * The connection as 0-2 and nothing else, blocking, signals as new; a
- * process group of its own, which max_runtime signals whole (exec.c).
+ * The connection as 0-2 and nothing else (a wait program's listening
+ * socket: 0-3), blocking, signals as new; a process group of its own,
+ * which max_runtime signals whole (exec.c).
  */
 static int
-descriptors(int fd)
+descriptors(int fd, int wait)
 {
 	sigset_t none;
 
@@ -170,7 +192,7 @@ descriptors(int fd)
 	/* Only 0-2: no other connection's or listener's descriptor. */
 	close_range(3, ~0U, 0);
 	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
-	return 0;
+	return wait && dup2(0, 3) < 0 ? -1 : 0;
 }
 
 static const int resources[CONF_RLIMITS] = {
@@ -263,27 +285,32 @@ program_argv(const struct svc_conf *v)
 
 /*
  * Nothing here can say why it fails: stderr is the client's socket.  The
- * user is looked up first (the environment names it), the limits set
- * around the switch; a program without memory for its environment does
- * not run.
+ * environment is built here, in the child (the spawner's, or superd's
+ * when it is not root); the user is looked up first (the environment
+ * names it), the limits set around the switch.  A program without memory
+ * for its environment does not run.
  */
 void
-child_exec(const struct svc_conf *v, int fd, struct child_env *e)
+child_exec(const struct svc_conf *v, const char *user, const char *group,
+    int fd, const union net_addr *peer)
 {
 	char err[128], **argv;
+	struct child_env e;
 	struct priv p;
 	int rc;
 
-	if (descriptors(fd) < 0 || (argv = program_argv(v)) == NULL)
+	if (descriptors(fd, peer == NULL) < 0 ||
+	    (argv = program_argv(v)) == NULL ||
+	    child_env_build(&e, v, 0, peer) < 0)
 		_exit(126);
-	rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
-	if (rc < 0 || env_user(e, rc == 0 && p.user ? getpwnam(p.user)
-						    : getpwuid(getuid())) < 0)
+	rc = priv_lookup(user, group, &p, err, sizeof(err));
+	if (rc < 0 || env_user(&e, rc == 0 && p.user ? getpwnam(p.user)
+						     : getpwuid(getuid())) < 0)
 		_exit(126);
 	if (early_limits(v) < 0 ||
 	    (rc == 0 && priv_switch(&p, PRIV_INITGROUPS) < 0) ||
 	    set_limits(v) < 0)
 		_exit(126);
-	execve(v->exec[0], argv, e->v);
+	execve(v->exec[0], argv, e.v);
 	_exit(127);
 }

@@ -18,8 +18,9 @@ struct child_env {
 };
 
 /*
- * Before the fork: the connection's variables, then v's env, passenv
- * and PATH; the first of a name wins.  0, or -1 (out of memory, e freed).
+ * The connection's variables (fd's and peer's; a wait program's, peer
+ * NULL, LISTEN_*), then v's env, passenv and PATH; the first of a name
+ * wins.  0, or -1 (out of memory, e freed).
  */
 int child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
     const union net_addr *peer);
@@ -27,8 +28,12 @@ int child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
 int child_env_set(struct child_env *e, const char *name, const char *value);
 void child_env_free(struct child_env *e);
 
-/* In the forked child: fd becomes 0-2, then v's program with e. */
-void child_exec(const struct svc_conf *v, int fd, struct child_env *e)
-    __attribute__((noreturn));
+/*
+ * In the forked child: fd becomes 0-2 (a client's connection from peer,
+ * or, peer NULL, a wait service's listening socket, also on 3), then v's
+ * program, as user and group when superd is root.
+ */
+void child_exec(const struct svc_conf *v, const char *user, const char *group,
+    int fd, const union net_addr *peer) __attribute__((noreturn));
 
 #endif

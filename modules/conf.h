@@ -28,13 +28,15 @@ enum {
 
 struct svc_conf {
 	char *name;
-	int line; /* where the service's group starts */
+	char *file; /* the file and line where the service's group starts */
+	int line;
 	int port;
 	char **addrs;
 	int naddrs;
 	int protos;
 	char *script; /* resolved path, or NULL for an exec service */
 	char **exec;  /* NULL-terminated argv, or NULL */
+	int wait;     /* exec: the program is handed the listening socket */
 	char *user, *group;
 	const config_setting_t *options; /* NULL when absent */
 	long max_connections;
@@ -64,7 +66,9 @@ struct svc_conf {
 };
 
 struct conf {
-	config_t cfg; /* kept alive: services' options point into it */
+	config_t cfg;	    /* kept alive: services' options point into it */
+	config_t **dropins; /* the include_dir files', kept alive as cfg */
+	int ndropins;
 	char *path;
 	char *dir;
 	int log_where;

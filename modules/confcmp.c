@@ -30,6 +30,7 @@ static const struct field fields[] = {
     {"protocol", OFF(protos), CMP_INT},
     {"script", OFF(script), CMP_STR},
     {"exec", OFF(exec), CMP_STRV},
+    {"wait", OFF(wait), CMP_INT},
     {"user", OFF(user), CMP_STR},
     {"group", OFF(group), CMP_STR},
     {"options", OFF(options), CMP_SETTING},
@@ -109,8 +110,8 @@ first_overlap(
 }
 
 static int
-overlap_error(const struct conf *c, const struct svc_conf *v,
-    const struct svc_conf *w, int k, int m, char *err, size_t len)
+overlap_error(const struct svc_conf *v, const struct svc_conf *w, int k, int m,
+    char *err, size_t len)
 {
 	char who[CONF_ERRLEN];
 
@@ -121,7 +122,7 @@ overlap_error(const struct conf *c, const struct svc_conf *v,
 		    w->addrs[m]);
 	snprintf(err, len,
 	    "%s:%d: service \"%s\": port %d/%s on %s is already used by %s",
-	    c->path, v->line, v->name, v->port,
+	    v->file, v->line, v->name, v->port,
 	    v->protos & w->protos & CONF_TCP ? "tcp" : "udp", v->addrs[k], who);
 	return -1;
 }
@@ -142,7 +143,7 @@ conf_overlap(const struct conf *c, int i, char *err, size_t len)
 		w = &c->svcs[j];
 		if (v->port == w->port && (v->protos & w->protos) != 0 &&
 		    first_overlap(v, w, &k, &m))
-			return overlap_error(c, v, w, k, m, err, len);
+			return overlap_error(v, w, k, m, err, len);
 	}
 	return 0;
 }

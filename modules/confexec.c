@@ -12,9 +12,11 @@
 
 #include "conf.h"
 #include "confexec.h"
+#include "confread.h"
 
 struct ectx {
-	const char *path;
+	const char *file; /* the group's file, when libconfig names none */
+	const char *dir;  /* what libconfig's file names are relative to */
 	char *err;
 	size_t len;
 };
@@ -48,13 +50,15 @@ static int
 efail(struct ectx *x, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = config_setting_source_file(s);
-	char msg[CONF_ERRLEN];
+	char msg[CONF_ERRLEN], buf[PATH_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(x->err, x->len, "%s:%d: %s", file ? file : x->path,
+	if (file != NULL)
+		file = confread_file(x->dir, file, buf, sizeof(buf));
+	snprintf(x->err, x->len, "%s:%d: %s", file ? file : x->file,
 	    config_setting_source_line(s), msg);
 	return -1;
 }
@@ -245,10 +249,10 @@ lua_service(struct ectx *x, const config_setting_t *g)
 }
 
 int
-confexec_load(const config_setting_t *g, struct svc_conf *v, const char *path,
-    char *err, size_t len)
+confexec_load(const config_setting_t *g, struct svc_conf *v, const char *file,
+    const char *dir, char *err, size_t len)
 {
-	struct ectx x = {path, err, len};
+	struct ectx x = {file, dir, err, len};
 	int i;
 
 	for (i = 0; i < CONF_RLIMITS; i++)

@@ -9,11 +9,11 @@ struct svc_conf;
 
 /*
  * The settings of service group g that only an exec service may have, into
- * v (after "exec" is known): 0, or -1 with "FILE:LINE: ..." in err (path
- * names the file when libconfig does not).
+ * v (after "exec" is known): 0, or -1 with "FILE:LINE: ..." in err.  The
+ * file is libconfig's, relative to dir, or file when libconfig names none.
  */
 int confexec_load(const config_setting_t *g, struct svc_conf *v,
-    const char *path, char *err, size_t len);
+    const char *file, const char *dir, char *err, size_t len);
 void confexec_free(struct svc_conf *v);
 
 #endif

@@ -29,6 +29,7 @@
 #include "reconf.h"
 #include "serve.h"
 #include "service.h"
+#include "spawner.h"
 #include "stream.h"
 #include "task.h"
 #include "udp.h"
@@ -84,7 +85,7 @@ check_sound(struct conf *c, char *err, size_t len)
 
 	for (i = 0; i < c->nsvcs; i++)
 		if (conf_overlap(c, i, err, len) < 0 ||
-		    exec_check(&c->svcs[i], c->path, err, len) < 0)
+		    exec_check(&c->svcs[i], c->svcs[i].file, err, len) < 0)
 			return -1;
 	return 0;
 }
@@ -133,6 +134,7 @@ reread_config(void)
 	conf_release(conf);
 	conf = c;
 	apply_globals(conf);
+	spawner_reload();
 	service_reloads++;
 	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
 	    conf_path, conf->nsvcs);
@@ -300,10 +302,13 @@ write_pidfile(void)
 static int
 drop_privileges(void)
 {
+	const char *user = exec_default_user(conf);
 	char err[CONF_ERRLEN];
 	struct priv p;
 
-	switch (priv_lookup(conf->user, conf->group, &p, err, sizeof(err))) {
+	if (user != conf->user)
+		log_msg(LOG_NOTICE, "no user set: serving as %s", user);
+	switch (priv_lookup(user, conf->group, &p, err, sizeof(err))) {
 	case PRIV_NOTHING:
 		return 0;
 	case PRIV_NOT_ROOT:
@@ -393,6 +398,10 @@ start(int background)
 		start_error("superd: %s", strerror(errno));
 		return -1;
 	}
+	if (exec_separate(conf) < 0) {
+		start_error("superd: exec spawner: %s", strerror(errno));
+		return -1;
+	}
 	if (start_services() < 0 || (background && detach() < 0))
 		return -1;
 	/*
@@ -437,6 +446,7 @@ daemon_end(void)
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);
 	pidfile_remove();
+	spawner_stop();
 	conf_release(conf);
 	buf_release_spares();
 	task_release_spares();

@@ -1,5 +1,7 @@
 /* exec.c - exec services: a program per connection, as inetd runs it. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +11,10 @@
 
 #include "child.h"
 #include "exec.h"
+#include "listener.h"
 #include "log.h"
 #include "service.h"
+#include "spawner.h"
 
 /* Between max_runtime's SIGTERM and the SIGKILL that follows. */
 #define KILL_GRACE 2.0
@@ -19,6 +23,7 @@ struct child {
 	pid_t pid;
 	struct service *svc;
 	union net_addr peer;
+	int listening; /* wait: the listening socket it was handed, else -1 */
 	double started;
 	struct loop_timer runtime; /* max_runtime, then KILL_GRACE */
 	int overtime;		   /* signals max_runtime has sent */
@@ -41,11 +46,42 @@ exec_count(void)
 int
 exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 {
-	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+	const char *who = NULL;
+
+	if (v->exec == NULL)
+		return 0;
+	if (v->user != NULL && getpwnam(v->user) == NULL)
+		who = v->user;
+	else if (v->group != NULL && getgrnam(v->group) == NULL)
+		who = v->group;
+	if (who != NULL) {
+		snprintf(err, len,
+		    "%s:%d: service \"%s\": unknown user or group \"%s\"", path,
+		    v->line, v->name, who);
+		return -1;
+	}
+	if (access(v->exec[0], X_OK) == 0)
 		return 0;
 	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
 	    v->name, v->exec[0], strerror(errno));
 	return -1;
+}
+
+/*
+ * In the (spawner's) child: v's program, as its user, or the daemon's
+ * (see exec_default_user) for a service that names none.
+ */
+static void
+child_main(const struct conf *c, const struct svc_conf *v, int fd,
+    const union net_addr *peer)
+{
+	const char *user = v->user, *group = v->group;
+
+	if (user == NULL && group == NULL) {
+		user = exec_default_user(c);
+		group = c->group;
+	}
+	child_exec(v, user, group, fd, peer);
 }
 
 /*
@@ -55,7 +91,9 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 static void
 signal_program(pid_t pid, int sig)
 {
-	if (kill(-pid, sig) < 0)
+	if (spawner_active())
+		spawner_kill(pid, sig);
+	else if (kill(-pid, sig) < 0)
 		kill(pid, sig);
 }
 
@@ -68,8 +106,8 @@ runtime_over(struct loop_timer *t)
 	int port, sig = c->overtime++ == 0 ? SIGTERM : SIGKILL;
 
 	net_ntop(&c->peer, addr, &port);
-	log_msg(LOG_NOTICE, "%s: tcp %s:%d: pid %d %s: %s", c->svc->name, addr,
-	    port, (int)c->pid,
+	log_msg(LOG_NOTICE, "%s: %s %s:%d: pid %d %s: %s", c->svc->name,
+	    c->listening >= 0 ? "wait" : "tcp", addr, port, (int)c->pid,
 	    sig == SIGTERM ? "ran past max_runtime" : "outlived SIGTERM",
 	    sig == SIGTERM ? "SIGTERM" : "SIGKILL");
 	signal_program(c->pid, sig);
@@ -78,33 +116,28 @@ runtime_over(struct loop_timer *t)
 }
 
 /*
- * Recorded before the fork: an unrecorded child would run untracked.  Its
- * environment is built here too, so the child allocates little.
+ * Recorded before the fork: an unrecorded child would run untracked.
+ * NULL when it cannot start (logged).
  */
-void
-exec_start(struct service *s, int fd, const union net_addr *peer)
+static struct child *
+spawn(struct service *s, int fd, const union net_addr *peer)
 {
 	struct child *c = calloc(1, sizeof(*c));
-	struct child_env env;
 	pid_t pid = -1;
 
-	if (c != NULL && child_env_build(&env, s->conf, fd, peer) == 0) {
-		if ((pid = fork()) == 0)
-			child_exec(s->conf, fd, &env);
-		if (pid > 0) /* as the child does: whichever runs first */
-			setpgid(pid, pid);
-		child_env_free(&env);
-	}
-	close(fd);
+	if (c != NULL && spawner_active())
+		pid = spawner_exec(s->name, fd, peer);
+	else if (c != NULL && (pid = fork()) == 0)
+		child_main(s->owner, s->conf, fd, peer);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
 		free(c);
-		return;
+		return NULL;
 	}
 	c->pid = pid;
 	c->svc = s;
-	c->peer = *peer;
+	c->listening = -1;
 	c->started = loop_now();
 	loop_timer_init(&c->runtime, runtime_over);
 	if (s->conf->max_runtime > 0)
@@ -112,7 +145,66 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	c->next = children;
 	children = c;
 	nchildren++;
+	return c;
+}
+
+/* A connection accepted on fd: its own program, as inetd's nowait. */
+void
+exec_start(struct service *s, int fd, const union net_addr *peer)
+{
+	struct child *c = spawn(s, fd, peer);
+
+	close(fd);
+	if (c == NULL)
+		return;
+	c->peer = *peer;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
+	s->stats->accepted++;
+}
+
+/*
+ * Started SERVICE_WAIT_BURST times within SERVICE_WAIT_WINDOW seconds:
+ * a program that exits at once (it cannot use the socket) would have
+ * superd start it forever.
+ */
+static int
+too_fast(struct service *s)
+{
+	double now = loop_now(), *oldest = &s->wait_starts[s->wait_next];
+
+	if (*oldest > 0 && now - *oldest < SERVICE_WAIT_WINDOW)
+		return 1;
+	*oldest = now;
+	s->wait_next = (s->wait_next + 1) % SERVICE_WAIT_BURST;
+	return 0;
+}
+
+/*
+ * Something is pending on a wait service's listener: its program gets the
+ * socket (inetd's wait), and superd watches it again once that exits.
+ */
+void
+exec_start_wait(struct service *s, struct listener *l)
+{
+	struct child *c;
+
+	listener_hold(l);
+	if (too_fast(s)) {
+		log_msg(LOG_WARNING,
+		    "%s: %s started %d times in %d s: paused for %d s", s->name,
+		    s->conf->exec[0], SERVICE_WAIT_BURST, SERVICE_WAIT_WINDOW,
+		    SERVICE_WAIT_PAUSE);
+		memset(s->wait_starts, 0, sizeof(s->wait_starts));
+		listener_release_at(l, loop_now() + SERVICE_WAIT_PAUSE);
+		return;
+	}
+	if ((c = spawn(s, l->io.fd, NULL)) == NULL) {
+		listener_release_at(l, loop_now() + 1);
+		return;
+	}
+	c->listening = l->io.fd;
+	c->peer = l->local;
+	admit_hold(&s->admit, NULL, ADMIT_PROGRAM);
 	s->stats->accepted++;
 }
 
@@ -130,31 +222,44 @@ child_log(struct child *c, int status)
 		snprintf(how, sizeof(how), "killed by signal %d%s",
 		    WTERMSIG(status), why);
 	net_ntop(&c->peer, addr, &port);
-	log_msg(LOG_INFO, "%s: tcp %s:%d: %.3fs, pid %d, %s", c->svc->name,
-	    addr, port, loop_now() - c->started, (int)c->pid, how);
+	log_msg(LOG_INFO, "%s: %s %s:%d: %.3fs, pid %d, %s", c->svc->name,
+	    c->listening >= 0 ? "wait" : "tcp", addr, port,
+	    loop_now() - c->started, (int)c->pid, how);
+}
+
+/* A child has ended: logged, and what it held let go. */
+static void
+ended(pid_t pid, int status)
+{
+	struct child **pp, *c;
+
+	for (pp = &children; (c = *pp) != NULL; pp = &c->next)
+		if (c->pid == pid)
+			break;
+	if (c == NULL)
+		return;
+	*pp = c->next;
+	nchildren--;
+	loop_timer_cancel(&c->runtime);
+	child_log(c, status);
+	if (c->listening >= 0) {
+		admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
+		listener_release_fd(c->listening);
+	} else {
+		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
+	}
+	free(c);
 }
 
 /* On SIGCHLD: every child that ended, without blocking the loop. */
 void
 exec_reap(void)
 {
-	struct child **pp, *c;
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (pp = &children; (c = *pp) != NULL; pp = &c->next)
-			if (c->pid == pid)
-				break;
-		if (c == NULL)
-			continue;
-		*pp = c->next;
-		nchildren--;
-		loop_timer_cancel(&c->runtime);
-		child_log(c, status);
-		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
-		free(c);
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		ended(pid, status);
 }
 
 void
@@ -162,6 +267,35 @@ exec_kill_all(int sig)
 {
 	struct child *c;
 
+	if (spawner_active()) {
+		spawner_kill(0, sig);
+		return;
+	}
 	for (c = children; c; c = c->next)
 		kill(c->pid, sig);
+}
+
+/*
+ * Who a program runs as when its service names no user: the daemon's
+ * user, nobody when superd runs as root and the configuration names none
+ * (a script must never run as root, nor what it starts).
+ */
+const char *
+exec_default_user(const struct conf *c)
+{
+	if (c->user != NULL || c->group != NULL || getuid() != 0)
+		return c->user;
+	return EXEC_DEFAULT_USER;
+}
+
+/*
+ * Root's programs start from a process that keeps root (spawner.c); the
+ * event loop is then free to give root up.
+ */
+int
+exec_separate(struct conf *c)
+{
+	if (getuid() != 0)
+		return 0;
+	return spawner_start(c, child_main, ended);
 }

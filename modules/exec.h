@@ -6,13 +6,21 @@
 
 #include "net.h"
 
+/* Who superd and its programs run as, started as root with no user set. */
+#define EXEC_DEFAULT_USER "nobody"
+
+struct conf;
+struct listener;
 struct service;
 struct svc_conf;
 
 void exec_start(struct service *s, int fd, const union net_addr *peer);
+void exec_start_wait(struct service *s, struct listener *l);
 void exec_reap(void);
 int exec_count(void);
 void exec_kill_all(int sig);
+int exec_separate(struct conf *c);
+const char *exec_default_user(const struct conf *c);
 int exec_check(
     const struct svc_conf *v, const char *path, char *err, size_t len);
 

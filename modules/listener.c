@@ -24,7 +24,7 @@ listeners_mask(int mask)
 	struct listener *l;
 
 	LIST_FOREACH(l, &live, live)
-	if (l->proto == CONF_TCP)
+	if (l->proto == CONF_TCP && !l->held)
 		loop_mod(&l->io, mask);
 }
 
@@ -80,6 +80,8 @@ listener_io(struct loop_io *io, int events)
 	}
 }
 
+static void release_fired(struct loop_timer *t);
+
 static struct listener *
 listener_new(const char *addr, int port, int proto, int fd)
 {
@@ -89,6 +91,7 @@ listener_new(const char *addr, int port, int proto, int fd)
 		free(l);
 		return NULL;
 	}
+	loop_timer_init(&l->release, release_fired);
 	l->io.fd = fd;
 	l->proto = proto;
 	l->port = port;
@@ -240,6 +243,12 @@ listener_add(const struct svc_conf *v, const char *addr, int proto,
 		return -1;
 	}
 	l->from = old;
+	if (old != NULL && old->held) {
+		/* its program still runs, or its pause has not ended */
+		l->held = 1;
+		if (loop_timer_armed(&old->release))
+			loop_timer_set(&l->release, old->release.when);
+	}
 	l->next = *list;
 	*list = l;
 	return 0;
@@ -288,6 +297,7 @@ static void
 listener_free(struct listener *l)
 {
 	loop_del(&l->io);
+	loop_timer_cancel(&l->release);
 	LIST_REMOVE(l, live);
 	if (!l->claimed && l->ops->closing)
 		l->ops->closing(l->io.fd);
@@ -295,6 +305,12 @@ listener_free(struct listener *l)
 		close(l->io.fd);
 	free(l->addr);
 	free(l);
+}
+
+static int
+watch(struct listener *l)
+{
+	return loop_add(&l->io, l->io.fd, LOOP_READ, l->io.fn);
 }
 
 /* Prepared listeners start serving their owner. */
@@ -310,8 +326,9 @@ listeners_attach(struct listener *list, void *owner, const char *name,
 		l->ops = ops;
 		l->from = NULL;
 		LIST_INSERT_HEAD(&live, l, live);
-		if (loop_add(&l->io, l->io.fd, LOOP_READ,
-			l->proto == CONF_TCP ? listener_io : ops->readable) < 0)
+		l->io.fn = l->proto == CONF_TCP && ops->accept ? listener_io
+							       : ops->readable;
+		if (!l->held && watch(l) < 0)
 			log_msg(LOG_ERR, "%s: epoll: %m", name);
 	}
 }
@@ -346,4 +363,61 @@ listeners_is_own_udp(const union net_addr *peer)
 			return 1;
 	}
 	return 0;
+}
+
+/* A wait service's program has the socket: superd stops watching it. */
+void
+listener_hold(struct listener *l)
+{
+	l->held = 1;
+	loop_del(&l->io);
+}
+
+/*
+ * Watched again: non-blocking once more (the program shares the open file
+ * and may have cleared the flag), and its owner told of what is pending.
+ */
+static void
+release(struct listener *l)
+{
+	int fl = fcntl(l->io.fd, F_GETFL);
+
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(l->io.fd, F_SETFL, fl | O_NONBLOCK);
+	l->held = 0;
+	loop_timer_cancel(&l->release);
+	if (watch(l) < 0)
+		log_msg(LOG_ERR, "%s: epoll: %m", l->name);
+}
+
+#define listener_of_release(t) \
+	((struct listener *)((char *)(t)-offsetof(struct listener, release)))
+
+static void
+release_fired(struct loop_timer *t)
+{
+	release(listener_of_release(t));
+}
+
+/* Held until when: a service paused for starting its program too often. */
+void
+listener_release_at(struct listener *l, double when)
+{
+	loop_timer_set(&l->release, when);
+}
+
+/*
+ * The program that had socket fd has exited: its listener, if a reload
+ * kept it, is watched again.  A listener since closed is not found.
+ */
+void
+listener_release_fd(int fd)
+{
+	struct listener *l;
+
+	LIST_FOREACH(l, &live, live)
+	if (l->io.fd == fd && l->held && !loop_timer_armed(&l->release)) {
+		release(l);
+		return;
+	}
 }

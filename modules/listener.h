@@ -15,7 +15,11 @@ typedef void listener_accept_fn(
 /* UDP: the socket is about to close; what it started can no longer reply. */
 typedef void listener_closing_fn(int fd);
 
-/* What a listener's owner does with what arrives. */
+/*
+ * What a listener's owner does with what arrives.  An owner without an
+ * accept function (a wait service) is told of a readable TCP socket as
+ * of a UDP one, and takes it whole.
+ */
 struct listener_ops {
 	listener_accept_fn *accept;   /* TCP */
 	loop_io_fn *readable;	      /* UDP: called with the listener's io */
@@ -30,8 +34,10 @@ struct listener {
 	int proto;	  /* CONF_TCP or CONF_UDP */
 	char *addr;
 	int port;
-	int claimed;	       /* a reload hands its socket on */
-	union net_addr local;  /* as bound */
+	int claimed;		   /* a reload hands its socket on */
+	int held;		   /* a program has the socket: not watched */
+	struct loop_timer release; /* held until then (a paused service) */
+	union net_addr local;	   /* as bound */
 	struct listener *from; /* while prepared: the listener it takes over */
 	struct listener *next; /* the owner's list */
 	LIST_ENTRY(listener) live; /* while attached */
@@ -44,6 +50,9 @@ void listeners_attach(struct listener *list, void *owner, const char *name,
     const struct listener_ops *ops);
 void listeners_close(struct listener **list);
 int listeners_is_own_udp(const union net_addr *peer);
+void listener_hold(struct listener *l);
+void listener_release_at(struct listener *l, double when);
+void listener_release_fd(int fd);
 
 int listeners_adopt_inherited(void);
 int listeners_claim_inherited(const char *addr, int port, int proto);

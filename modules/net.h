@@ -15,6 +15,7 @@ union net_addr {
 };
 
 extern int net_reuseport;
+extern int net_owner; /* with net_reuseport: the sockets' uid, or -1 */
 
 int net_listen(const char *host, int port, int type, char *err, size_t len);
 int net_accept(int fd, union net_addr *peer);

@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "exec.h"
+#include "listener.h"
 #include "serve.h"
 #include "service.h"
 #include "udp.h"
@@ -35,6 +36,18 @@ serve_accept(void *owner, int fd, const union net_addr *peer)
 
 const struct listener_ops serve_ops = {serve_accept, udp_io, udp_closing};
 
+/* A wait service: its program takes the whole socket, TCP or UDP. */
+static void
+serve_wait(struct loop_io *io, int events)
+{
+	struct listener *l = (struct listener *)io;
+
+	(void)events;
+	exec_start_wait(l->owner, l);
+}
+
+const struct listener_ops serve_wait_ops = {NULL, serve_wait, NULL};
+
 /*
  * Listed only once its script has run: that script's superd.stats()
  * never sees its own service half built.
@@ -42,7 +55,7 @@ const struct listener_ops serve_ops = {serve_accept, udp_io, udp_closing};
 struct service *
 serve_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 {
-	struct service *s = service_new(v, c, err, len);
+	struct service *s = service_new(v, err, len);
 
 	if (s == NULL)
 		return NULL;

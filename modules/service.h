@@ -17,6 +17,10 @@
 
 struct lua_State;
 
+#define SERVICE_WAIT_BURST 10  /* program starts ... */
+#define SERVICE_WAIT_WINDOW 10 /* ... within this many seconds: paused */
+#define SERVICE_WAIT_PAUSE 60
+
 struct service {
 	char *name;
 	struct svc_conf *conf; /* points into the running struct conf */
@@ -30,6 +34,9 @@ struct service {
 	struct admission admit; /* its counts: open, outbound, per source */
 	struct conf *owner;	/* the configuration conf points into */
 	int retired; /* gone from the config: freed with its last conn */
+	/* a wait service's last program starts, a ring (exec.c) */
+	double wait_starts[SERVICE_WAIT_BURST];
+	int wait_next;
 	LIST_ENTRY(service) link;
 };
 
@@ -41,8 +48,7 @@ extern int service_stopping;
 extern double service_started;
 extern int service_worker;
 
-struct service *service_new(
-    struct svc_conf *v, const struct conf *c, char *err, size_t len);
+struct service *service_new(struct svc_conf *v, char *err, size_t len);
 void service_add(struct service *s);
 void service_remove(struct service *s);
 void service_free(struct service *s);

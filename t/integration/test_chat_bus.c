@@ -238,25 +238,61 @@ expect_hi(int fd, int ms)
 	assert_string_equal(line, "bob: hi\n");
 }
 
+/*
+ * Redis refuses the chat's SUBSCRIBE with error (its first word): each
+ * try is closed and logged, 1 s, 2 s, 4 s apart, and no descriptor stays.
+ */
+static void
+assert_refusal_backs_off(struct world *w, const char *error)
+{
+	int fds, tries;
+
+	assert_true(
+	    sd_log_lines_wait(&w->d, "subscriber on", error, 1, 5000) >= 1);
+	fds = proc_fd_count(w->d.pid);
+	sleep(6);
+	/* 1 s, 2 s, 4 s apart: at most three more tries, each closed */
+	tries = sd_log_lines(&w->d, "subscriber on", error);
+	assert_in_range(tries, 2, 4);
+	assert_in_range(proc_fd_count(w->d.pid), 0, fds + 1);
+	assert_int_equal(sd_stop(&w->d), 0);
+}
+
 static void
 test_refused_subscribe_is_closed_logged_and_retried_with_backoff(void **state)
 {
 	struct world *w = *state;
-	int pr = free_port(), fds, tries;
+	int pr = free_port();
 
 	need_redis();
 	w->redis[0] = redis_start(w->d.dir, pr, "sesame");
 	assert_true(w->redis[0] > 0);
 	start_chat(&w->d, pr, "", "");
-	assert_true(
-	    sd_log_lines_wait(&w->d, "subscriber on", "NOAUTH", 1, 5000) >= 1);
-	fds = proc_fd_count(w->d.pid);
-	sleep(6);
-	/* 1 s, 2 s, 4 s apart: at most three more tries, each closed */
-	tries = sd_log_lines(&w->d, "subscriber on", "NOAUTH");
-	assert_in_range(tries, 2, 4);
-	assert_in_range(proc_fd_count(w->d.pid), 0, fds + 1);
-	assert_int_equal(sd_stop(&w->d), 0);
+	assert_refusal_backs_off(w, "NOAUTH");
+}
+
+/* An ACL that keeps the default user off the chat's channel: -NOPERM. */
+static void
+test_subscribe_refused_by_an_acl_backs_off_too(void **state)
+{
+	struct world *w = *state;
+	char cmd[256];
+	int pr = free_port();
+
+	need_redis();
+	if (access("/usr/bin/redis-cli", X_OK) < 0) {
+		printf("skipped: needs redis-cli\n");
+		return;
+	}
+	w->redis[0] = redis_start(w->d.dir, pr, NULL);
+	assert_true(w->redis[0] > 0);
+	snprintf(cmd, sizeof(cmd),
+	    "/usr/bin/redis-cli -p %d ACL SETUSER default resetchannels "
+	    "'&other' >/dev/null",
+	    pr);
+	assert_int_equal(system(cmd), 0);
+	start_chat(&w->d, pr, "", "");
+	assert_refusal_backs_off(w, "NOPERM");
 }
 
 static void
@@ -448,6 +484,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_refused_subscribe_is_closed_logged_and_retried_with_backoff,
 		setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_subscribe_refused_by_an_acl_backs_off_too, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_redis_password_authenticates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -524,6 +524,50 @@ test_refused_sighup_runs_nothing_a_new_script_spawned(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* Four lines of an exec service running /bin/cat. */
+static void
+exec_lines(char *buf, size_t len, int port, const char *extra)
+{
+	snprintf(buf, len,
+	    "    name = \"two\";\n"
+	    "    port = %d; address = \"127.0.0.1\";\n"
+	    "    exec = [\"/bin/cat\"];\n"
+	    "    %s\n",
+	    port, extra);
+}
+
+/*
+ * wait is for exec services, a UDP exec service must wait, and what looks
+ * at a client (access lists, per_source, rate) cannot apply to one.
+ */
+static void
+test_wait_settings_are_checked(void **state)
+{
+	char a[256], b[256], out[4096];
+	int p1 = free_port(), p2 = free_port();
+	struct superd *d = *state;
+
+	sd_write(d, "ok.lua", "function main(s) s:write('ok\\n') end\n");
+	service_lines(a, sizeof(a), "one", p1, "ok.lua", "");
+	exec_lines(b, sizeof(b), p2, "protocol = \"udp\";");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 13, "a UDP exec service needs \"wait = true\"", 1);
+
+	service_lines(b, sizeof(b), "two", p2, "ok.lua", "wait = true;");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 13, "\"wait\" is for exec services", 1);
+
+	exec_lines(
+	    b, sizeof(b), p2, "wait = true; only_from = [\"127.0.0.1\"];");
+	write_service_conf(d, a, b);
+	assert_conf_error(d, 13, "\"only_from\" does not apply", 1);
+
+	exec_lines(b, sizeof(b), p2, "wait = true; protocol = \"udp\";");
+	write_service_conf(d, a, b);
+	assert_int_equal(run_conf(d, out, sizeof(out), 1), 0);
+	assert_has(out, "configuration ok");
+}
+
 /* SIGHUP refuses an exec service whose program is not there, as start does. */
 static void
 test_sighup_refuses_a_missing_program(void **state)
@@ -932,6 +976,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TEST(test_good_config_checks_ok_without_serving),
+	    TEST(test_wait_settings_are_checked),
 	    TEST(test_config_errors_name_file_and_line),
 	    TEST(test_port_in_use_is_a_startup_error),
 	    TEST(test_startup_error_is_on_stderr_whatever_the_log),
