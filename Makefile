@@ -23,8 +23,10 @@ CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
 PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
-	modules/master.c modules/confcmp.c modules/confexec.c modules/admit.c modules/listener.c modules/priv.c modules/pidfile.c modules/spawner.c \
-	modules/child.c modules/stream.c modules/confdir.c modules/confread.c
+	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/devnull.c modules/pidfile.c modules/spawner.c \
+	modules/stream.c modules/confdir.c modules/confread.c
+# An exec service's own settings, and what its program gets.
+PLAIN += modules/confexec.c modules/child.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
 	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(LUAMODS)

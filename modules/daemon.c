@@ -19,6 +19,7 @@
 #include "confcmp.h"
 #include "conn.h"
 #include "daemon.h"
+#include "devnull.h"
 #include "exec.h"
 #include "lconnect.h"
 #include "log.h"
@@ -367,18 +368,10 @@ detach(void)
 static void
 detach_done(void)
 {
-	int fd;
-
 	if (ready_fd < 0)
 		return;
 	log_warn_unheard();
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	devnull_stdio();
 	if (write(ready_fd, "", 1) < 0)
 		log_msg(LOG_WARNING, "-d: the starting process is gone");
 	close(ready_fd);

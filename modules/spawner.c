@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "devnull.h"
 #include "log.h"
 #include "loop.h"
 #include "spawner.h"
@@ -258,18 +259,11 @@ isolate(int s)
 	static const int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
 	sigset_t set;
 	size_t i;
-	int null;
 
 	if (dup2(s, 3) < 0)
 		return -1;
 	close_range(4, ~0U, 0);
-	if ((null = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
+	devnull_stdio();
 	/* the event loop decides when its programs end */
 	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
 		signal(quiet[i], SIG_IGN);

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,23 +39,6 @@ spawner_of(pid_t superd)
 	    (int)superd);
 	read_text(path, list, sizeof(list));
 	return (pid_t)strtol(list, NULL, 10);
-}
-
-static int
-open_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 static struct passwd *
@@ -100,7 +82,7 @@ test_lua_never_runs_as_root(void **state)
 	assert_true(sp > 0);
 	assert_int_equal(status_field(sp, "\nUid:"), 0);
 	/* /dev/null on 0 to 2, its socket, its signalfd: no port */
-	assert_int_equal(open_fds(sp), 5);
+	assert_int_equal(proc_fd_count(sp), 5);
 	assert_int_equal(sd_stop(d), 0);
 }
 
