@@ -16,6 +16,7 @@
 #include "modules/confcmp.h"
 #include "modules/daemon.h"
 #include "modules/exec.h"
+#include "modules/import.h"
 #include "modules/listener.h"
 #include "modules/net.h"
 #include "modules/serve.h"
@@ -31,11 +32,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
+	    "       superd -I FILE|DIR\n"
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  -t        check the configuration, run each script once, "
 	    "exit\n"
 	    "  -d        detach into the background\n"
 	    "  -p FILE   write the pid to FILE\n"
+	    "  -I FILE   print the superd configuration equivalent to an\n"
+	    "            inetd.conf, an xinetd file or an xinetd.d "
+	    "directory\n"
 	    "  -V        print the version\n",
 	    SUPERD_CONFIG);
 }
@@ -206,13 +211,13 @@ run_master(struct conf *c)
 int
 main(int argc, char **argv)
 {
-	const char *path = SUPERD_CONFIG, *pidarg = NULL;
+	const char *path = SUPERD_CONFIG, *pidarg = NULL, *import = NULL;
 	char err[CONF_ERRLEN * 2], *conf_path, *pidfile;
 	int ch, check = 0, daemon = 0, rc = 0;
 	struct conf *c;
 
 	signal(SIGPIPE, SIG_IGN); /* a write to a closed peer is an error */
-	while ((ch = getopt(argc, argv, "c:tdp:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tdp:I:Vh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -226,6 +231,9 @@ main(int argc, char **argv)
 		case 'p':
 			pidarg = optarg;
 			break;
+		case 'I':
+			import = optarg;
+			break;
 		case 'V':
 			printf("superd %s (%s)\n", SUPERD_VERSION, LUA_RELEASE);
 			return 0;
@@ -237,6 +245,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (import)
+		return import_main(import, stdout);
 	if (check)
 		return check_config(path);
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
