@@ -40,8 +40,9 @@ HDRS = $(wildcard modules/*.h)
 UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
-# What every integration test links: a real superd, client sockets, processes.
-TLIB = t/sd.c t/sock.c t/proc.c t/fix.c
+# What every integration test links: a real superd, client sockets, processes,
+# superd -I put to use.
+TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c
 THDRS = t/client.h $(TLIB:.c=.h)
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
