@@ -30,6 +30,7 @@ struct xfile {
 	const char *file;
 	char *rest;
 	int no;
+	char *again; /* a line to read once more: a block ended without } */
 };
 
 /* The next line that is not blank or a comment, trimmed; NULL at the end. */
@@ -38,6 +39,10 @@ next_line(struct xfile *f)
 {
 	char *s, *end;
 
+	if ((s = f->again) != NULL) {
+		f->again = NULL;
+		return s;
+	}
 	while ((s = f->rest) != NULL) {
 		if ((f->rest = strchr(s, '\n')) != NULL)
 			*f->rest++ = '\0';
@@ -72,7 +77,7 @@ int
 import_is_xinetd(const char *text)
 {
 	char *copy = imp_strdup(text), *s, *name;
-	struct xfile f = {NULL, "", copy, 0};
+	struct xfile f = {NULL, "", copy, 0, NULL};
 	int after_head = 0, yes = 0;
 
 	while (!yes && (s = next_line(&f)) != NULL) {
@@ -125,15 +130,31 @@ attribute(struct xfile *f, struct xblock *b, char *s)
 	return 0;
 }
 
+/* An error, and a comment in the output where the block would have been. */
+static void
+not_imported(struct imp *m, const char *file, int line, const char *name,
+    const char *why)
+{
+	struct imp_svc *v = imp_svc_new(m, file, line);
+
+	imp_error(m, file, line, "%s %s: %s", name ? "service" : "defaults",
+	    name ? name : "block", why);
+	v->dropped = 1;
+	imp_note(v, "not imported: %s %s: %s", name ? "service" : "defaults",
+	    name ? name : "block", why);
+}
+
 /* The block's lines up to its "}"; -1 (said) when the file ends first. */
 static int
 block(struct xfile *f, struct xblock *b)
 {
-	char *s, *copy;
+	char *s, *copy, *name;
 
 	while ((s = next_line(f)) != NULL) {
 		if (strcmp(s, "}") == 0)
 			return 0;
+		if (opens_block(s, &name))
+			break; /* the next block: this one lost its } */
 		copy = imp_strdup(s);
 		if (attribute(f, b, s) < 0) {
 			imp_error(f->c->m, f->file, f->no,
@@ -144,8 +165,8 @@ block(struct xfile *f, struct xblock *b)
 		}
 		free(copy);
 	}
-	imp_error(f->c->m, f->file, b->line, "%s %s: no closing }",
-	    b->name ? "service" : "defaults", b->name ? b->name : "block");
+	not_imported(f->c->m, f->file, b->line, b->name, "no closing }");
+	f->again = s;
 	return -1;
 }
 
@@ -208,8 +229,9 @@ entry(struct xfile *f, char *s, char *name)
 	}
 	brace = s[strlen(s) - 1] == '{' ? s : next_line(f);
 	if (brace == NULL || (brace != s && strcmp(brace, "{") != 0)) {
-		imp_error(f->c->m, f->file, b.line, "%s: missing {",
-		    name ? b.name : "defaults");
+		not_imported(f->c->m, f->file, b.line, b.name, "missing {");
+		while (brace != NULL && strcmp(brace, "}") != 0)
+			brace = next_line(f); /* as xinetd skips the entry */
 		block_free(&b);
 		return;
 	}
@@ -282,7 +304,7 @@ directive(struct xfile *f, char *s)
 static void
 parse_text(struct xconf *c, const char *file, char *text)
 {
-	struct xfile f = {c, file, text, 0};
+	struct xfile f = {c, file, text, 0, NULL};
 	char *s;
 
 	while ((s = next_line(&f)) != NULL)

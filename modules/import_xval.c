@@ -180,10 +180,8 @@ acl(struct xsvc *x, const char *name, struct imp_list *out)
 			x_lost(x, name, l->v[i],
 			    "superd's access lists take addresses and CIDR "
 			    "blocks");
-	if (l->n > 0 && out->n == 0)
-		imp_note(x->v, "\"%s\" is empty now: %s", name,
-		    strcmp(name, "only_from") == 0 ? "it admits no one"
-						   : "it refuses no one");
+	if (out->n == 0 && strcmp(name, "only_from") == 0)
+		imp_note(x->v, "\"only_from\" is empty: it admits no one");
 }
 
 static void
