@@ -72,6 +72,7 @@ void imp_list_del(struct imp_list *l, const char *s);
 void imp_list_free(struct imp_list *l);
 struct imp_svc *imp_svc_new(struct imp *m, const char *file, int line);
 void imp_svc_free(struct imp_svc *v);
+int imp_bad_port(const char *port);
 void imp_note(struct imp_svc *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void imp_error(struct imp *m, const char *file, int line, const char *fmt, ...)

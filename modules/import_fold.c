@@ -175,21 +175,29 @@ fold_alike(struct imp *m)
 	free(keys);
 }
 
-/* [a-z0-9_-], as superd's names are; a port number names by program. */
+/* What names a service declared by port number or path: its program. */
+static const char *
+name_source(const struct imp_svc *v)
+{
+	const char *s = v->name ? v->name : "service", *slash;
+
+	if (strspn(s, "0123456789") != strlen(s) && v->path == NULL)
+		return s;
+	if (v->exec.n > 0)
+		return (slash = strrchr(v->exec.v[0], '/')) ? slash + 1
+							    : v->exec.v[0];
+	return v->script ? v->script : "service";
+}
+
+/* [a-z0-9_-], as superd's names are; a script's without its ".lua". */
 static char *
 clean_name(const struct imp_svc *v)
 {
-	const char *s = v->name ? v->name : "service", *slash;
-	char *out;
+	const char *s = name_source(v);
+	char *out = imp_printf("%.40s", s);
 	int i;
 
-	if (strspn(s, "0123456789") == strlen(s) && v->script != NULL)
-		s = v->script;
-	else if (strspn(s, "0123456789") == strlen(s) && v->exec.n > 0)
-		s = (slash = strrchr(v->exec.v[0], '/')) ? slash + 1
-							 : v->exec.v[0];
-	out = imp_printf("%.40s", s);
-	if (strcmp(s, v->script ? v->script : "") == 0)
+	if (s == v->script)
 		out[strcspn(out, ".")] = '\0';
 	for (i = 0; out[i]; i++) {
 		out[i] = (char)tolower((unsigned char)out[i]);

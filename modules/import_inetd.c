@@ -286,6 +286,10 @@ service(struct line *l, const struct fields *f)
 		hosts = name;
 		name = colon + 1;
 	}
+	if (!f->unix_sock && imp_bad_port(name)) {
+		bad(l, "port %s is not 1 to 65535", name);
+		return;
+	}
 	v = imp_svc_new(l->m, l->file, l->no);
 	v->disabled = l->off;
 	if (l->off)

@@ -145,6 +145,16 @@ imp_svc_free(struct imp_svc *v)
 	free(v);
 }
 
+/* A port given as a number that no port has. */
+int
+imp_bad_port(const char *port)
+{
+	long n = strtol(port, NULL, 10);
+
+	return port[0] != '\0' && strspn(port, "0123456789") == strlen(port) &&
+	       (n < 1 || n > 65535);
+}
+
 void
 imp_note(struct imp_svc *v, const char *fmt, ...)
 {

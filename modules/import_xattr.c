@@ -224,12 +224,14 @@ x_program(struct xsvc *x)
 }
 
 /* port (the name's from /etc/services without it), bind, the family. */
-static void
+static int
 x_port(struct xsvc *x)
 {
 	const char *port = x_take1(x, "port"), *bind = x_take1(x, "bind");
 	const char *v6only = x_take1(x, "v6only");
 
+	if (port != NULL && (port[0] == '\0' || imp_bad_port(port)))
+		return x_drop(x, "not imported: port is not 1 to 65535");
 	x->v->port = imp_strdup(port ? port : x->b->name);
 	if (bind == NULL)
 		bind = x_take1(x, "interface");
@@ -240,6 +242,7 @@ x_port(struct xsvc *x)
 	if (v6only != NULL && strcmp(v6only, "yes") == 0)
 		x_lost(x, "v6only", v6only,
 		    "superd's \"::\" takes IPv4 clients too");
+	return 0;
 }
 
 /* disable = yes, or the defaults' disabled and enabled lists. */
@@ -279,8 +282,7 @@ xinetd_service(
 	x.v->name = imp_strdup(b->name);
 	collect(&x, defaults, b);
 	if (x_type(&x) == 0 && x_flags(&x) == 0 && x_socket(&x) == 0 &&
-	    x_program(&x) == 0) {
-		x_port(&x);
+	    x_program(&x) == 0 && x_port(&x) == 0) {
 		x_settings(&x);
 		x_enabled(&x, defaults);
 		x_leftovers(&x);
