@@ -112,7 +112,8 @@ t/bin/failalloc.so: t/failalloc.c
 
 t/bin/test_alloc_failure: t/bin/failalloc.so
 
-# The tests also run rdate, groff, HAProxy and Redis as clients and peers.
+# The tests also run rdate, groff, HAProxy and Redis as clients and peers, and
+# in.tftpd, in.fingerd (with finger) and rsync as imported exec programs.
 test-deps:
 	$(MAKE) deps DEBS="$(DEBS) $(TEST_DEBS)"
 
