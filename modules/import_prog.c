@@ -117,11 +117,12 @@ void
 imp_program(struct imp_svc *v, const char *kind, const char *path, char **argv,
     int argc)
 {
-	if (strcmp(base(path), "tcpd") == 0 && argc > 0)
+	if (argc == 0)
+		program_args(v, path, NULL, NULL, 0);
+	else if (strcmp(base(path), "tcpd") == 0)
 		unwrap_tcpd(v, kind, argv, argc);
 	else
-		program_args(v, path, argc > 0 ? argv[0] : NULL, argv + 1,
-		    argc > 0 ? argc - 1 : 0);
+		program_args(v, path, argv[0], argv + 1, argc - 1);
 }
 
 static int

@@ -27,7 +27,6 @@ struct xblock {
 struct xval {
 	const char *name;
 	struct imp_list vals;
-	int line;
 	int inherited; /* the defaults' alone: the header notes it */
 	int used;
 };

@@ -47,8 +47,10 @@ apply(struct xsvc *x, const struct xattr *a, int inherited)
 	struct xval *xv;
 	int op = a->op, i;
 
-	if (a->name[0] == '\0') {
-		imp_note(x->v, "not imported, cannot parse: %s", a->vals.v[0]);
+	if (a->name[0] == '\0') { /* the defaults' are in the header */
+		if (!inherited)
+			imp_note(x->v, "not imported, cannot parse: %s",
+			    a->vals.v[0]);
 		return;
 	}
 	xv = xval_at(x, a->name);
@@ -62,7 +64,6 @@ apply(struct xsvc *x, const struct xattr *a, int inherited)
 		else
 			imp_list_add(&xv->vals, a->vals.v[i]);
 	xv->vals.given = 1;
-	xv->line = a->line;
 	xv->inherited = inherited;
 }
 
@@ -254,12 +255,15 @@ x_enabled(struct xsvc *x, const struct xblock *d)
 	int i, j;
 
 	id = id ? id : x->b->name;
-	for (i = 0; i < d->n; i++)
+	for (i = 0; i < d->n; i++) {
+		/* "enabled =" alone enables nothing, as in xinetd */
+		on.given |= strcmp(d->a[i].name, "enabled") == 0;
 		for (j = 0; j < d->a[i].vals.n; j++)
 			if (strcmp(d->a[i].name, "enabled") == 0)
 				imp_list_add(&on, d->a[i].vals.v[j]);
 			else if (strcmp(d->a[i].name, "disabled") == 0)
 				imp_list_add(&off, d->a[i].vals.v[j]);
+	}
 	if (dis != NULL && strcmp(dis, "yes") == 0)
 		x_disable(x, "xinetd \"disable = yes\"");
 	else if (imp_list_has(&off, id))
