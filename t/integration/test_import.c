@@ -391,6 +391,48 @@ test_import_inetd_reports_every_bad_line(void **state)
 	free(err);
 }
 
+/*
+ * What superd may not have yet is still written as its settings say:
+ * a unix socket's path, a port by name, and inetd's IPv6-only lines and
+ * FreeBSD's limits, with their comments.
+ */
+static void
+test_import_inetd_unix_socket_names_and_families(void **state)
+{
+	struct superd *d = *state;
+	char *out = malloc(BIG), *err = malloc(BIG), path[256];
+
+	sd_write(d, "inetd.conf",
+	    "/run/superd-test.sock stream unix nowait root /bin/cat cat\n"
+	    "no-such-service stream tcp nowait root /bin/cat cat\n"
+	    "4711 stream tcp6 nowait/3/10/2 nobody /bin/cat cat\n"
+	    "4712 stream tcp nowait root /bin/true true\n"
+	    "4712 stream tcp6 nowait root /bin/true true\n");
+	snprintf(path, sizeof(path), "%s/inetd.conf", d->dir);
+	assert_int_equal(imp_run(d, path, out, BIG, err, BIG), 0);
+	assert_has(out, "  {\n    name = \"cat\";\n"
+			"    path = \"/run/superd-test.sock\";\n"
+			"    exec = [\"/bin/cat\"];\n");
+	assert_has(out, "    name = \"no-such-service\";\n"
+			"    port = \"no-such-service\";\n");
+	assert_has(out, "    # port \"no-such-service\" is not in "
+			"/etc/services here: superd looks it up when it "
+			"starts\n");
+	assert_has(out, "    name = \"cat-2\";\n    port = 4711;\n"
+			"    address = \"::\";\n    protocol = \"tcp\";\n");
+	assert_has(out, "    max_connections = 3;\n    per_source = 2;\n");
+	assert_has(out, "    # inetd \"nowait/3/10/2\": the limit of 10 a "
+			"minute from one address is not carried over\n"
+			"    # inetd listened on IPv6 only; superd's \"::\" "
+			"takes IPv4 clients too\n");
+	/* tcp and tcp6 lines of one program: one service on "::" */
+	assert_has(out, "inetd.conf:4,5\n  {\n    name = \"true\";\n"
+			"    port = 4712;\n    address = \"::\";\n"
+			"    protocol = \"tcp\";\n");
+	free(out);
+	free(err);
+}
+
 /* Neither a file nor a directory there: an error, nothing printed. */
 static void
 test_import_unreadable_file_is_an_error(void **state)
@@ -407,29 +449,20 @@ test_import_unreadable_file_is_an_error(void **state)
 	assert_string_equal(out, "");
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, sd_setup, sd_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-		test_import_inetd_conf_prints_each_service, sd_setup,
-		sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_inetd_output_passes_check_and_serves, sd_setup,
-		sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_inetd_udp_wait_line_serves_tftp, sd_setup,
-		sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_debian_finger_line_answers_finger, sd_setup,
-		sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_rsync_line_lists_modules, sd_setup, sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_inetd_reports_every_bad_line, sd_setup,
-		sd_teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_import_unreadable_file_is_an_error, sd_setup, sd_teardown),
+	    T(test_import_inetd_conf_prints_each_service),
+	    T(test_import_inetd_output_passes_check_and_serves),
+	    T(test_import_inetd_udp_wait_line_serves_tftp),
+	    T(test_import_debian_finger_line_answers_finger),
+	    T(test_import_rsync_line_lists_modules),
+	    T(test_import_inetd_reports_every_bad_line),
+	    T(test_import_inetd_unix_socket_names_and_families),
+	    T(test_import_unreadable_file_is_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
