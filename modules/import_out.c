@@ -252,18 +252,18 @@ header(struct imp *m, FILE *f)
 	    "#   log   every connection is logged at info, to stderr (to "
 	    "syslog under -d);\n"
 	    "#         %s logged to syslog: log = \"syslog\" does that.\n"
-	    "#   user  superd drops to this user after binding its ports; "
-	    "from then on\n"
-	    "#         an exec service's own user can no longer be "
-	    "switched to, so\n"
-	    "#         leave it unset while exec services name users.\n"
+	    "#   user  superd's loop and scripts run as this user once the "
+	    "ports are\n"
+	    "#         bound (nobody, when started as root and it is unset); "
+	    "each exec\n"
+	    "#         service below still runs as the user %s gave it.\n"
 	    "# What did not come along is a comment beside its service.  "
 	    "Check with\n"
 	    "# superd -t -c FILE.\n",
 	    m->dir			    ? "the xinetd.d directory"
 	    : strcmp(m->kind, "inetd") == 0 ? "the inetd.conf"
 					    : "the xinetd configuration",
-	    m->path, m->kind);
+	    m->path, m->kind, m->kind);
 	for (i = 0; i < m->notes.n; i++)
 		fprintf(f, "# %s\n", m->notes.v[i]);
 	fprintf(f,

@@ -77,7 +77,7 @@ test_import_inetd_conf_prints_each_service(void **state)
 	    d->dir);
 	assert_string_equal(err, want);
 	assert_has(out, "imported by superd -I from the inetd.conf");
-	assert_has(out, "#   user  superd drops to this user");
+	assert_has(out, "#   user  superd's loop and scripts run as this user");
 	assert_has(out, "  # ");
 	assert_has(out, "inetd.conf:4,5\n  {\n    name = \"echo\";\n"
 			"    port = 7;\n    address = \"127.0.0.1\";\n"
