@@ -227,10 +227,11 @@ x_limits(struct xsvc *x)
 		return;
 	}
 	x->v->rate = x_number(cps->v[0]);
-	imp_note(x->v,
-	    "xinetd \"cps = %s %s\" also paused the service %s s "
-	    "once over the rate; superd refuses only what is over",
-	    cps->v[0], cps->v[1], cps->v[1]);
+	if (!x->v->wait) /* else the rate goes, noted, when folded */
+		imp_note(x->v,
+		    "xinetd \"cps = %s %s\" also paused the service %s s "
+		    "once over the rate; superd refuses only what is over",
+		    cps->v[0], cps->v[1], cps->v[1]);
 }
 
 static void
@@ -309,11 +310,37 @@ x_process(struct xsvc *x)
 		    "superd runs a program with its user's groups");
 }
 
+/*
+ * A script runs inside superd: what shapes a program's process is not
+ * its to have.  The defaults' say nothing; the service's own are noted.
+ */
+static void
+x_not_for_scripts(struct xsvc *x)
+{
+	static const char *const names[] = {"env", "passenv", "rlimit_as",
+	    "rlimit_cpu", "rlimit_files", "nice", "umask", "groups", NULL};
+	const char *const *n;
+	struct xval *xv;
+
+	for (n = names; *n; n++) {
+		if ((xv = x_find(x, *n)) == NULL)
+			continue;
+		xv->used = 1;
+		if (!xv->inherited)
+			x_lost(x, *n, NULL,
+			    "superd applies it to programs, not scripts");
+	}
+}
+
 void
 x_settings(struct xsvc *x)
 {
 	x_access(x);
 	x_limits(x);
+	if (x->v->script != NULL) {
+		x_not_for_scripts(x);
+		return;
+	}
 	x_environ(x);
 	x_rlimits(x);
 	x_process(x);

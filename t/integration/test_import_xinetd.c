@@ -187,7 +187,7 @@ test_import_xinetd_conf_applies_defaults_and_operators(void **state)
 	sd_write(d, "xinetd.conf",
 	    "defaults\n{\n\tlog_type = SYSLOG daemon info\n"
 	    "\tlog_on_success = PID\n\tonly_from = 127.0.0.1\n"
-	    "\tinstances = 20\n\tdisabled = qotd\n}\n\n"
+	    "\tinstances = 20\n\tdisabled = qotd\n\tumask = 022\n}\n\n"
 	    "service chargen\n{\n\ttype = INTERNAL\n\tsocket_type = stream\n"
 	    "\twait = no\n\tonly_from += ::1\n\tno_access = 127.0.0.2\n}\n"
 	    "service time\n{\n\ttype = INTERNAL\n\tsocket_type = dgram\n"
@@ -219,6 +219,9 @@ test_import_xinetd_conf_applies_defaults_and_operators(void **state)
 			"    max_connections = 20;\n    only_from = [];\n"
 			"    # \"only_from\" is empty: it admits no one\n");
 	assert_has(out, "  #   exec = [\"/usr/games/fortune\"];\n");
+	/* a program's umask from the defaults; the scripts have none */
+	assert_has(out, "  #   umask = \"022\";\n");
+	assert_null(strstr(strstr(out, "umask = ") + 1, "umask = "));
 	assert_has(out, "listed in xinetd's defaults \"disabled\": carried "
 			"over commented out\n");
 	free(out);
