@@ -300,9 +300,10 @@ x_process(struct xsvc *x)
 			x_lost(x, "nice", nice, "not -20 to 19");
 		}
 	}
-	if (umask != NULL && umask[0] != '\0' && strlen(umask) <= 4 &&
-	    strspn(umask, "01234567") == strlen(umask))
-		x->v->umask = imp_strdup(umask);
+	if (umask != NULL && umask[0] != '\0' &&
+	    strspn(umask, "01234567") == strlen(umask) &&
+	    strtol(umask, NULL, 8) <= 0777) /* superd writes it in three */
+		x->v->umask = imp_printf("%03lo", strtol(umask, NULL, 8));
 	else if (umask != NULL)
 		x_lost(x, "umask", umask, "not an octal mask");
 	if (groups != NULL && strcmp(groups, "no") == 0 && x->v->user)

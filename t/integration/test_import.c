@@ -285,24 +285,6 @@ rsync_module(struct superd *d)
 	    d->dir, d->dir);
 }
 
-/*
- * This superd may predate argv0 (issue 14's exec settings): rsync does
- * not look at its argv[0], so the line goes and the rest is served.
- */
-static void
-check_or_drop_argv0(struct superd *d, char *out, char *err)
-{
-	if (imp_check(d, err, BIG) == 0)
-		return;
-	if (strstr(err, "unknown setting \"argv0\"") == NULL)
-		fail_msg("superd -t refused the import:\n%s\n%s", err, out);
-	printf("note: this superd has no argv0 yet: served without it\n");
-	imp_subst(out, BIG, "    argv0 = \"rsyncd\";\n", "");
-	sd_write(d, "superd.conf", "%s", out);
-	if (imp_check(d, err, BIG) < 0)
-		fail_msg("superd -t refused the import:\n%s\n%s", err, out);
-}
-
 /* rsync's inetd line, with its own argv[0]: a client lists the module. */
 static void
 test_import_rsync_line_lists_modules(void **state)
@@ -329,7 +311,8 @@ test_import_rsync_line_lists_modules(void **state)
 	assert_has(out, "    argv0 = \"rsyncd\";\n    user = \"root\";\n");
 	move_port(out, 873, port);
 	imp_use(d, out, BIG);
-	check_or_drop_argv0(d, out, err);
+	if (imp_check(d, err, BIG) < 0)
+		fail_msg("superd -t refused the import:\n%s\n%s", err, out);
 	sd_started(d, port);
 	snprintf(path, sizeof(path), "%s/rsync.out", d->dir);
 	snprintf(url, sizeof(url), "rsync://127.0.0.1:%d/", port);

@@ -27,11 +27,11 @@ struct ports {
 
 /*
  * xinetd.d: echo over stream and dgram, daytime disabled, greet a
- * program (with the environment settings superd may not have yet when
- * env is set), relay a redirect to echo; two leftovers xinetd skips.
+ * program with its access lists, limits and environment, relay a
+ * redirect to echo; two leftovers xinetd skips.
  */
 static void
-write_xinetd_d(struct superd *d, const struct ports *p, int env)
+write_xinetd_d(struct superd *d, const struct ports *p)
 {
 	char dir[256];
 
@@ -53,20 +53,18 @@ write_xinetd_d(struct superd *d, const struct ports *p, int env)
 	sd_write(d, "xinetd.d/greet",
 	    "service greet\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n"
 	    "\tprotocol = tcp\n\twait = no\n\tuser = nobody\n"
-	    "\tserver = /bin/echo\n\tserver_args = hello from xinetd\n"
+	    "\tserver = /usr/bin/printenv\n\tserver_args = GREETING LANG\n"
 	    "\tport = %d\n\tbind = 127.0.0.1\n"
 	    "\tonly_from = 127.0.0.1 10.0.0.0 192.168.{1,2} "
 	    "gate.example.org\n"
 	    "\tonly_from += ::1\n"
 	    "\tinstances = 10\n\tper_source = 3\n\tcps = 25 30\n"
-	    "%s"
+	    "\tenv = LANG=C GREETING=hello\n\tpassenv = TZ\n"
+	    "\trlimit_as = 64M\n\trlimit_files = 128\n\tnice = 5\n"
+	    "\tumask = 0027\n"
 	    "\tlog_on_success = PID HOST DURATION\n"
 	    "\tflags = REUSE KEEPALIVE\n}\n",
-	    p->greet,
-	    env ? "\tenv = LANG=C GREETING=hello\n\tpassenv = TZ\n"
-		  "\trlimit_as = 64M\n\trlimit_files = 128\n\tnice = 5\n"
-		  "\tumask = 027\n"
-		: "");
+	    p->greet);
 	sd_write(d, "xinetd.d/relay",
 	    "service relay\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n"
 	    "\twait = no\n\tport = %d\n\tbind = 127.0.0.1\n"
@@ -92,7 +90,7 @@ test_import_xinetd_dir_prints_each_service(void **state)
 	struct ports p = {free_port(), free_port(), free_port()};
 	char *out = malloc(BIG), *err = malloc(BIG), want[512];
 
-	write_xinetd_d(d, &p, 1);
+	write_xinetd_d(d, &p);
 	assert_int_equal(import_xinetd_d(d, out, err), 0);
 	assert_string_equal(err, "");
 	assert_has(out, "imported by superd -I from the xinetd.d directory");
@@ -109,8 +107,8 @@ test_import_xinetd_dir_prints_each_service(void **state)
 	    "    script = \"echo.lua\";\n  },\n",
 	    p.echo);
 	assert_has(out, want);
-	assert_has(out, "    exec = [\"/bin/echo\", \"hello\", \"from\", "
-			"\"xinetd\"];\n    user = \"nobody\";\n"
+	assert_has(out, "    exec = [\"/usr/bin/printenv\", \"GREETING\", "
+			"\"LANG\"];\n    user = \"nobody\";\n"
 			"    max_connections = 10;\n    per_source = 3;\n"
 			"    rate = 25;\n"
 			"    only_from = [\"127.0.0.1\", \"10.0.0.0/8\", "
@@ -132,6 +130,9 @@ test_import_xinetd_dir_prints_each_service(void **state)
 	    p.echo);
 	assert_has(out, want);
 	assert_null(strstr(out, "rpmsave"));
+	imp_use(d, out, BIG);
+	if (imp_check(d, err, BIG) < 0)
+		fail_msg("superd -t refused the import:\n%s\n%s", err, out);
 	free(out);
 	free(err);
 }
@@ -145,7 +146,7 @@ test_import_xinetd_dir_output_passes_check_and_relays(void **state)
 	int fd;
 	ssize_t n;
 
-	write_xinetd_d(d, &p, 0);
+	write_xinetd_d(d, &p);
 	assert_int_equal(import_xinetd_d(d, out, err), 0);
 	imp_use(d, out, BIG);
 	if (imp_check(d, err, BIG) < 0)
@@ -163,7 +164,7 @@ test_import_xinetd_dir_output_passes_check_and_relays(void **state)
 	n = recv_all(fd, reply, sizeof(reply) - 1, 3000);
 	close(fd);
 	reply[n > 0 ? n : 0] = '\0';
-	assert_string_equal(reply, "hello from xinetd\n");
+	assert_string_equal(reply, "hello\nC\n"); /* env, server_args */
 	assert_int_equal(sd_stop(d), 0);
 	free(out);
 	free(err);
