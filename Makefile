@@ -11,30 +11,40 @@ CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
 
 PKGS = lua5.3 libconfig
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
-TEST_DEBS = rdate groff haproxy redis-server tftpd-hpa tftp-hpa
+TEST_DEBS = rdate groff haproxy redis-server tftpd-hpa tftp-hpa fingerd finger rsync
 
 CC ?= gcc
 OPT ?= -O2
 CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
 	-DSUPERD_VERSION='"$(VERSION)"' -DSUPERD_CONFIG='"$(CONFIG)"' \
+	-DSUPERD_SCRIPTS='"$(DATADIR)/superd"' \
 	$(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm
 CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
 PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
-	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/pidfile.c \
-	modules/stream.c modules/unixsock.c modules/conflisten.c
+	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/devnull.c modules/pidfile.c modules/spawner.c \
+	modules/stream.c modules/confdir.c modules/confread.c
+# An exec service's own settings, and what its program gets.
+PLAIN += modules/confexec.c modules/child.c
+# Where a service listens: a port by number or name, or a unix socket.
+PLAIN += modules/conflisten.c modules/unixsock.c
+# superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
+IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
+	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
+	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
 	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
-SRCS = superd.c $(PLAIN) $(LUAMODS)
+SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 
 UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
-# What every integration test links: a real superd, client sockets, processes.
-TLIB = t/sd.c t/sock.c t/proc.c t/fix.c
+# What every integration test links: a real superd, client sockets, processes,
+# superd -I put to use.
+TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c
 THDRS = t/client.h $(TLIB:.c=.h)
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -104,7 +114,8 @@ t/bin/failalloc.so: t/failalloc.c
 
 t/bin/test_alloc_failure: t/bin/failalloc.so
 
-# The tests also run rdate, groff, HAProxy and Redis as clients and peers.
+# The tests also run rdate, groff, HAProxy and Redis as clients and peers, and
+# in.tftpd, in.fingerd (with finger) and rsync as imported exec programs.
 test-deps:
 	$(MAKE) deps DEBS="$(DEBS) $(TEST_DEBS)"
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <lua.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "modules/confcmp.h"
 #include "modules/daemon.h"
 #include "modules/exec.h"
+#include "modules/import.h"
 #include "modules/listener.h"
 #include "modules/net.h"
 #include "modules/serve.h"
@@ -30,11 +32,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: superd [-c FILE] [-t] [-d] [-p PIDFILE] [-V] [-h]\n"
+	    "       superd -I FILE|DIR\n"
 	    "  -c FILE   configuration file (default %s)\n"
 	    "  -t        check the configuration, run each script once, "
 	    "exit\n"
 	    "  -d        detach into the background\n"
 	    "  -p FILE   write the pid to FILE\n"
+	    "  -I FILE   print the superd configuration equivalent to an\n"
+	    "            inetd.conf, an xinetd file or an xinetd.d "
+	    "directory\n"
 	    "  -V        print the version\n",
 	    SUPERD_CONFIG);
 }
@@ -50,7 +56,7 @@ check_program(struct conf *c, int i, char *err, size_t len)
 	struct service *s;
 
 	if (c->svcs[i].script == NULL)
-		return exec_check(&c->svcs[i], c->path, err, len);
+		return exec_check(&c->svcs[i], c->svcs[i].file, err, len);
 	if ((s = serve_new(&c->svcs[i], c, err, len)) == NULL)
 		return -1;
 	serve_free(s);
@@ -156,7 +162,7 @@ trial_bind(struct conf *c, int at_start)
 		v = &c->svcs[i];
 		rc = listeners_prepare(v, &held[i], err, sizeof(err));
 		if (rc < 0 && at_start)
-			fprintf(stderr, "%s:%d: service \"%s\": %s\n", c->path,
+			fprintf(stderr, "%s:%d: service \"%s\": %s\n", v->file,
 			    v->line, v->name, err);
 	}
 	if (rc == 0 && at_start)
@@ -167,12 +173,25 @@ trial_bind(struct conf *c, int at_start)
 	return rc;
 }
 
+/* The uid the workers serve as once they give root up, or -1. */
+static int
+serving_uid(const struct conf *c)
+{
+	const char *user = exec_default_user(c);
+	struct passwd *pw;
+
+	if (getuid() != 0 || user == NULL || (pw = getpwnam(user)) == NULL)
+		return -1;
+	return (int)pw->pw_uid;
+}
+
 static int
 run_master(struct conf *c)
 {
 	int i;
 
 	net_reuseport = 1;
+	net_owner = serving_uid(c);
 	if (listeners_adopt_inherited() < 0) {
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;
@@ -192,13 +211,13 @@ run_master(struct conf *c)
 int
 main(int argc, char **argv)
 {
-	const char *path = SUPERD_CONFIG, *pidarg = NULL;
+	const char *path = SUPERD_CONFIG, *pidarg = NULL, *import = NULL;
 	char err[CONF_ERRLEN * 2], *conf_path, *pidfile;
 	int ch, check = 0, daemon = 0, rc = 0;
 	struct conf *c;
 
 	signal(SIGPIPE, SIG_IGN); /* a write to a closed peer is an error */
-	while ((ch = getopt(argc, argv, "c:tdp:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tdp:I:Vh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -212,6 +231,9 @@ main(int argc, char **argv)
 		case 'p':
 			pidarg = optarg;
 			break;
+		case 'I':
+			import = optarg;
+			break;
 		case 'V':
 			printf("superd %s (%s)\n", SUPERD_VERSION, LUA_RELEASE);
 			return 0;
@@ -223,6 +245,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (import)
+		return import_main(import, stdout);
 	if (check)
 		return check_config(path);
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {

@@ -9,11 +9,18 @@
 
 #include "conf.h"
 #include "conflisten.h"
+#include "confdir.h"
+#include "confexec.h"
+#include "confread.h"
 #include "log.h"
 #include "stats.h"
 
+/* The file being loaded: the main one or a drop-in. */
 struct ctx {
 	struct conf *c;
+	const char *file;
+	const char *dir;	/* its directory */
+	const char *script_dir; /* where its relative scripts are */
 	char *err;
 	size_t len;
 };
@@ -59,6 +66,14 @@ static const char *const svc_names[] = {
     "path",
     "mode",
     "owner",
+    /* exec services only: confexec.c */
+    "argv0",
+    "env",
+    "passenv",
+    "rlimits",
+    "nice",
+    "umask",
+    "max_runtime",
     NULL,
 };
 
@@ -73,20 +88,30 @@ static const char *const global_names[] = {
     "max_connections",
     "shutdown_timeout",
     "workers",
+    "include_dir",
     "services",
     NULL,
 };
 
+/* The file s comes from: the one loaded, or one it @include'd. */
+static const char *
+file_of(struct ctx *x, const config_setting_t *s, char *buf, size_t len)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+
+	return f ? confread_file(x->dir, f, buf, len) : x->file;
+}
+
 static int
 fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 {
-	char msg[CONF_ERRLEN];
+	char msg[CONF_ERRLEN], file[PATH_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(x->err, x->len, "%s:%d: %s", x->c->path,
+	snprintf(x->err, x->len, "%s:%d: %s", file_of(x, s, file, sizeof(file)),
 	    s ? config_setting_source_line(s) : 0, msg);
 	return -1;
 }
@@ -321,7 +346,7 @@ svc_program(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return 0;
 
 	name = v->script;
-	v->script = conf_resolve(x->c->script_dir, name);
+	v->script = conf_resolve(x->script_dir, name);
 	free(name);
 	if (v->script == NULL)
 		return no_memory(x, s);
@@ -348,13 +373,18 @@ svc_addresses(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	return 0;
 }
 
-/* Two services on one port and address: conf_overlap, after loading. */
+/*
+ * Two services on one port and address: conf_overlap, after loading.
+ * Names are unique across the main file and its drop-ins.
+ */
 static int
 svc_clash(struct ctx *x, const config_setting_t *g, const struct svc_conf *a,
     const struct svc_conf *b)
 {
 	if (strcmp(a->name, b->name) == 0)
-		return fail(x, g, "duplicate service name \"%s\"", a->name);
+		return fail(x, g,
+		    "duplicate service name \"%s\" (first at %s:%d)", a->name,
+		    b->file, b->line);
 	return 0;
 }
 
@@ -452,7 +482,8 @@ svc_listen(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	const config_setting_t *at = g;
 	char msg[CONF_ERRLEN];
 
-	if (conf_listen(g, v, x->c, &at, msg, sizeof(msg)) == 0)
+	if (conf_listen(g, v, x->dir, x->c->workers, &at, msg, sizeof(msg)) ==
+	    0)
 		return 0;
 	return fail(x, at, "%s", msg);
 }
@@ -461,8 +492,11 @@ static int
 svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 {
 	const config_setting_t *s;
+	char file[PATH_MAX];
 
 	v->line = config_setting_source_line(g);
+	if ((v->file = strdup(file_of(x, g, file, sizeof(file)))) == NULL)
+		return no_memory(x, g);
 	if (!config_setting_is_group(g))
 		return fail(x, g, "each service must be a group { ... }");
 	if (check_known(x, g, svc_names, svc_nums) < 0 ||
@@ -471,9 +505,11 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->name == NULL || !valid_name(v->name))
 		return fail(x, config_setting_get_member(g, "name") ?: g,
 		    "service needs a \"name\" of [a-z0-9_-]+, 63 at most");
+	if (svc_protocols(x, g, v) < 0 || svc_listen(x, g, v) < 0)
+		return -1;
 	if (get_strv(x, g, "address", &v->addrs, &v->naddrs) < 0 ||
-	    svc_protocols(x, g, v) < 0 || svc_numbers(x, g, v) < 0 ||
-	    svc_program(x, g, v) < 0 || get_str(x, g, "user", &v->user) < 0 ||
+	    svc_numbers(x, g, v) < 0 || svc_program(x, g, v) < 0 ||
+	    get_str(x, g, "user", &v->user) < 0 ||
 	    get_str(x, g, "group", &v->group) < 0 ||
 	    get_strv(x, g, "only_from", &v->only_from, &v->nonly_from) < 0 ||
 	    get_strv(x, g, "no_access", &v->no_access, &v->nno_access) < 0 ||
@@ -483,7 +519,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		0)
 		return -1;
 	if (svc_proxy(x, g, v) < 0 || svc_wait(x, g, v) < 0 ||
-	    svc_listen(x, g, v) < 0)
+	    confexec_load(g, v, x->file, x->dir, x->err, x->len) < 0)
 		return -1;
 	if (v->path == NULL && v->addrs == NULL) {
 		if ((v->addrs = calloc(2, sizeof(char *))) == NULL ||
@@ -509,7 +545,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 static int
 no_services(struct ctx *x)
 {
-	FILE *f = fopen(x->c->path, "r");
+	FILE *f = fopen(x->file, "r");
 	int ch, last = '\n', line = 0;
 
 	while (f != NULL && (ch = getc(f)) != EOF) {
@@ -519,30 +555,33 @@ no_services(struct ctx *x)
 	if (f != NULL)
 		fclose(f);
 	line += last != '\n';
-	snprintf(x->err, x->len, "%s:%d: no services declared", x->c->path,
+	snprintf(x->err, x->len, "%s:%d: no services declared", x->file,
 	    line > 0 ? line : 1);
 	return -1;
 }
 
+/* The file's services, after those of the files loaded before it. */
 static int
 load_services(struct ctx *x, const config_setting_t *list)
 {
 	struct conf *c = x->c;
 	const config_setting_t *g;
-	int i, j;
+	struct svc_conf *v;
+	int i, j, n, first = c->nsvcs;
 
 	if (list == NULL)
 		return no_services(x);
 	if (!config_setting_is_list(list) && !config_setting_is_array(list))
 		return fail(x, list, "\"services\" must be a list ( ... )");
-	c->nsvcs = config_setting_length(list);
-	c->svcs = calloc(c->nsvcs ? c->nsvcs : 1, sizeof(*c->svcs));
-	if (c->svcs == NULL) {
-		c->nsvcs = 0;
+	n = config_setting_length(list);
+	if ((v = realloc(c->svcs, (first + n + 1) * sizeof(*v))) == NULL)
 		return no_memory(x, list);
-	}
-	for (i = 0; i < c->nsvcs; i++) {
-		g = config_setting_get_elem(list, i);
+	/* Zeroed and counted at once, so conf_free frees whatever fails. */
+	memset(v + first, 0, (n + 1) * sizeof(*v));
+	c->svcs = v;
+	c->nsvcs += n;
+	for (i = first; i < c->nsvcs; i++) {
+		g = config_setting_get_elem(list, i - first);
 		if (svc_load(x, g, &c->svcs[i]) < 0)
 			return -1;
 		for (j = 0; j < i; j++)
@@ -640,24 +679,6 @@ fail:
 	return -1;
 }
 
-static int
-conf_read(struct ctx *x)
-{
-	struct conf *c = x->c;
-
-	if (access(c->path, R_OK) < 0) {
-		snprintf(x->err, x->len, "%s:0: cannot read: %s", c->path,
-		    strerror(errno));
-		return -1;
-	}
-	if (config_read_file(&c->cfg, c->path) == CONFIG_TRUE)
-		return 0;
-	snprintf(x->err, x->len, "%s:%d: %s",
-	    config_error_file(&c->cfg) ? config_error_file(&c->cfg) : c->path,
-	    config_error_line(&c->cfg), config_error_text(&c->cfg));
-	return -1;
-}
-
 static char *
 dir_of(const char *path)
 {
@@ -674,11 +695,89 @@ dir_of(const char *path)
 	return abs;
 }
 
+/* A drop-in adds services, and nothing else. */
+static int
+only_services(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	int i;
+
+	for (i = 0; (s = config_setting_get_elem(root, i)) != NULL; i++)
+		if (strcmp(config_setting_name(s), "services") != 0)
+			return fail(x, s,
+			    "\"%s\": a drop-in file sets only \"services\"",
+			    config_setting_name(s));
+	return 0;
+}
+
+/* A config_t more, kept with c: its services' options point into it. */
+static config_t *
+new_cfg(struct conf *c)
+{
+	config_t **v = realloc(c->dropins, (c->ndropins + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	c->dropins = v;
+	if ((v[c->ndropins] = malloc(sizeof(**v))) == NULL)
+		return NULL;
+	config_init(v[c->ndropins]);
+	return v[c->ndropins++];
+}
+
+/* Its relative scripts and @include files are beside it. */
+static int
+load_dropin(struct ctx *x, const char *path)
+{
+	struct ctx d = {x->c, path, NULL, NULL, x->err, x->len};
+	config_t *cfg = NULL;
+	char *dir;
+	int rc = -1;
+
+	if ((dir = dir_of(path)) == NULL || (cfg = new_cfg(x->c)) == NULL) {
+		free(dir);
+		snprintf(x->err, x->len, "%s:0: out of memory", path);
+		return -1;
+	}
+	d.dir = d.script_dir = dir;
+	if (confread(cfg, path, dir, x->err, x->len) == 0 &&
+	    only_services(&d, config_root_setting(cfg)) == 0)
+		rc = load_services(&d, config_lookup(cfg, "services"));
+	free(dir);
+	return rc;
+}
+
+/* include_dir: every *.conf file there, in name order, adds services. */
+static int
+load_dropins(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s =
+	    config_setting_get_member(root, "include_dir");
+	char *name = NULL, *dir, **paths = NULL;
+	int i, rc = 0;
+
+	if (s == NULL)
+		return 0;
+	if (get_str(x, root, "include_dir", &name) < 0)
+		return -1;
+	dir = conf_resolve(x->dir, name);
+	free(name);
+	if (dir == NULL)
+		return no_memory(x, s);
+	if (confdir_list(dir, x->file, &paths) < 0)
+		rc = fail(x, s, "include_dir \"%s\": %s", dir, strerror(errno));
+	for (i = 0; rc == 0 && paths[i] != NULL; i++)
+		rc = load_dropin(x, paths[i]);
+	strv_free(paths);
+	free(dir);
+	return rc;
+}
+
 struct conf *
 conf_load(const char *path, char *err, size_t len)
 {
 	struct conf *c = calloc(1, sizeof(*c));
-	struct ctx x = {c, err, len};
+	struct ctx x = {c, path, NULL, NULL, err, len};
 
 	if (c == NULL) {
 		snprintf(err, len, "%s:0: out of memory", path);
@@ -693,22 +792,27 @@ conf_load(const char *path, char *err, size_t len)
 	c->workers = 1;
 	if (c->path == NULL || c->dir == NULL) {
 		snprintf(err, len, "%s:0: out of memory", path);
-		conf_free(c);
-		return NULL;
+		goto fail;
 	}
-	if (conf_read(&x) < 0 ||
-	    load_globals(&x, config_root_setting(&c->cfg)) < 0 ||
-	    load_services(&x, config_lookup(&c->cfg, "services")) < 0) {
-		conf_free(c);
-		return NULL;
-	}
+	x.dir = c->dir;
+	if (confread(&c->cfg, path, c->dir, err, len) < 0 ||
+	    load_globals(&x, config_root_setting(&c->cfg)) < 0)
+		goto fail;
+	x.script_dir = c->script_dir;
+	if (load_services(&x, config_lookup(&c->cfg, "services")) < 0 ||
+	    load_dropins(&x, config_root_setting(&c->cfg)) < 0)
+		goto fail;
 	return c;
+fail:
+	conf_free(c);
+	return NULL;
 }
 
 static void
 svc_free(struct svc_conf *v)
 {
 	free(v->name);
+	free(v->file);
 	strv_free(v->addrs);
 	free(v->path);
 	free(v->owner);
@@ -721,6 +825,7 @@ svc_free(struct svc_conf *v)
 	acl_free(&v->allow);
 	acl_free(&v->deny);
 	acl_free(&v->proxy_from);
+	confexec_free(v);
 }
 
 void
@@ -734,6 +839,11 @@ conf_free(struct conf *c)
 		svc_free(&c->svcs[i]);
 	free(c->svcs);
 	config_destroy(&c->cfg);
+	for (i = 0; i < c->ndropins; i++) {
+		config_destroy(c->dropins[i]);
+		free(c->dropins[i]);
+	}
+	free(c->dropins);
 	free(c->path);
 	free(c->dir);
 	free(c->script_dir);

@@ -3,6 +3,7 @@
 #define SUPERD_CONF_H
 
 #include <libconfig.h>
+#include <limits.h>
 
 #include "acl.h"
 #include "unixsock.h"
@@ -12,9 +13,24 @@
 #define CONF_UDP 0x2
 #define CONF_ERRLEN 512
 
+/* An exec service's rlimits = { ... }, by index in svc_conf's rlimits. */
+enum {
+	CONF_RLIMIT_AS,
+	CONF_RLIMIT_CPU,
+	CONF_RLIMIT_NOFILE,
+	CONF_RLIMIT_NPROC,
+	CONF_RLIMIT_FSIZE,
+	CONF_RLIMIT_CORE,
+	CONF_RLIMITS
+};
+#define CONF_UNSET (-1L)	/* a limit or umask not set: superd's own */
+#define CONF_UNLIMITED LONG_MAX /* a limit set to "unlimited" */
+#define CONF_NICE_KEEP 100	/* nice not set: superd's own */
+
 struct svc_conf {
 	char *name;
-	int line; /* where the service's group starts */
+	char *file; /* the file and line where the service's group starts */
+	int line;
 	int port;
 	char **addrs;
 	int naddrs;
@@ -42,10 +58,21 @@ struct svc_conf {
 	struct acl allow, deny; /* parsed only_from (when given), no_access */
 	int proxy_protocol;
 	struct acl proxy_from;
+	/* exec services only (confexec.c) */
+	char *argv0;	/* the program's argv[0]; NULL: exec's path */
+	char **env;	/* "NAME=value" entries, NULL-terminated, or NULL */
+	char **passenv; /* names taken from superd's environment, or NULL */
+	/* bytes, seconds or counts, or CONF_UNSET */
+	long rlimits[CONF_RLIMITS];
+	int nice;	    /* -20..19, or CONF_NICE_KEEP */
+	int umask;	    /* 0..0777, or CONF_UNSET */
+	double max_runtime; /* seconds before SIGTERM; 0: no limit */
 };
 
 struct conf {
-	config_t cfg; /* kept alive: services' options point into it */
+	config_t cfg;	    /* kept alive: services' options point into it */
+	config_t **dropins; /* the include_dir files', kept alive as cfg */
+	int ndropins;
 	char *path;
 	char *dir;
 	int log_where;

@@ -52,6 +52,18 @@ static const struct field fields[] = {
     {"no_access", OFF(no_access), CMP_STRV},
     {"proxy_protocol", OFF(proxy_protocol), CMP_INT},
     {"proxy_from", OFF(proxy_from), CMP_ACL},
+    {"argv0", OFF(argv0), CMP_STR},
+    {"env", OFF(env), CMP_STRV},
+    {"passenv", OFF(passenv), CMP_STRV},
+    {"rlimits.as", OFF(rlimits[CONF_RLIMIT_AS]), CMP_LONG},
+    {"rlimits.cpu", OFF(rlimits[CONF_RLIMIT_CPU]), CMP_LONG},
+    {"rlimits.nofile", OFF(rlimits[CONF_RLIMIT_NOFILE]), CMP_LONG},
+    {"rlimits.nproc", OFF(rlimits[CONF_RLIMIT_NPROC]), CMP_LONG},
+    {"rlimits.fsize", OFF(rlimits[CONF_RLIMIT_FSIZE]), CMP_LONG},
+    {"rlimits.core", OFF(rlimits[CONF_RLIMIT_CORE]), CMP_LONG},
+    {"nice", OFF(nice), CMP_INT},
+    {"umask", OFF(umask), CMP_INT},
+    {"max_runtime", OFF(max_runtime), CMP_DOUBLE},
     {NULL, 0, 0},
 };
 
@@ -102,8 +114,8 @@ first_overlap(
 }
 
 static int
-overlap_error(const struct conf *c, const struct svc_conf *v,
-    const struct svc_conf *w, int k, int m, char *err, size_t len)
+overlap_error(const struct svc_conf *v, const struct svc_conf *w, int k, int m,
+    char *err, size_t len)
 {
 	char who[CONF_ERRLEN];
 
@@ -114,19 +126,19 @@ overlap_error(const struct conf *c, const struct svc_conf *v,
 		    w->addrs[m]);
 	snprintf(err, len,
 	    "%s:%d: service \"%s\": port %d/%s on %s is already used by %s",
-	    c->path, v->line, v->name, v->port,
+	    v->file, v->line, v->name, v->port,
 	    v->protos & w->protos & CONF_TCP ? "tcp" : "udp", v->addrs[k], who);
 	return -1;
 }
 
 static int
-path_error(const struct conf *c, const struct svc_conf *v,
-    const struct svc_conf *w, char *err, size_t len)
+path_error(
+    const struct svc_conf *v, const struct svc_conf *w, char *err, size_t len)
 {
 	snprintf(err, len,
 	    "%s:%d: service \"%s\": path %s is already used by service "
 	    "\"%s\"",
-	    c->path, v->line, v->name, v->path, w->name);
+	    v->file, v->line, v->name, v->path, w->name);
 	return -1;
 }
 
@@ -146,10 +158,10 @@ conf_overlap(const struct conf *c, int i, char *err, size_t len)
 		w = &c->svcs[j];
 		if (w != v && v->path && w->path &&
 		    strcmp(v->path, w->path) == 0)
-			return path_error(c, v, w, err, len);
+			return path_error(v, w, err, len);
 		if (v->port == w->port && (v->protos & w->protos) != 0 &&
 		    first_overlap(v, w, &k, &m))
-			return overlap_error(c, v, w, k, m, err, len);
+			return overlap_error(v, w, k, m, err, len);
 	}
 	return 0;
 }

@@ -101,7 +101,7 @@ static const char *const no_address[] = {
     "only_from", "no_access", "proxy_protocol", "proxy_from", NULL};
 
 static int
-unix_only(struct where *w, const struct svc_conf *v, const struct conf *c)
+unix_only(struct where *w, const struct svc_conf *v, int workers)
 {
 	const config_setting_t *s;
 
@@ -121,7 +121,7 @@ unix_only(struct where *w, const struct svc_conf *v, const struct conf *c)
 		    "a unix socket (\"path\") is a stream socket: "
 		    "\"protocol\" must be \"tcp\"");
 	/* every worker would bind its own file over the others' */
-	if (c->workers > 1)
+	if (workers > 1)
 		return blame(w, config_setting_get_member(w->g, "path"),
 		    "a unix socket (\"path\") needs workers = 1");
 	return 0;
@@ -130,15 +130,15 @@ unix_only(struct where *w, const struct svc_conf *v, const struct conf *c)
 /* Resolved against the configuration's directory, as other paths are. */
 static int
 listen_path(struct where *w, const config_setting_t *s, struct svc_conf *v,
-    const struct conf *c)
+    const char *dir, int workers)
 {
 	char err[CONF_ERRLEN];
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return blame(w, s, "\"path\" must be a string");
-	if (unix_only(w, v, c) < 0)
+	if (unix_only(w, v, workers) < 0)
 		return -1;
-	v->path = conf_resolve(c->dir, config_setting_get_string(s));
+	v->path = conf_resolve(dir, config_setting_get_string(s));
 	if (v->path == NULL)
 		return blame(w, s, "out of memory");
 	if (unixsock_check(v->path, err, sizeof(err)) < 0)
@@ -190,11 +190,13 @@ listen_owner(struct where *w, struct svc_conf *v)
 			    w, s, "\"owner\": unknown user \"%s\"", v->owner);
 		v->sock.uid = pw->pw_uid;
 	}
-	if (v->group == NULL)
+	/* a "group" that is not a string is conf.c's to refuse */
+	s = config_setting_get_member(w->g, "group");
+	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
 		return 0;
-	if ((gr = getgrnam(v->group)) == NULL)
-		return blame(w, config_setting_get_member(w->g, "group"),
-		    "\"group\": unknown group \"%s\"", v->group);
+	if ((gr = getgrnam(config_setting_get_string(s))) == NULL)
+		return blame(w, s, "\"group\": unknown group \"%s\"",
+		    config_setting_get_string(s));
 	v->sock.gid = gr->gr_gid;
 	return 0;
 }
@@ -202,11 +204,11 @@ listen_owner(struct where *w, struct svc_conf *v)
 /*
  * Service g's "port", or its "path" with "mode" and "owner" ("group",
  * which an exec service's program also runs as, is the file's group).
- * After its protocols, workers and group are known.
+ * After its protocols are known.
  */
 int
-conf_listen(const config_setting_t *g, struct svc_conf *v, const struct conf *c,
-    const config_setting_t **at, char *msg, size_t len)
+conf_listen(const config_setting_t *g, struct svc_conf *v, const char *dir,
+    int workers, const config_setting_t **at, char *msg, size_t len)
 {
 	static const char *const file[] = {"mode", "owner", NULL};
 	const config_setting_t *path = config_setting_get_member(g, "path");
@@ -215,7 +217,8 @@ conf_listen(const config_setting_t *g, struct svc_conf *v, const struct conf *c,
 	const config_setting_t *s;
 
 	if (path != NULL) {
-		if (listen_path(&w, path, v, c) < 0 || listen_mode(&w, v) < 0)
+		if (listen_path(&w, path, v, dir, workers) < 0 ||
+		    listen_mode(&w, v) < 0)
 			return -1;
 		return listen_owner(&w, v);
 	}

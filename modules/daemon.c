@@ -19,6 +19,7 @@
 #include "confcmp.h"
 #include "conn.h"
 #include "daemon.h"
+#include "devnull.h"
 #include "exec.h"
 #include "lconnect.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "reconf.h"
 #include "serve.h"
 #include "service.h"
+#include "spawner.h"
 #include "stream.h"
 #include "task.h"
 #include "udp.h"
@@ -84,7 +86,7 @@ check_sound(struct conf *c, char *err, size_t len)
 
 	for (i = 0; i < c->nsvcs; i++)
 		if (conf_overlap(c, i, err, len) < 0 ||
-		    exec_check(&c->svcs[i], c->path, err, len) < 0)
+		    exec_check(&c->svcs[i], c->svcs[i].file, err, len) < 0)
 			return -1;
 	return 0;
 }
@@ -133,6 +135,7 @@ reread_config(void)
 	conf_release(conf);
 	conf = c;
 	apply_globals(conf);
+	spawner_reload();
 	service_reloads++;
 	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
 	    conf_path, conf->nsvcs);
@@ -300,10 +303,13 @@ write_pidfile(void)
 static int
 drop_privileges(void)
 {
+	const char *user = exec_default_user(conf);
 	char err[CONF_ERRLEN];
 	struct priv p;
 
-	switch (priv_lookup(conf->user, conf->group, &p, err, sizeof(err))) {
+	if (user != conf->user)
+		log_msg(LOG_NOTICE, "no user set: serving as %s", user);
+	switch (priv_lookup(user, conf->group, &p, err, sizeof(err))) {
 	case PRIV_NOTHING:
 		return 0;
 	case PRIV_NOT_ROOT:
@@ -362,18 +368,10 @@ detach(void)
 static void
 detach_done(void)
 {
-	int fd;
-
 	if (ready_fd < 0)
 		return;
 	log_warn_unheard();
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	devnull_stdio();
 	if (write(ready_fd, "", 1) < 0)
 		log_msg(LOG_WARNING, "-d: the starting process is gone");
 	close(ready_fd);
@@ -391,6 +389,10 @@ start(int background)
 	loop_timer_init(&stop_timer, stop_now);
 	if (loop_init() < 0) {
 		start_error("superd: %s", strerror(errno));
+		return -1;
+	}
+	if (exec_separate(conf) < 0) {
+		start_error("superd: exec spawner: %s", strerror(errno));
 		return -1;
 	}
 	if (start_services() < 0 || (background && detach() < 0))
@@ -437,6 +439,7 @@ daemon_end(void)
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);
 	pidfile_remove();
+	spawner_stop();
 	conf_release(conf);
 	buf_release_spares();
 	task_release_spares();

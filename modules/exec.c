@@ -1,6 +1,7 @@
 /* exec.c - exec services: a program per connection, as inetd runs it. */
 #include <errno.h>
-#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,12 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "exec.h"
 #include "listener.h"
 #include "log.h"
-#include "priv.h"
 #include "service.h"
-#include "unixsock.h"
+#include "spawner.h"
+
+/* Between max_runtime's SIGTERM and the SIGKILL that follows. */
+#define KILL_GRACE 2.0
 
 struct child {
 	pid_t pid;
@@ -21,8 +25,13 @@ struct child {
 	union net_addr peer;
 	int listening; /* wait: the listening socket it was handed, else -1 */
 	double started;
+	struct loop_timer runtime; /* max_runtime, then KILL_GRACE */
+	int overtime;		   /* signals max_runtime has sent */
 	struct child *next;
 };
+
+#define RUNTIME_CHILD(t) \
+	((struct child *)((char *)(t)-offsetof(struct child, runtime)))
 
 static struct child *children;
 static int nchildren;
@@ -37,125 +46,88 @@ exec_count(void)
 int
 exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
 {
-	if (v->exec == NULL || access(v->exec[0], X_OK) == 0)
+	const char *who = NULL;
+
+	if (v->exec == NULL)
+		return 0;
+	if (v->user != NULL && getpwnam(v->user) == NULL)
+		who = v->user;
+	else if (v->group != NULL && getgrnam(v->group) == NULL)
+		who = v->group;
+	if (who != NULL) {
+		snprintf(err, len,
+		    "%s:%d: service \"%s\": unknown user or group \"%s\"", path,
+		    v->line, v->name, who);
+		return -1;
+	}
+	if (access(v->exec[0], X_OK) == 0)
 		return 0;
 	snprintf(err, len, "%s:%d: service \"%s\": %s: %s", path, v->line,
 	    v->name, v->exec[0], strerror(errno));
 	return -1;
 }
 
-static int
-set_env_addr(
-    const char *ip_name, const char *port_name, const union net_addr *a)
-{
-	char addr[NET_ADDRSTRLEN], port[16];
-	int p;
-
-	net_ntop(a, addr, &p);
-	snprintf(port, sizeof(port), "%d", p);
-	if (setenv(ip_name, addr, 1) < 0 || setenv(port_name, port, 1) < 0)
-		return -1;
-	return 0;
-}
-
 /*
- * In the child: the program's user and group, when superd is root.  It
- * cannot say why it fails: its stderr is the client's socket.
- */
-static int
-become(const struct svc_conf *v)
-{
-	char err[128];
-	struct priv p;
-	int rc = priv_lookup(v->user, v->group, &p, err, sizeof(err));
-
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	return priv_switch(&p, PRIV_INITGROUPS);
-}
-
-/* ucspi-tcp's variables: who the client is, where it came in. */
-static int
-set_env_tcp(const union net_addr *peer)
-{
-	union net_addr local;
-
-	if (setenv("PROTO", "TCP", 1) < 0 ||
-	    set_env_addr("TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0 ||
-	    (net_local(0, &local) == 0 &&
-		set_env_addr("TCPLOCALIP", "TCPLOCALPORT", &local) < 0))
-		return -1;
-	return 0;
-}
-
-/* ucspi-unix's: who the client is (SO_PEERCRED), where it came in. */
-static int
-set_env_unix(const union net_addr *peer)
-{
-	char pid[16], uid[16], gid[16], path[128];
-
-	snprintf(pid, sizeof(pid), "%d", (int)peer->un.pid);
-	snprintf(uid, sizeof(uid), "%u", (unsigned)peer->un.uid);
-	snprintf(gid, sizeof(gid), "%u", (unsigned)peer->un.gid);
-	if (setenv("PROTO", "UNIX", 1) < 0 ||
-	    setenv("UNIXREMOTEPID", pid, 1) < 0 ||
-	    setenv("UNIXREMOTEEUID", uid, 1) < 0 ||
-	    setenv("UNIXREMOTEEGID", gid, 1) < 0 ||
-	    (unixsock_path(0, path, sizeof(path)) == 0 &&
-		setenv("UNIXLOCALPATH", path, 1) < 0))
-		return -1;
-	return 0;
-}
-
-static int
-set_env_client(const union net_addr *peer)
-{
-	if (peer->sa.sa_family == AF_UNIX)
-		return set_env_unix(peer);
-	return set_env_tcp(peer);
-}
-
-/*
- * systemd's Accept=no: the listening socket is descriptor 3 too, named
- * for the service, so a socket-activated daemon runs unchanged.
- */
-static int
-set_env_listen(const struct service *s)
-{
-	char pid[16];
-
-	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	if (dup2(0, 3) < 0 || setenv("LISTEN_FDS", "1", 1) < 0 ||
-	    setenv("LISTEN_PID", pid, 1) < 0 ||
-	    setenv("LISTEN_FDNAMES", s->name, 1) < 0)
-		return -1;
-	return 0;
-}
-
-/*
- * fd on 0-2: a client's connection (peer), or for a wait service (peer
- * NULL) the listening socket, also on 3.
+ * In the (spawner's) child: v's program, as its user, or the daemon's
+ * (see exec_default_user) for a service that names none.
  */
 static void
-child_main(struct service *s, int fd, const union net_addr *peer)
+child_main(const struct conf *c, const struct svc_conf *v, int fd,
+    const union net_addr *peer)
 {
-	sigset_t none;
+	const char *user = v->user, *group = v->group;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-		_exit(126);
-	/* Only 0-2: no other connection's or listener's descriptor. */
-	close_range(3, ~0U, 0);
-	fcntl(0, F_SETFL, fcntl(0, F_GETFL) & ~O_NONBLOCK);
-	/* without memory for its environment the program does not run */
-	if (peer != NULL ? set_env_client(peer) < 0 : set_env_listen(s) < 0)
-		_exit(126);
-	if (become(s->conf) < 0)
-		_exit(126);
-	execv(s->conf->exec[0], s->conf->exec);
-	_exit(127);
+	if (user == NULL && group == NULL) {
+		user = exec_default_user(c);
+		group = c->group;
+	}
+	child_exec(v, user, group, fd, peer);
+}
+
+/*
+ * The program leads a process group of its own (child.c): a shell's
+ * children go with it.  One that moved to another group still gets it.
+ */
+static void
+signal_program(pid_t pid, int sig)
+{
+	if (spawner_active())
+		spawner_kill(pid, sig);
+	else if (kill(-pid, sig) < 0)
+		kill(pid, sig);
+}
+
+/*
+ * Whom a child served: its client, or where a wait service listens; on a
+ * unix socket that end is superd itself, so its path says more.
+ */
+static const char *
+child_whom(const struct child *c, char *buf, size_t len)
+{
+	const char *path = c->svc->conf->path;
+
+	if (c->listening >= 0 && c->peer.sa.sa_family == AF_UNIX)
+		snprintf(buf, len, "wait %s", path ? path : "unix");
+	else
+		net_peer(&c->peer, c->listening >= 0 ? "wait" : "tcp", buf);
+	return buf;
+}
+
+/* Past max_runtime: SIGTERM, and SIGKILL when that was not enough. */
+static void
+runtime_over(struct loop_timer *t)
+{
+	struct child *c = RUNTIME_CHILD(t);
+	char whom[NET_PEERSTRLEN + 128];
+	int sig = c->overtime++ == 0 ? SIGTERM : SIGKILL;
+
+	log_msg(LOG_NOTICE, "%s: %s: pid %d %s: %s", c->svc->name,
+	    child_whom(c, whom, sizeof(whom)), (int)c->pid,
+	    sig == SIGTERM ? "ran past max_runtime" : "outlived SIGTERM",
+	    sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+	signal_program(c->pid, sig);
+	if (sig == SIGTERM)
+		loop_timer_set(t, loop_now() + KILL_GRACE);
 }
 
 /*
@@ -168,8 +140,10 @@ spawn(struct service *s, int fd, const union net_addr *peer)
 	struct child *c = calloc(1, sizeof(*c));
 	pid_t pid = -1;
 
-	if (c != NULL && (pid = fork()) == 0)
-		child_main(s, fd, peer);
+	if (c != NULL && spawner_active())
+		pid = spawner_exec(s->name, fd, peer);
+	else if (c != NULL && (pid = fork()) == 0)
+		child_main(s->owner, s->conf, fd, peer);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
@@ -180,6 +154,9 @@ spawn(struct service *s, int fd, const union net_addr *peer)
 	c->svc = s;
 	c->listening = -1;
 	c->started = loop_now();
+	loop_timer_init(&c->runtime, runtime_over);
+	if (s->conf->max_runtime > 0)
+		loop_timer_set(&c->runtime, c->started + s->conf->max_runtime);
 	c->next = children;
 	children = c;
 	nchildren++;
@@ -246,63 +223,56 @@ exec_start_wait(struct service *s, struct listener *l)
 	s->stats->accepted++;
 }
 
-/*
- * Whom a child served: its client, or where a wait service listens; on a
- * unix socket that end is superd itself, so its path says more.
- */
-static const char *
-child_whom(const struct child *c, char *buf, size_t len)
-{
-	const char *path = c->svc->conf->path;
-
-	if (c->listening >= 0 && c->peer.sa.sa_family == AF_UNIX)
-		snprintf(buf, len, "wait %s", path ? path : "unix");
-	else
-		net_peer(&c->peer, c->listening >= 0 ? "wait" : "tcp", buf);
-	return buf;
-}
-
 static void
 child_log(struct child *c, int status)
 {
-	char peer[NET_PEERSTRLEN + 128], how[64];
+	char whom[NET_PEERSTRLEN + 128], how[64];
+	const char *why = c->overtime ? " (max_runtime)" : "";
 
 	if (WIFEXITED(status))
-		snprintf(
-		    how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+		snprintf(how, sizeof(how), "exit status %d%s",
+		    WEXITSTATUS(status), why);
 	else
-		snprintf(
-		    how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+		snprintf(how, sizeof(how), "killed by signal %d%s",
+		    WTERMSIG(status), why);
 	log_msg(LOG_INFO, "%s: %s: %.3fs, pid %d, %s", c->svc->name,
-	    child_whom(c, peer, sizeof(peer)), loop_now() - c->started,
+	    child_whom(c, whom, sizeof(whom)), loop_now() - c->started,
 	    (int)c->pid, how);
+}
+
+/* A child has ended: logged, and what it held let go. */
+static void
+ended(pid_t pid, int status)
+{
+	struct child **pp, *c;
+
+	for (pp = &children; (c = *pp) != NULL; pp = &c->next)
+		if (c->pid == pid)
+			break;
+	if (c == NULL)
+		return;
+	*pp = c->next;
+	nchildren--;
+	loop_timer_cancel(&c->runtime);
+	child_log(c, status);
+	if (c->listening >= 0) {
+		admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
+		listener_release_fd(c->listening);
+	} else {
+		admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
+	}
+	free(c);
 }
 
 /* On SIGCHLD: every child that ended, without blocking the loop. */
 void
 exec_reap(void)
 {
-	struct child **pp, *c;
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (pp = &children; (c = *pp) != NULL; pp = &c->next)
-			if (c->pid == pid)
-				break;
-		if (c == NULL)
-			continue;
-		*pp = c->next;
-		nchildren--;
-		child_log(c, status);
-		if (c->listening >= 0) {
-			admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
-			listener_release_fd(c->listening);
-		} else {
-			admit_release(&c->svc->admit, &c->peer, ADMIT_CLIENT);
-		}
-		free(c);
-	}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		ended(pid, status);
 }
 
 void
@@ -310,6 +280,35 @@ exec_kill_all(int sig)
 {
 	struct child *c;
 
+	if (spawner_active()) {
+		spawner_kill(0, sig);
+		return;
+	}
 	for (c = children; c; c = c->next)
 		kill(c->pid, sig);
+}
+
+/*
+ * Who a program runs as when its service names no user: the daemon's
+ * user, nobody when superd runs as root and the configuration names none
+ * (a script must never run as root, nor what it starts).
+ */
+const char *
+exec_default_user(const struct conf *c)
+{
+	if (c->user != NULL || c->group != NULL || getuid() != 0)
+		return c->user;
+	return EXEC_DEFAULT_USER;
+}
+
+/*
+ * Root's programs start from a process that keeps root (spawner.c); the
+ * event loop is then free to give root up.
+ */
+int
+exec_separate(struct conf *c)
+{
+	if (getuid() != 0)
+		return 0;
+	return spawner_start(c, child_main, ended);
 }

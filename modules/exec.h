@@ -6,6 +6,10 @@
 
 #include "net.h"
 
+/* Who superd and its programs run as, started as root with no user set. */
+#define EXEC_DEFAULT_USER "nobody"
+
+struct conf;
 struct listener;
 struct service;
 struct svc_conf;
@@ -15,6 +19,8 @@ void exec_start_wait(struct service *s, struct listener *l);
 void exec_reap(void);
 int exec_count(void);
 void exec_kill_all(int sig);
+int exec_separate(struct conf *c);
+const char *exec_default_user(const struct conf *c);
 int exec_check(
     const struct svc_conf *v, const char *path, char *err, size_t len);
 

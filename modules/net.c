@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <sys/fsuid.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 /* Set with workers = N: every worker binds the same ports. */
 int net_reuseport;
+int net_owner = -1;
 
 static int
 net_resolve(const char *host, int port, int type, union net_addr *a,
@@ -58,6 +60,26 @@ net_bind(int fd, const union net_addr *a, socklen_t alen, int type)
 	return 0;
 }
 
+/*
+ * Linux shares a port among SO_REUSEPORT sockets of one owner only: the
+ * uid of whoever made the socket.  Workers made before and after giving
+ * root up (one restarted, a port added on SIGHUP) and the master's trial
+ * binds must agree, so with net_owner set every socket is the serving
+ * user's from the start, though root binds it.
+ */
+static int
+owned_socket(int family, int type)
+{
+	int fd, prev;
+
+	if (!net_reuseport || net_owner < 0)
+		return socket(family, type, 0);
+	prev = setfsuid((uid_t)net_owner);
+	fd = socket(family, type, 0);
+	setfsuid((uid_t)prev);
+	return fd;
+}
+
 int
 net_listen(const char *host, int port, int type, char *err, size_t len)
 {
@@ -67,7 +89,7 @@ net_listen(const char *host, int port, int type, char *err, size_t len)
 
 	if (net_resolve(host, port, type, &a, &alen, err, len) < 0)
 		return -1;
-	fd = socket(a.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = owned_socket(a.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0 || net_bind(fd, &a, alen, type) < 0) {
 		snprintf(err, len, "cannot listen on %s port %d/%s: %s", host,
 		    port, type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));

@@ -30,6 +30,7 @@ _Static_assert(sizeof(union net_addr) == sizeof(struct sockaddr_in6),
     "a connection keeps its peer: no room for more than an IPv6 address");
 
 extern int net_reuseport;
+extern int net_owner; /* with net_reuseport: the sockets' uid, or -1 */
 
 int net_listen(const char *host, int port, int type, char *err, size_t len);
 int net_accept(int fd, union net_addr *peer);

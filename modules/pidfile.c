@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "devnull.h"
 #include "pidfile.h"
 
 static const char *path; /* written and not yet removed */
@@ -60,16 +61,11 @@ remover(int fd)
 {
 	sigset_t all;
 	char c;
-	int null;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	prctl(PR_SET_NAME, "superd-pidfile");
-	if ((null = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-	}
+	devnull_stdio();
 	if (fd != 3 && (dup2(fd, 3) < 0 || close(fd) < 0))
 		_exit(1);
 	close_range(4, ~0U, 0);

@@ -51,7 +51,7 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		snprintf(err, len,
 		    "%s:%d: service \"%s\": cannot change between"
 		    " script and exec on reload",
-		    c->path, v->line, v->name);
+		    v->file, v->line, v->name);
 		return -1;
 	}
 	if (p->s == NULL) {
@@ -61,7 +61,7 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		p->s->retired = 1; /* not serving until committed */
 	}
 	if (listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
-		snprintf(err, len, "%s:%d: service \"%s\": %s", c->path,
+		snprintf(err, len, "%s:%d: service \"%s\": %s", v->file,
 		    v->line, v->name, msg);
 		return -1;
 	}

@@ -55,7 +55,7 @@ const struct listener_ops serve_wait_ops = {NULL, serve_wait, NULL};
 struct service *
 serve_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
 {
-	struct service *s = service_new(v, c, err, len);
+	struct service *s = service_new(v, err, len);
 
 	if (s == NULL)
 		return NULL;

@@ -20,13 +20,13 @@ int service_worker = 1;
 
 /* Not listed yet: service_add, once whoever builds it has. */
 struct service *
-service_new(struct svc_conf *v, const struct conf *c, char *err, size_t len)
+service_new(struct svc_conf *v, char *err, size_t len)
 {
 	struct service *s = calloc(1, sizeof(*s));
 
 	if (s == NULL || (s->name = strdup(v->name)) == NULL) {
 		snprintf(err, len, "%s:%d: service \"%s\": out of memory",
-		    c->path, v->line, v->name);
+		    v->file, v->line, v->name);
 		free(s);
 		return NULL;
 	}

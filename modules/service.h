@@ -48,8 +48,7 @@ extern int service_stopping;
 extern double service_started;
 extern int service_worker;
 
-struct service *service_new(
-    struct svc_conf *v, const struct conf *c, char *err, size_t len);
+struct service *service_new(struct svc_conf *v, char *err, size_t len);
 void service_add(struct service *s);
 void service_remove(struct service *s);
 void service_free(struct service *s);

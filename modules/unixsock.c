@@ -14,6 +14,9 @@
 
 #include "unixsock.h"
 
+/* Set while a process that kept root can remove a file for superd. */
+static unixsock_remove_fn *remover;
+
 static int
 unixsock_addr(const char *path, struct sockaddr_un *sun)
 {
@@ -160,7 +163,11 @@ unixsock_apply(const char *path, const struct unixsock_attr *a,
 	return 0;
 }
 
-/* Removed while it is the file superd made; 0 when that is gone. */
+/*
+ * Removed while it is the file superd made; 0 when that is gone.  Made
+ * while superd was root, in root's directory, it is the remover's to
+ * remove once superd has given root up.
+ */
 int
 unixsock_remove(const char *path, const struct unixsock_id *id)
 {
@@ -169,7 +176,17 @@ unixsock_remove(const char *path, const struct unixsock_id *id)
 	if (id->ino == 0 || lstat(path, &st) < 0 || st.st_dev != id->dev ||
 	    st.st_ino != id->ino)
 		return 0;
-	return unlink(path);
+	if (unlink(path) == 0)
+		return 0;
+	if ((errno == EACCES || errno == EPERM) && remover != NULL)
+		return remover(path, id);
+	return -1;
+}
+
+void
+unixsock_set_remover(unixsock_remove_fn *fn)
+{
+	remover = fn;
 }
 
 /* The path a unix socket is bound to (systemd's, handed over); or -1. */

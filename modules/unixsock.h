@@ -18,6 +18,9 @@ struct unixsock_id {
 	ino_t ino;
 };
 
+/* Removes what superd, no longer root, may not (spawner.c): 0, or -1. */
+typedef int unixsock_remove_fn(const char *path, const struct unixsock_id *id);
+
 int unixsock_check(const char *path, char *err, size_t len);
 int unixsock_listen(const char *path, const struct unixsock_attr *a,
     struct unixsock_id *id, char *err, size_t len);
@@ -25,5 +28,6 @@ int unixsock_apply(const char *path, const struct unixsock_attr *a,
     const struct unixsock_id *id);
 int unixsock_remove(const char *path, const struct unixsock_id *id);
 int unixsock_path(int fd, char *buf, size_t len);
+void unixsock_set_remover(unixsock_remove_fn *fn);
 
 #endif

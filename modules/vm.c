@@ -191,7 +191,7 @@ vm_open(struct service *s, const struct conf *c, char *err, size_t len)
 		snprintf(err, len,
 		    "%s:%d: service \"%s\": cannot create a "
 		    "Lua state",
-		    c->path, v->line, v->name);
+		    v->file, v->line, v->name);
 		return -1;
 	}
 	lua_atpanic(s->L, vm_panic);
@@ -201,7 +201,7 @@ vm_open(struct service *s, const struct conf *c, char *err, size_t len)
 	if (vm_call(s, setup_p, &a, err, len) < 0 ||
 	    vm_call(s, run_script_p, s, err, len) < 0) {
 		snprintf(err + strlen(err), len - strlen(err),
-		    " (service \"%s\" at %s:%d)", v->name, c->path, v->line);
+		    " (service \"%s\" at %s:%d)", v->name, v->file, v->line);
 		vm_close(s);
 		return -1;
 	}

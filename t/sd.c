@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -40,7 +41,9 @@ sd_init(struct superd *d)
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/superd-test.XXXXXX");
-	if (mkdtemp(d->dir) == NULL) {
+	/* readable by all: superd started as root serves as nobody, who
+	 * reads the configuration and scripts again on SIGHUP and SIGUSR1 */
+	if (mkdtemp(d->dir) == NULL || chmod(d->dir, 0755) < 0) {
 		perror("mkdtemp");
 		exit(1);
 	}

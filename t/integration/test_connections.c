@@ -166,8 +166,12 @@ test_out_of_descriptors_pauses_without_spinning(void **state)
 	 * Lowered in superd itself once it runs: this container lacks
 	 * CAP_SYS_RESOURCE, so the test could not raise its own hard
 	 * limit again, and superd raises its soft limit at start only.
+	 * For the same reason superd stays root here: prlimit(2) of another
+	 * user's process needs that capability too.
 	 */
-	fix_start_test(f, ECHO_LUA, "");
+	sd_write(&f->d, "test.lua", "%s", ECHO_LUA);
+	fix_conf_test(f, "user = \"root\";", "");
+	fix_start(f);
 	assert_int_equal(prlimit(f->pid, RLIMIT_NOFILE, &low, NULL), 0);
 	print_message(
 	    "    superd holds %d descriptors of 64\n", proc_fd_count(f->pid));

@@ -121,7 +121,7 @@ test_detach_writes_pidfile_and_removes_it_on_sigterm(void **state)
 
 /*
  * With user set, superd serves as that user, who may not unlink a file
- * in a directory of root's (the test's directory is root's, mode 0700):
+ * in a directory of root's (the test's directory is root's, mode 0755):
  * the file still goes when superd ends.
  */
 static void

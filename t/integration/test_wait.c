@@ -177,7 +177,7 @@ test_udp_wait_serves_tftp_through_in_tftpd(void **state)
 	chmod(cmd, 0644);
 	sd_conf(d, "",
 	    "{ name = \"tftp\"; port = %d; address = \"127.0.0.1\";"
-	    " protocol = \"udp\"; wait = true;"
+	    " protocol = \"udp\"; wait = true; user = \"root\";"
 	    " exec = [\"/usr/sbin/in.tftpd\", \"-t\", \"1\", \"-s\", \"%s\"];"
 	    " },"
 	    "{ name = \"probe\"; port = %d; address = \"127.0.0.1\";"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -55,17 +56,37 @@ load(const char *text)
 	return conf_load(path, err, sizeof(err));
 }
 
-/* The loader must fail, naming FILE:LINE and the given words. */
+/* Another file in the test's directory, name relative to it. */
 static void
-expect_error(const char *text, int line, const char *words)
+put(const char *name, const char *text)
+{
+	char file[300];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
+	assert_non_null(f = fopen(file, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The loader must fail, naming file (relative to dir), line and words. */
+static void
+expect_error_in(const char *file, const char *text, int line, const char *words)
 {
 	char where[300];
 
 	assert_null(load(text));
-	snprintf(where, sizeof(where), "%s:%d: ", path, line);
+	snprintf(where, sizeof(where), "%s/%s:%d: ", dir, file, line);
 	if (strncmp(err, where, strlen(where)) != 0 ||
 	    strstr(err, words) == NULL)
 		fail_msg("expected \"%s...%s\", got \"%s\"", where, words, err);
+}
+
+/* The loader must fail, naming FILE:LINE and the given words. */
+static void
+expect_error(const char *text, int line, const char *words)
+{
+	expect_error_in("superd.conf", text, line, words);
 }
 
 static void
@@ -295,6 +316,156 @@ test_bad_values(void **state)
 	    1, "63 at most");
 }
 
+/* An exec service's own settings, and a reload that changes them. */
+static void
+test_exec_environment_settings(void **state)
+{
+	struct conf *a, *b;
+	char what[256];
+
+	(void)state;
+	a = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " env = [\"A=1\", \"B=x=y\"]; passenv = \"TZ\";"
+		 " argv0 = \"in.a\"; });\n");
+	assert_non_null(a);
+	assert_string_equal(a->svcs[0].argv0, "in.a");
+	assert_string_equal(a->svcs[0].env[0], "A=1");
+	assert_string_equal(a->svcs[0].env[1], "B=x=y");
+	assert_null(a->svcs[0].env[2]);
+	assert_string_equal(a->svcs[0].passenv[0], "TZ");
+	assert_null(a->svcs[0].passenv[1]);
+	b = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " env = [\"A=2\", \"B=x=y\"]; passenv = \"TZ\"; });\n");
+	assert_non_null(b);
+	assert_int_equal(
+	    conf_changes(&a->svcs[0], &b->svcs[0], what, sizeof(what)), 2);
+	assert_string_equal(what, "argv0, env");
+	conf_free(a);
+	conf_free(b);
+}
+
+static void
+test_bad_exec_environment_settings_name_their_line(void **state)
+{
+	(void)state;
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = [\"A=1\",\n \"NOEQUALS\"]; });\n",
+	    3, "\"env\": \"NOEQUALS\" is not NAME=value");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = \"=x\"; });\n",
+	    2, "is not NAME=value");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n env = [1]; });\n",
+	    2, "\"env\" must hold strings");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n passenv = [\"TZ=UTC\"]; });\n",
+	    2, "\"passenv\": \"TZ=UTC\" is not a variable name");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n passenv = { TZ = 1; }; });\n",
+	    2, "must be a string or a list");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n env = [\"A=1\"]; });\n",
+	    2, "\"env\" is for exec services");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n argv0 = \"\"; });\n",
+	    2, "\"argv0\" must be a string");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n argv0 = \"x\"; });\n",
+	    2, "\"argv0\" is for exec services");
+}
+
+static void
+test_exec_limits_settings(void **state)
+{
+	struct conf *c;
+	struct svc_conf *v;
+
+	(void)state;
+	c = load("services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+		 " rlimits = { as = 256; cpu = 10; nofile = 64; nproc = 32;"
+		 " fsize = \"unlimited\"; }; nice = -3; umask = \"027\";"
+		 " max_runtime = 2.5; },"
+		 " { name = \"b\"; port = 2; exec = \"/bin/env\"; });\n");
+	assert_non_null(c);
+	v = &c->svcs[0];
+	assert_int_equal(v->rlimits[CONF_RLIMIT_AS], 256L << 20);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_CPU], 10);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_NOFILE], 64);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_NPROC], 32);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_FSIZE], CONF_UNLIMITED);
+	assert_int_equal(v->rlimits[CONF_RLIMIT_CORE], CONF_UNSET);
+	assert_int_equal(v->nice, -3);
+	assert_int_equal(v->umask, 027);
+	assert_true(v->max_runtime == 2.5);
+	v = &c->svcs[1];
+	assert_int_equal(v->rlimits[CONF_RLIMIT_AS], CONF_UNSET);
+	assert_int_equal(v->nice, CONF_NICE_KEEP);
+	assert_int_equal(v->umask, CONF_UNSET);
+	assert_true(v->max_runtime == 0);
+	conf_free(c);
+}
+
+static void
+test_bad_exec_limits_name_their_line(void **state)
+{
+	(void)state;
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { nofile = 64;\n stack = 8; }; });\n",
+	    3, "unknown limit \"rlimits.stack\"");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { nofile = 2; }; });\n",
+	    2, "\"rlimits.nofile\" must be between 3 and");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = { as = \"lots\"; }; });\n",
+	    2, "\"rlimits.as\" must be an integer or \"unlimited\"");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n rlimits = [64]; });\n",
+	    2, "\"rlimits\" must be a group");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n nice = 20; });\n",
+	    2, "\"nice\" must be an integer, -20 to 19");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = \"089\"; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = 22; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n umask = \"1777\"; });\n",
+	    2, "\"umask\" must be an octal string");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n rlimits = { nofile = 64; }; });\n",
+	    2, "\"rlimits\" is for exec services");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n nice = 1; });\n",
+	    2, "\"nice\" is for exec services");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n max_runtime = -1; });\n",
+	    2, "\"max_runtime\" must not be negative");
+	expect_error(
+	    "services = ({ name = \"a\"; port = 1; exec = \"/bin/env\";"
+	    "\n max_runtime = \"1m\"; });\n",
+	    2, "\"max_runtime\" must be a number of seconds");
+	expect_error("services = ({ name = \"a\"; port = 1; script = \"s.lua\";"
+		     "\n max_runtime = 1; });\n",
+	    2, "\"max_runtime\" is for exec services");
+}
+
 /* A service on the unix socket x.sock with the settings given. */
 static struct conf *
 load_unix(const char *settings)
@@ -454,6 +625,218 @@ test_unreadable_file(void **state)
 	assert_non_null(strstr(err, "/nonexistent/superd.conf:0: "));
 }
 
+/* superd -d runs in /: an @include is found beside the file. */
+static void
+test_include_is_relative_to_the_including_file(void **state)
+{
+	struct conf *c;
+	char want[300];
+
+	(void)state;
+	put("svcs.inc", "services = (\n { name = \"a\"; port = 1;\n"
+			" script = \"s.lua\"; });\n");
+	assert_int_equal(chdir("/"), 0);
+	c = load("max_connections = 5;\n@include \"svcs.inc\"\n");
+	assert_non_null(c);
+	assert_int_equal(c->nsvcs, 1);
+	snprintf(want, sizeof(want), "%s/svcs.inc", dir);
+	assert_string_equal(c->svcs[0].file, want);
+	assert_int_equal(c->svcs[0].line, 2);
+	conf_free(c);
+}
+
+static void
+test_include_by_absolute_path(void **state)
+{
+	struct conf *c;
+	char text[400];
+
+	(void)state;
+	put("abs.inc", "services = ();\n");
+	snprintf(text, sizeof(text), "@include \"%s/abs.inc\"\n", dir);
+	assert_int_equal(chdir("/"), 0);
+	assert_non_null(c = load(text));
+	assert_int_equal(c->nsvcs, 0);
+	conf_free(c);
+}
+
+/* An error in an included file is at its own FILE:LINE, not the main's. */
+static void
+test_error_in_included_file_names_that_file(void **state)
+{
+	(void)state;
+	put("bad.inc", "\nservices = (\n { name = \"a\"; port = 1;\n"
+		       " colour = 1; script = \"s.lua\"; });\n");
+	expect_error_in("bad.inc", "\n@include \"bad.inc\"\n", 4,
+	    "unknown setting \"colour\"");
+	put("syntax.inc", "\n\nservices = ( { name = ; } );\n");
+	expect_error_in(
+	    "syntax.inc", "@include \"syntax.inc\"\n", 3, "syntax error");
+}
+
+static void
+test_include_of_missing_file_or_directory_names_its_line(void **state)
+{
+	char words[300];
+
+	(void)state;
+	snprintf(
+	    words, sizeof(words), "@include \"%s/nope.inc\": No such", dir);
+	expect_error("log = \"stderr\";\n@include \"nope.inc\"\n"
+		     "services = ();\n",
+	    2, words);
+	/* libconfig itself would end the process ("flex scanner failed") */
+	snprintf(words, sizeof(words), "%s/sub.inc", dir);
+	assert_int_equal(mkdir(words, 0700), 0);
+	expect_error(
+	    "\n\n@include \"sub.inc\"\nservices = ();\n", 3, "Is a directory");
+	/* and in an included file, at its line */
+	put("outer.inc", "\n@include \"nope.inc\"\n");
+	expect_error_in("outer.inc", "@include \"outer.inc\"\nservices = ();\n",
+	    2, "No such file");
+}
+
+/* Where libconfig's scanner sees no @include, none is looked for. */
+static void
+test_include_in_comment_or_string_is_not_read(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load("# @include \"nope\"\n/*\n@include \"nope\"\n*/\n"
+		 "services = ({ name = \"a\"; port = 1; script = \"s.lua\";\n"
+		 " options = { x = \"\n@include \\\"nope\\\"\n\"; }; });\n");
+	assert_non_null(c);
+	conf_free(c);
+}
+
+static void
+test_a_directory_as_the_file_is_an_error(void **state)
+{
+	(void)state;
+	assert_null(conf_load(dir, err, sizeof(err)));
+	assert_non_null(strstr(err, "Is a directory"));
+}
+
+/* A directory of drop-ins in the test's directory. */
+static void
+put_dir(const char *name)
+{
+	char d[300];
+
+	snprintf(d, sizeof(d), "%s/%s", dir, name);
+	assert_int_equal(mkdir(d, 0700), 0);
+}
+
+static void
+test_dropins_follow_the_main_file_in_name_order(void **state)
+{
+	struct conf *c;
+	char want[300];
+	int n = 0;
+
+	(void)state;
+	put_dir("order.d");
+	put("order.d/b.conf", "services = ({ name = \"b\"; port = 2;"
+			      " script = \"b.lua\"; });\n");
+	put("order.d/b.lua", "function main(s) end\n");
+	put("order.d/a.conf",
+	    "\nservices = ({ name = \"a\"; port = 3;\n"
+	    " script = \"b.lua\"; options = { n = 7; }; });\n");
+	put("order.d/c.conf.orig", "not read");
+	c = load("include_dir = \"order.d\";\nservices = ({ name = \"m\";"
+		 " port = 1; script = \"s.lua\"; });\n");
+	assert_non_null(c);
+	assert_int_equal(c->nsvcs, 3);
+	assert_string_equal(c->svcs[0].name, "m");
+	assert_string_equal(c->svcs[1].name, "a");
+	assert_string_equal(c->svcs[2].name, "b");
+	snprintf(want, sizeof(want), "%s/order.d/a.conf", dir);
+	assert_string_equal(c->svcs[1].file, want);
+	assert_int_equal(c->svcs[1].line, 2);
+	snprintf(want, sizeof(want), "%s/order.d/b.lua", dir);
+	assert_string_equal(c->svcs[1].script, want);
+	/* its options live in the drop-in's config_t, kept with c */
+	assert_int_equal(config_setting_lookup_int(c->svcs[1].options, "n", &n),
+	    CONFIG_TRUE);
+	assert_int_equal(n, 7);
+	conf_free(c);
+}
+
+static void
+test_dropin_errors_name_the_dropin(void **state)
+{
+	char file[300];
+
+	(void)state;
+	put_dir("bad.d");
+	put("bad.d/x.conf", "# nothing yet\n");
+	expect_error_in("bad.d/x.conf",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    1, "no services declared");
+	put("bad.d/x.conf", "services = ();\n\nworkers = 2;\n");
+	expect_error_in("bad.d/x.conf",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    3, "\"workers\": a drop-in file sets only");
+	/* its @include is beside it */
+	put("bad.d/x.conf", "\n@include \"x.inc\"\n");
+	put("bad.d/x.inc", "services = ({ name = \"x\"; port = 1;\n"
+			   " script = \"nope.lua\"; });\n");
+	snprintf(file, sizeof(file), "%s/bad.d/nope.lua", dir);
+	expect_error_in("bad.d/x.inc",
+	    "include_dir = \"bad.d\";\n"
+	    "services = ();\n",
+	    2, file);
+	put("bad.d/x.conf", "services = ();\n");
+	expect_error("\ninclude_dir = \"s.lua\";\nservices = ();\n", 2,
+	    "Not a directory");
+}
+
+/* An exec service's own settings name the drop-in and its @include too. */
+static void
+test_exec_setting_errors_name_the_dropin(void **state)
+{
+	(void)state;
+	put_dir("exec.d");
+	put("exec.d/x.conf",
+	    "services = ({ name = \"x\"; port = 1;\n"
+	    " exec = \"/bin/env\"; env = [\"NOEQUALS\"]; });\n");
+	expect_error_in("exec.d/x.conf",
+	    "include_dir = \"exec.d\";\nservices = ();\n", 2,
+	    "\"env\": \"NOEQUALS\" is not NAME=value");
+	put("exec.d/x.conf", "\n@include \"x.inc\"\n");
+	put("exec.d/x.inc", "services = ({ name = \"x\"; port = 1;\n"
+			    " exec = \"/bin/env\";\n umask = 22; });\n");
+	expect_error_in("exec.d/x.inc",
+	    "include_dir = \"exec.d\";\nservices = ();\n", 3,
+	    "\"umask\" must be an octal string");
+	put("exec.d/x.conf", "services = ();\n");
+}
+
+/* include_dir = "." beside the main file: the main file is no drop-in. */
+static void
+test_include_dir_beside_the_main_file_leaves_it_out(void **state)
+{
+	char main_path[300];
+	struct conf *c;
+
+	(void)state;
+	put_dir("dot.d");
+	put("dot.d/main.conf", "log = \"stderr\";\ninclude_dir = \".\";\n"
+			       "services = ();\n");
+	put("dot.d/x.conf", "services = ({ name = \"x\"; port = 1;"
+			    " script = \"../s.lua\"; });\n");
+	snprintf(main_path, sizeof(main_path), "%s/dot.d/main.conf", dir);
+	c = conf_load(main_path, err, sizeof(err));
+	if (c == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(c->nsvcs, 1);
+	assert_string_equal(c->svcs[0].name, "x");
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -470,12 +853,29 @@ main(void)
 	    cmocka_unit_test(test_overlapping_addresses),
 	    cmocka_unit_test(test_missing_script_names_its_line),
 	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_exec_environment_settings),
+	    cmocka_unit_test(
+		test_bad_exec_environment_settings_name_their_line),
+	    cmocka_unit_test(test_exec_limits_settings),
+	    cmocka_unit_test(test_bad_exec_limits_name_their_line),
 	    cmocka_unit_test(test_unreadable_file),
 	    cmocka_unit_test(test_port_by_name),
 	    cmocka_unit_test(test_unix_path_resolved_with_its_file_settings),
 	    cmocka_unit_test(test_unix_path_refuses_what_does_not_apply),
 	    cmocka_unit_test(test_unix_path_that_is_not_a_socket_or_too_long),
 	    cmocka_unit_test(test_two_services_on_one_path),
+	    cmocka_unit_test(test_include_is_relative_to_the_including_file),
+	    cmocka_unit_test(test_include_by_absolute_path),
+	    cmocka_unit_test(test_error_in_included_file_names_that_file),
+	    cmocka_unit_test(
+		test_include_of_missing_file_or_directory_names_its_line),
+	    cmocka_unit_test(test_include_in_comment_or_string_is_not_read),
+	    cmocka_unit_test(test_a_directory_as_the_file_is_an_error),
+	    cmocka_unit_test(test_dropins_follow_the_main_file_in_name_order),
+	    cmocka_unit_test(test_dropin_errors_name_the_dropin),
+	    cmocka_unit_test(test_exec_setting_errors_name_the_dropin),
+	    cmocka_unit_test(
+		test_include_dir_beside_the_main_file_leaves_it_out),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }
