@@ -5,8 +5,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-long now_ms(void);
-
 /*
  * What /proc says of a process: VmRSS in kB, open descriptors, and the
  * seconds it has spent runnable but waiting for a CPU (schedstat's
