@@ -1,4 +1,4 @@
-/* proc.h - other processes: the clock, a program run to its end, /proc. */
+/* proc.h - other processes: a program run to its end, /proc. */
 #ifndef SUPERD_T_PROC_H
 #define SUPERD_T_PROC_H
 
