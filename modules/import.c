@@ -15,27 +15,6 @@
 
 #include "import.h"
 
-char *
-imp_read(struct imp *m, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text = NULL;
-	size_t len = 0;
-
-	if (f == NULL) {
-		imp_error(m, path, 0, "cannot read: %s", strerror(errno));
-		return NULL;
-	}
-	if (getdelim(&text, &len, '\0', f) < 0 && ferror(f)) {
-		imp_error(m, path, 0, "cannot read: %s", strerror(errno));
-		free(text);
-		text = NULL;
-	} else if (text == NULL)
-		text = imp_strdup("");
-	fclose(f);
-	return text;
-}
-
 /* A file: its content tells which of the two it is. */
 static int
 import_file(struct imp *m, const char *path)

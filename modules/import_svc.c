@@ -1,4 +1,6 @@
-/* import_svc.c - superd -I's model: services, string lists, notes, errors. */
+/* import_svc.c - superd -I's model: services, string lists, notes, errors,
+ * the files read. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,4 +195,26 @@ imp_free(struct imp *m)
 		imp_svc_free(m->svcs[i]);
 	free(m->svcs);
 	imp_list_free(&m->notes);
+}
+
+/* A whole file as a string, or NULL (the error said). */
+char *
+imp_read(struct imp *m, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (f == NULL) {
+		imp_error(m, path, 0, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	if (getdelim(&text, &len, '\0', f) < 0 && ferror(f)) {
+		imp_error(m, path, 0, "cannot read: %s", strerror(errno));
+		free(text);
+		text = NULL;
+	} else if (text == NULL)
+		text = imp_strdup("");
+	fclose(f);
+	return text;
 }

@@ -15,15 +15,6 @@
 #include "proc.h"
 #include "sock.h"
 
-long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
 pid_t
 proc_spawn(char *const argv[], int errfd)
 {

@@ -1,11 +1,9 @@
-/* proc.h - other processes: the clock, a program run to its end, /proc. */
+/* proc.h - other processes: a program run to its end, /proc. */
 #ifndef SUPERD_T_PROC_H
 #define SUPERD_T_PROC_H
 
 #include <stddef.h>
 #include <sys/types.h>
-
-long now_ms(void);
 
 /*
  * What /proc says of a process: VmRSS in kB, open descriptors, and the

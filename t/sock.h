@@ -22,6 +22,8 @@ int tcp_connect_to(const char *ip, int port);
 int connect_ok(int port);
 /* Waits up to ms for port to accept: 0, or -1. */
 int wait_port(int port, int ms);
+/* Milliseconds of a monotonic clock: the tests' deadlines. */
+long now_ms(void);
 int send_all(int fd, const void *buf, size_t len);
 int send_str(int fd, const char *s);
 /* Reads until n bytes, EOF or timeout; returns the count read. */
