@@ -1,7 +1,8 @@
 /*
  * test_spawner.c - the spawner starts only the programs of its own
- * configuration's exec services, signals only what it started, and tells
- * the event loop when they end.
+ * configuration's exec services, signals only what it started, tells
+ * the event loop when they end, and removes only the socket files the
+ * loop made at its configuration's paths.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,7 +77,8 @@ setup(void **state)
 	    "script_dir = \".\";\n"
 	    "services = (\n"
 	    " { name = \"prog\"; port = 7; exec = [\"/bin/true\"]; },\n"
-	    " { name = \"lua\"; port = 9; script = \"x.lua\"; }\n"
+	    " { name = \"lua\"; port = 9; script = \"x.lua\"; },\n"
+	    " { name = \"unix\"; path = \"u.sock\"; script = \"x.lua\"; }\n"
 	    ");\n");
 	snprintf(path, sizeof(path), "%s/superd.conf", dir);
 	conf = conf_load(path, err, sizeof(err));
@@ -160,6 +164,46 @@ test_signals_only_what_it_started(void **state)
 	waitpid(other, &status, 0);
 }
 
+/* A socket file at dir/name, as the loop records it. */
+static void
+socket_file(const char *name, char *path, size_t len, struct unixsock_id *id)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(path, len, "%s/%s", dir, name);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	assert_int_equal(lstat(path, &st), 0);
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+}
+
+static void
+test_removes_only_a_configured_socket_file_the_loop_made(void **state)
+{
+	char mine[128], other[128];
+	struct unixsock_id a, b, wrong;
+	struct stat st;
+
+	(void)state;
+	socket_file("u.sock", mine, sizeof(mine), &a);
+	socket_file("other.sock", other, sizeof(other), &b);
+	wrong = a;
+	wrong.ino++;
+	assert_int_equal(spawner_unlink(other, &b), 0);
+	assert_int_equal(spawner_unlink(mine, &wrong), 0);
+	usleep(200000);
+	assert_int_equal(lstat(other, &st), 0);
+	assert_int_equal(lstat(mine, &st), 0);
+	assert_int_equal(spawner_unlink(mine, &a), 0);
+	usleep(200000);
+	assert_int_equal(lstat(mine, &st), -1);
+	assert_int_equal(lstat(other, &st), 0);
+}
+
 int
 main(void)
 {
@@ -170,6 +214,9 @@ main(void)
 		test_refuses_what_is_not_an_exec_service, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_signals_only_what_it_started, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_removes_only_a_configured_socket_file_the_loop_made, setup,
+		teardown),
 	};
 
 	if (loop_init() < 0)
