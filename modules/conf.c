@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "conflisten.h"
 #include "confdir.h"
 #include "confexec.h"
+#include "conflisten.h"
 #include "confread.h"
 #include "log.h"
 #include "stats.h"
