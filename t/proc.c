@@ -190,3 +190,17 @@ proc_fd_count(pid_t pid)
 	closedir(d);
 	return n;
 }
+
+int
+proc_fd_settled(pid_t pid)
+{
+	int n, last = -1, same = 0, i;
+
+	for (i = 0; i < 100 && same < 3; i++) {
+		n = proc_fd_count(pid);
+		same = n == last ? same + 1 : 0;
+		last = n;
+		usleep(100000);
+	}
+	return last;
+}

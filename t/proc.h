@@ -13,6 +13,11 @@
 long proc_rss_kb(pid_t pid);
 int proc_fd_count(pid_t pid);
 double proc_waited(pid_t pid);
+/*
+ * Its descriptors once the count has held for 300 ms (at most 10 s): a
+ * connection just closed by its client may still be open in superd.
+ */
+int proc_fd_settled(pid_t pid);
 /* utime + stime, in seconds, or -1. */
 double proc_cpu_s(pid_t pid);
 

@@ -70,8 +70,7 @@ test_churn_returns_memory_descriptors_and_counters(void **state)
 	    "script = \"t.lua\"; per_source = 2; });\n",
 	    port);
 	assert_int_equal(sd_start(d, port), 0);
-	usleep(100000);
-	fds0 = proc_fd_count(d->pid);
+	fds0 = proc_fd_settled(d->pid);
 	for (i = 0; i < n; i++) {
 		one(port, i);
 		if (i + 1 == 10000)
