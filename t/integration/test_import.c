@@ -416,6 +416,44 @@ test_import_inetd_unix_socket_names_and_families(void **state)
 	free(err);
 }
 
+/*
+ * What superd -I makes of a unix socket line and a port by name passes
+ * superd -t and serves: cat answers over the socket, the named port moved
+ * (the importer looks it up in /etc/services) to a free one answers
+ * over TCP.
+ */
+static void
+test_import_inetd_unix_socket_and_named_port_serve(void **state)
+{
+	struct superd *d = *state;
+	char *out = malloc(BIG), *err = malloc(BIG), path[256], sock[256];
+	char port[32], reply[64];
+	int tcp = free_port(), fd;
+
+	snprintf(sock, sizeof(sock), "%s/imported.sock", d->dir);
+	sd_write(d, "inetd.conf",
+	    "%s stream unix nowait root /bin/cat cat\n"
+	    "echo stream tcp nowait root /bin/cat cat\n",
+	    sock);
+	snprintf(path, sizeof(path), "%s/inetd.conf", d->dir);
+	assert_int_equal(imp_run(d, path, out, BIG, err, BIG), 0);
+	snprintf(port, sizeof(port), "port = %d;", tcp);
+	imp_subst(out, BIG, "port = 7;", port);
+	imp_use(d, out, BIG);
+	if (imp_check(d, err, BIG) < 0)
+		fail_msg("superd -t refused the import:\n%s\n%s", err, out);
+	sd_started(d, tcp);
+	assert_int_equal(ask(tcp, "by tcp\n", reply, sizeof(reply), 3000), 7);
+	assert_true((fd = unix_connect(sock)) >= 0);
+	assert_int_equal(write(fd, "by unix\n", 8), 8);
+	assert_int_equal(recv_line(fd, reply, sizeof(reply), 3000), 8);
+	assert_string_equal(reply, "by unix\n");
+	close(fd);
+	assert_int_equal(sd_stop(d), 0);
+	free(out);
+	free(err);
+}
+
 /* Neither a file nor a directory there: an error, nothing printed. */
 static void
 test_import_unreadable_file_is_an_error(void **state)
@@ -445,6 +483,7 @@ main(void)
 	    T(test_import_rsync_line_lists_modules),
 	    T(test_import_inetd_reports_every_bad_line),
 	    T(test_import_inetd_unix_socket_names_and_families),
+	    T(test_import_inetd_unix_socket_and_named_port_serve),
 	    T(test_import_unreadable_file_is_an_error),
 	};
 
