@@ -467,6 +467,11 @@ svc_wait(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->exec != NULL && !v->wait && (v->protos & CONF_UDP))
 		return fail(x, config_setting_get_member(g, "protocol"),
 		    "a UDP exec service needs \"wait = true\"");
+	/* datagrams would need each client's bound path to reply to */
+	if (v->path != NULL && (v->protos & CONF_UDP) && !v->wait)
+		return fail(x, config_setting_get_member(g, "protocol"),
+		    "a unix datagram socket (\"path\", protocol \"udp\") "
+		    "is for an exec service with \"wait = true\"");
 	if (v->wait && (s = first_of(g, per_client)) != NULL)
 		return fail(x, s,
 		    "\"%s\" does not apply to a wait service: its program "

@@ -115,11 +115,11 @@ unix_only(struct where *w, const struct svc_conf *v, int workers)
 		    "\"%s\" does not apply to a unix socket (\"path\"): "
 		    "mode, owner and group say who may connect",
 		    config_setting_name(s));
-	/* datagrams would need a bound path of each client's to reply to */
-	if (v->protos & CONF_UDP)
+	if (v->protos == (CONF_TCP | CONF_UDP))
 		return blame(w, config_setting_get_member(w->g, "protocol"),
-		    "a unix socket (\"path\") is a stream socket: "
-		    "\"protocol\" must be \"tcp\"");
+		    "a unix socket (\"path\") is of one type: "
+		    "\"protocol\" is \"tcp\" (stream) or \"udp\" "
+		    "(datagram)");
 	/* every worker would bind its own file over the others' */
 	if (workers > 1)
 		return blame(w, config_setting_get_member(w->g, "path"),

@@ -110,7 +110,7 @@ protocol(struct line *l, struct fields *f)
 		    p);
 		return -1;
 	}
-	if (strcmp(p, "unix") == 0 && !f->dgram) {
+	if (strcmp(p, "unix") == 0) {
 		f->unix_sock = 1;
 		return 0;
 	}

@@ -199,11 +199,11 @@ set_address(struct out *o, const struct imp_svc *v)
 		set_list(o, "address", &v->addrs);
 }
 
-/* A unix socket has neither addresses nor a protocol. */
+/* A unix socket has no addresses; a protocol only for datagrams. */
 static void
 set_protocol(struct out *o, const struct imp_svc *v)
 {
-	if (v->path != NULL)
+	if (v->path != NULL && v->protos == IMP_TCP)
 		return;
 	if (v->protos == (IMP_TCP | IMP_UDP))
 		fprintf(o->f, "%sprotocol = [\"tcp\", \"udp\"];\n", o->lead);

@@ -241,10 +241,11 @@ static int
 listener_open(const struct svc_conf *v, const char *addr, int proto,
     struct unixsock_id *file, char *err, size_t len)
 {
+	int type = proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM;
+
 	if (v->path != NULL)
-		return unixsock_listen(v->path, &v->sock, file, err, len);
-	return net_listen(addr, v->port,
-	    proto == CONF_TCP ? SOCK_STREAM : SOCK_DGRAM, err, len);
+		return unixsock_listen(v->path, type, &v->sock, file, err, len);
+	return net_listen(addr, v->port, type, err, len);
 }
 
 /* A unix socket's file goes with the socket superd made it for. */
@@ -306,7 +307,9 @@ listeners_prepare(
 
 	*out = NULL;
 	if (v->path != NULL)
-		return listener_add(v, v->path, CONF_TCP, out, err, len);
+		return listener_add(v, v->path,
+		    (v->protos & CONF_UDP) ? CONF_UDP : CONF_TCP, out, err,
+		    len);
 	for (i = 0; i < v->naddrs; i++) {
 		if ((v->protos & CONF_TCP) &&
 		    listener_add(v, v->addrs[i], CONF_TCP, out, err, len) < 0)

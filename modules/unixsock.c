@@ -55,16 +55,17 @@ unixsock_check(const char *path, char *err, size_t len)
 }
 
 /*
- * A socket file that nobody accepts on is a crashed run's, and goes; one
- * that answers is a live server's, and stays.  The probe does not block:
- * a live server whose backlog is full answers EAGAIN.
+ * A socket file that nobody accepts on (or reads from) is a crashed
+ * run's, and goes; one that answers is a live server's, and stays, as
+ * does one of the other type.  The probe does not block: a live server
+ * whose backlog is full answers EAGAIN.
  */
 static int
-unixsock_clear(const struct sockaddr_un *sun, const char **why)
+unixsock_clear(const struct sockaddr_un *sun, int type, const char **why)
 {
 	int fd, rc, e;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
@@ -98,11 +99,12 @@ unixsock_bind(int fd, const struct sockaddr_un *sun, mode_t mode)
 }
 
 /*
- * A listening socket at path, its file as a says and recorded in id;
- * what a crashed run left there is replaced first.
+ * A socket of type (SOCK_STREAM, listening, or SOCK_DGRAM) at path, its
+ * file as a says and recorded in id; what a crashed run left there is
+ * replaced first.
  */
 int
-unixsock_listen(const char *path, const struct unixsock_attr *a,
+unixsock_listen(const char *path, int type, const struct unixsock_attr *a,
     struct unixsock_id *id, char *err, size_t len)
 {
 	struct sockaddr_un sun;
@@ -114,16 +116,17 @@ unixsock_listen(const char *path, const struct unixsock_attr *a,
 	if (unixsock_check(path, err, len) < 0)
 		return -1;
 	unixsock_addr(path, &sun);
-	if (unixsock_clear(&sun, &why) < 0)
+	if (unixsock_clear(&sun, type, &why) < 0)
 		goto fail;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || unixsock_bind(fd, &sun, a->mode) < 0)
 		goto fail;
 	if (lstat(path, &st) == 0) {
 		id->dev = st.st_dev;
 		id->ino = st.st_ino;
 	}
-	if (listen(fd, 511) < 0 || unixsock_apply(path, a, id) < 0)
+	if ((type == SOCK_STREAM && listen(fd, 511) < 0) ||
+	    unixsock_apply(path, a, id) < 0)
 		goto fail;
 	return fd;
 fail:

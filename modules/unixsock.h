@@ -22,7 +22,7 @@ struct unixsock_id {
 typedef int unixsock_remove_fn(const char *path, const struct unixsock_id *id);
 
 int unixsock_check(const char *path, char *err, size_t len);
-int unixsock_listen(const char *path, const struct unixsock_attr *a,
+int unixsock_listen(const char *path, int type, const struct unixsock_attr *a,
     struct unixsock_id *id, char *err, size_t len);
 int unixsock_apply(const char *path, const struct unixsock_attr *a,
     const struct unixsock_id *id);

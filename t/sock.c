@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -544,6 +545,31 @@ unix_bound(const char *path, int listening)
 		return -1;
 	}
 	return fd;
+}
+
+ssize_t
+unix_dgram_ask(const char *self, const char *path, const char *msg, char *reply,
+    size_t max, int ms)
+{
+	struct sockaddr_un me, to;
+	struct pollfd p;
+	ssize_t n = -1;
+
+	p.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	p.events = POLLIN;
+	if (p.fd < 0)
+		return -1;
+	unlink(self);
+	/* whoever superd runs the program as may answer */
+	if (bind(p.fd, (struct sockaddr *)&me, unix_addr(self, &me)) == 0 &&
+	    chmod(self, 0666) == 0 &&
+	    sendto(p.fd, msg, strlen(msg), 0, (struct sockaddr *)&to,
+		unix_addr(path, &to)) >= 0 &&
+	    poll(&p, 1, ms) == 1 && (n = recv(p.fd, reply, max - 1, 0)) >= 0)
+		reply[n] = '\0';
+	close(p.fd);
+	unlink(self);
+	return n;
 }
 
 void

@@ -79,6 +79,12 @@ int unix_connect(const char *path);
 /* A unix stream socket bound at path, listening when listening is set
  * (else its file is one nobody accepts on, as a crashed server's), or -1. */
 int unix_bound(const char *path, int listening);
+/*
+ * A unix datagram client bound at self (mode 0666, removed after): msg
+ * sent to path, the reply (NUL-terminated) within ms; its length, or -1.
+ */
+ssize_t unix_dgram_ask(const char *self, const char *path, const char *msg,
+    char *reply, size_t max, int ms);
 /* Closes with an RST instead of a FIN. */
 void reset_close(int fd);
 /* 1 when the peer closed (EOF or reset) within ms, 0 otherwise. */

@@ -417,27 +417,33 @@ test_import_inetd_unix_socket_names_and_families(void **state)
 }
 
 /*
- * What superd -I makes of a unix socket line and a port by name passes
- * superd -t and serves: cat answers over the socket, the named port moved
- * (the importer looks it up in /etc/services) to a free one answers
- * over TCP.
+ * What superd -I makes of unix stream and datagram lines and a port by
+ * name passes superd -t and serves: cat answers over the stream socket,
+ * the named port (the importer looks it up in /etc/services) moved to a
+ * free one answers over TCP, the datagram socket is made.
  */
 static void
 test_import_inetd_unix_socket_and_named_port_serve(void **state)
 {
 	struct superd *d = *state;
 	char *out = malloc(BIG), *err = malloc(BIG), path[256], sock[256];
-	char port[32], reply[64];
+	char port[32], reply[64], dgram[256], want[512];
 	int tcp = free_port(), fd;
+	struct stat st;
 
 	snprintf(sock, sizeof(sock), "%s/imported.sock", d->dir);
+	snprintf(dgram, sizeof(dgram), "%s/dgram.sock", d->dir);
 	sd_write(d, "inetd.conf",
 	    "%s stream unix nowait root /bin/cat cat\n"
-	    "echo stream tcp nowait root /bin/cat cat\n",
-	    sock);
+	    "echo stream tcp nowait root /bin/cat cat\n"
+	    "%s dgram unix wait root /bin/cat cat\n",
+	    sock, dgram);
 	snprintf(path, sizeof(path), "%s/inetd.conf", d->dir);
 	assert_int_equal(imp_run(d, path, out, BIG, err, BIG), 0);
 	snprintf(port, sizeof(port), "port = %d;", tcp);
+	snprintf(want, sizeof(want),
+	    "    path = \"%s\";\n    protocol = \"udp\";\n", dgram);
+	assert_has(out, want);
 	imp_subst(out, BIG, "port = 7;", port);
 	imp_use(d, out, BIG);
 	if (imp_check(d, err, BIG) < 0)
@@ -449,6 +455,8 @@ test_import_inetd_unix_socket_and_named_port_serve(void **state)
 	assert_int_equal(recv_line(fd, reply, sizeof(reply), 3000), 8);
 	assert_string_equal(reply, "by unix\n");
 	close(fd);
+	assert_int_equal(lstat(dgram, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(sd_stop(d), 0);
 	free(out);
 	free(err);

@@ -519,6 +519,53 @@ test_wait_service_gets_the_unix_listening_socket(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* The wait program of a unix datagram socket: one reply, then it exits. */
+#define REPLY_PY                                     \
+	"import os, socket\n"                        \
+	"s = socket.socket(fileno=0)\n"              \
+	"d, peer = s.recvfrom(512)\n"                \
+	"s.sendto(b'got ' + d + b' LISTEN_FDS=' +\n" \
+	"    os.environ['LISTEN_FDS'].encode(), peer)\n"
+
+/*
+ * protocol = "udp" on a path: a unix datagram socket, its file as mode
+ * says, handed to the wait program, watched again when it exits, and
+ * removed at the stop.
+ */
+static void
+test_wait_service_gets_a_unix_datagram_socket(void **state)
+{
+	struct superd *d = *state;
+	char extra[512], path[256], self[300], reply[128], line[384];
+	struct stat st;
+
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		printf("skipped: needs /usr/bin/python3 as the wait program\n");
+		return;
+	}
+	sd_write(d, "reply.py", "%s", REPLY_PY);
+	snprintf(extra, sizeof(extra),
+	    "protocol = \"udp\"; mode = \"0622\"; wait = true;"
+	    " exec = [\"/usr/bin/python3\", \"%s/reply.py\"];",
+	    d->dir);
+	start_who(d, extra);
+	sock_path(d, path, sizeof(path));
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0622);
+	snprintf(self, sizeof(self), "%s/client.sock", d->dir);
+	assert_true(
+	    unix_dgram_ask(self, path, "one", reply, sizeof(reply), 5000) > 0);
+	assert_string_equal(reply, "got one LISTEN_FDS=1");
+	assert_true(
+	    unix_dgram_ask(self, path, "two", reply, sizeof(reply), 5000) > 0);
+	assert_string_equal(reply, "got two LISTEN_FDS=1");
+	snprintf(line, sizeof(line), "who: wait %s: ", path);
+	assert_int_equal(sd_log_wait(d, line, 2, 3000), 2);
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(lstat(path, &st), -1);
+}
+
 /* A client of path as user pw in a child process: 0 when it was served. */
 static int
 served_as(const char *path, const struct passwd *pw)
@@ -624,6 +671,7 @@ main(void)
 	    TEST(test_sighup_keeps_the_socket_and_applies_a_new_mode),
 	    TEST(test_exec_gets_proto_unix_and_the_clients_credentials),
 	    TEST(test_wait_service_gets_the_unix_listening_socket),
+	    TEST(test_wait_service_gets_a_unix_datagram_socket),
 	    TEST(test_per_source_counts_per_uid),
 	    TEST(test_socket_passed_by_systemd_is_served_and_left_in_place),
 	    TEST(test_port_by_name_from_etc_services),

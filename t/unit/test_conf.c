@@ -546,13 +546,32 @@ test_unix_path_resolved_with_its_file_settings(void **state)
 }
 
 static void
+test_unix_datagram_socket_is_for_a_wait_program(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	assert_non_null(
+	    c = load("services = ({ name = \"u\";"
+		     " exec = [\"/bin/true\"]; wait = true;\n"
+		     " path = \"x.sock\"; protocol = \"udp\"; });\n"));
+	assert_int_equal(c->svcs[0].protos, CONF_UDP);
+	assert_int_equal(c->svcs[0].wait, 1);
+	conf_free(c);
+}
+
+static void
 test_unix_path_refuses_what_does_not_apply(void **state)
 {
 	(void)state;
 	expect_unix_error("port = 7;", 3, "\"port\" and \"path\" cannot go");
 	expect_unix_error("address = \"127.0.0.1\";", 3,
 	    "\"address\" and \"path\" cannot go");
-	expect_unix_error("protocol = \"udp\";", 3, "is a stream socket");
+	expect_unix_error("protocol = \"udp\";", 3,
+	    "a unix datagram socket (\"path\", protocol \"udp\") is for an "
+	    "exec service with \"wait = true\"");
+	expect_unix_error("protocol = [\"tcp\", \"udp\"];", 3,
+	    "a unix socket (\"path\") is of one type");
 	expect_unix_error("only_from = [\"127.0.0.1\"];", 3,
 	    "\"only_from\" does not apply to a unix socket");
 	expect_unix_error(
@@ -861,6 +880,7 @@ main(void)
 	    cmocka_unit_test(test_unreadable_file),
 	    cmocka_unit_test(test_port_by_name),
 	    cmocka_unit_test(test_unix_path_resolved_with_its_file_settings),
+	    cmocka_unit_test(test_unix_datagram_socket_is_for_a_wait_program),
 	    cmocka_unit_test(test_unix_path_refuses_what_does_not_apply),
 	    cmocka_unit_test(test_unix_path_that_is_not_a_socket_or_too_long),
 	    cmocka_unit_test(test_two_services_on_one_path),
