@@ -24,7 +24,7 @@ CMOCKA = $(shell pkg-config --cflags --libs cmocka)
 
 PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c \
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
-	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/devnull.c modules/pidfile.c modules/spawner.c \
+	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/devnull.c modules/notify.c modules/pidfile.c modules/spawner.c \
 	modules/stream.c modules/confdir.c modules/confread.c
 # An exec service's own settings, and what its program gets.
 PLAIN += modules/confexec.c modules/child.c

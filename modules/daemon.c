@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "master.h"
+#include "notify.h"
 #include "pidfile.h"
 #include "priv.h"
 #include "reconf.h"
@@ -112,6 +113,34 @@ start_services(void)
 	return 0;
 }
 
+/* systemd's status line after a SIGHUP that changed nothing. */
+static void
+reload_refused(const char *err)
+{
+	char status[CONF_ERRLEN * 2 + 64];
+
+	snprintf(status, sizeof(status),
+	    "SIGHUP: %s; keeping the running configuration", err);
+	notify_ready(status);
+}
+
+static void
+reload_failed(const char *err)
+{
+	log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration", err);
+	reload_refused(err);
+}
+
+/* What systemd's status line says while superd serves. */
+static void
+ready(void)
+{
+	char status[64];
+
+	snprintf(status, sizeof(status), "serving %d services", conf->nsvcs);
+	notify_ready(status);
+}
+
 /* SIGHUP: a configuration that fails to load changes nothing. */
 static void
 reread_config(void)
@@ -119,16 +148,15 @@ reread_config(void)
 	char err[CONF_ERRLEN * 2];
 	struct conf *c;
 
+	notify_reloading();
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		log_msg(LOG_ERR,
-		    "SIGHUP: %s; keeping the running configuration", err);
+		reload_failed(err);
 		return;
 	}
 	c->refs = 1;
 	if (check_sound(c, err, sizeof(err)) < 0 ||
 	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR,
-		    "SIGHUP: %s; keeping the running configuration", err);
+		reload_failed(err);
 		conf_release(c);
 		return;
 	}
@@ -139,6 +167,7 @@ reread_config(void)
 	service_reloads++;
 	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
 	    conf_path, conf->nsvcs);
+	ready();
 }
 
 static void
@@ -165,6 +194,7 @@ begin_shutdown(void)
 	if (stopping)
 		return;
 	stopping = service_stopping = 1;
+	notify("STOPPING=1");
 	log_msg(
 	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
 	LIST_FOREACH(s, &services, link)
@@ -419,6 +449,10 @@ run(int background)
 		return 1;
 	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
 	    conf->nsvcs);
+	if (in_worker)
+		master_worker_serving();
+	else
+		ready();
 	loop_set_idle(idle);
 	loop_run();
 	log_msg(LOG_NOTICE, "superd stopped");
@@ -453,6 +487,7 @@ run_worker(int index)
 
 	service_worker = index;
 	in_worker = 1;
+	notify_forget();
 	pidfile = NULL;
 	log_tag(index);
 	rc = run(0);
@@ -471,13 +506,18 @@ static double
 master_reread(void)
 {
 	char err[CONF_ERRLEN * 2];
-	struct conf *c = conf_load(conf_path, err, sizeof(err));
+	struct conf *c;
 
-	if (c != NULL && master_check(c) == 0) {
+	notify_reloading();
+	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
+		reload_refused(err);
+	} else if (master_check(c) == 0) {
 		c->refs = 1;
 		conf_release(conf);
 		conf = c;
-	} else if (c != NULL) {
+		ready();
+	} else {
+		reload_refused("the workers refuse it; see their log");
 		conf_free(c);
 	}
 	return conf->shutdown_timeout;
@@ -495,6 +535,8 @@ daemon_init(struct conf *c, const char *path, const char *pid, int background)
 	conf_path = path;
 	pidfile = pid;
 	detached = background;
+	if (notify_init() < 0)
+		log_msg(LOG_WARNING, "NOTIFY_SOCKET: %m; systemd is not told");
 }
 
 /* One process serving everything; its exit status. */

@@ -3,19 +3,25 @@
  * forks the workers (each its own loop, Lua states and SO_REUSEPORT
  * listeners), restarts one that dies (backing off while it keeps dying
  * young), hands SIGHUP and SIGUSR1 on to all, and on SIGTERM lets them
- * drain and exits when the last has.  It waits in sigtimedwait: there is
- * nothing else for it to wait on.
+ * drain and exits when the last has.  It waits in poll on a signalfd and
+ * a pipe: each worker writes its number there once its listeners and
+ * scripts are up (a signal could not reach a root master from a worker
+ * that gave root up), and systemd hears READY=1 when all have.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "stats.h"
 
 #define YOUNG 5.0 /* a worker that dies sooner was not well */
@@ -24,10 +30,13 @@
 struct worker {
 	pid_t pid;
 	double started, restart_at, backoff;
+	int serving; /* has said so since it was started */
 };
 
 static struct worker workers[STATS_WORKERS + 1];
 static int nworkers;
+static int serving_pipe[2] = {-1, -1}; /* workers write their number */
+static int my_index;		       /* in a worker: its number */
 
 static double
 now(void)
@@ -46,6 +55,8 @@ spawn(int k, master_worker_fn *fn)
 	if (pid == 0) {
 		/* A worker does not outlive its master. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		my_index = k;
+		close(serving_pipe[0]);
 		exit(fn(k));
 	}
 	if (pid < 0) {
@@ -56,6 +67,35 @@ spawn(int k, master_worker_fn *fn)
 	workers[k].pid = pid;
 	workers[k].started = now();
 	workers[k].restart_at = 0;
+	workers[k].serving = 0;
+}
+
+/* In a worker: its listeners are bound and its scripts ran. */
+void
+master_worker_serving(void)
+{
+	unsigned char k = (unsigned char)my_index;
+
+	if (write(serving_pipe[1], &k, 1) < 0)
+		log_msg(LOG_WARNING, "cannot tell the master it serves: %m");
+}
+
+/* Workers that say they serve: READY=1 the first time all of them have. */
+static void
+serving(int *told)
+{
+	unsigned char k;
+	int i, n = 0;
+
+	while (read(serving_pipe[0], &k, 1) == 1)
+		if (k >= 1 && k <= nworkers && workers[k].pid > 0)
+			workers[k].serving = 1;
+	for (i = 1; i <= nworkers; i++)
+		n += workers[i].serving;
+	if (n == nworkers && !*told) {
+		*told = 1;
+		notify_ready("serving with all workers");
+	}
 }
 
 static void
@@ -113,12 +153,11 @@ reap(int stopping)
 	}
 }
 
-/* Seconds to the next restart or the stop deadline. */
-static struct timespec
+/* Milliseconds to the next restart or the stop deadline. */
+static int
 next_wake(double deadline)
 {
 	double soonest = deadline, t;
-	struct timespec ts;
 	int k;
 
 	for (k = 1; k <= nworkers; k++)
@@ -128,9 +167,24 @@ next_wake(double deadline)
 	t = soonest - now();
 	if (t < 0.001)
 		t = 0.001;
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
-	return ts;
+	return t > 3600 ? 3600000 : (int)(t * 1000) + 1;
+}
+
+/* The next signal within ms, or 0; what the workers said meanwhile. */
+static int
+next_signal(int sigfd, int ms, int *told)
+{
+	struct pollfd p[2] = {{sigfd, POLLIN, 0}, {serving_pipe[0], POLLIN, 0}};
+	struct signalfd_siginfo si;
+
+	if (poll(p, 2, ms) <= 0)
+		return 0;
+	if (p[1].revents & POLLIN)
+		serving(told);
+	if ((p[0].revents & POLLIN) &&
+	    read(sigfd, &si, sizeof(si)) == sizeof(si))
+		return (int)si.ssi_signo;
+	return 0;
 }
 
 static void
@@ -148,8 +202,7 @@ int
 master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 {
 	double deadline = now() + 86400;
-	struct timespec ts;
-	int k, sig, stopping = 0;
+	int k, sig, sigfd, stopping = 0, told = 0;
 	sigset_t set;
 
 	nworkers = n > STATS_WORKERS ? STATS_WORKERS : n;
@@ -160,12 +213,16 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sigfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
+	    pipe2(serving_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_msg(LOG_ERR, "master: %m");
+		return 1;
+	}
 	for (k = 1; k <= nworkers; k++)
 		spawn(k, fn);
 	log_msg(LOG_NOTICE, "master: %d workers started", nworkers);
 	while (!stopping || live() > 0) {
-		ts = next_wake(deadline);
-		sig = sigtimedwait(&set, NULL, &ts);
+		sig = next_signal(sigfd, next_wake(deadline), &told);
 		if (sig == SIGCHLD)
 			reap(stopping);
 		else if (sig == SIGHUP || sig == SIGUSR1) {
@@ -174,6 +231,7 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 			forward(sig);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
+			notify("STOPPING=1");
 			deadline = now() + grace + 5;
 			forward(SIGTERM);
 		}
@@ -183,5 +241,8 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 			restart_due(fn);
 	}
 	log_msg(LOG_NOTICE, "master: all workers stopped");
+	close(sigfd);
+	close(serving_pipe[0]);
+	close(serving_pipe[1]);
 	return 0;
 }

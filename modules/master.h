@@ -11,6 +11,9 @@ typedef int master_worker_fn(int index);
  */
 typedef double master_hup_fn(void);
 
+/* A worker tells its master it serves (listeners bound, scripts run). */
+void master_worker_serving(void);
+
 int master_run(
     int workers, double grace, master_worker_fn *fn, master_hup_fn *hup);
 
