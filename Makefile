@@ -9,9 +9,9 @@ MANDIR ?= $(DATADIR)/man
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
 
-PKGS = lua5.3 libconfig
-DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
-TEST_DEBS = rdate groff haproxy redis-server tftpd-hpa tftp-hpa fingerd finger rsync
+PKGS = lua5.3 libconfig openssl
+DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev libssl-dev openssl
+TEST_DEBS = python3 rdate groff haproxy redis-server tftpd-hpa tftp-hpa fingerd finger rsync
 
 CC ?= gcc
 OPT ?= -O2
@@ -29,13 +29,15 @@ PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c 
 # An exec service's own settings, and what its program gets.
 PLAIN += modules/confexec.c modules/child.c
 # Where a service listens: a port by number or name, or a unix socket.
-PLAIN += modules/conflisten.c modules/unixsock.c
+PLAIN += modules/conflisten.c modules/unixsock.c modules/confwhere.c
+# TLS: the settings, OpenSSL's contexts, the stream transport.
+PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tls.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
 	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
-	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
+	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 

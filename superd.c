@@ -22,6 +22,7 @@
 #include "modules/serve.h"
 #include "modules/service.h"
 #include "modules/stats.h"
+#include "modules/tlsctx.h"
 
 #ifndef SUPERD_CONFIG
 #define SUPERD_CONFIG "/etc/superd/superd.conf"
@@ -63,6 +64,20 @@ check_program(struct conf *c, int i, char *err, size_t len)
 	return 0;
 }
 
+/* Its certificates and keys load and go together. */
+static int
+check_tls(const struct svc_conf *v, char *err, size_t len)
+{
+	struct tls_ctx *x;
+
+	if (v->tls == NULL)
+		return 0;
+	if ((x = tlsctx_new(v->tls, err, len)) == NULL)
+		return -1;
+	tlsctx_release(x);
+	return 0;
+}
+
 /* -t and the master run before any worker: whoever started us reads it. */
 static int
 check_failed(const char *err, int report)
@@ -87,6 +102,8 @@ check_services(struct conf *c, int report)
 		if (conf_overlap(c, i, err, sizeof(err)) < 0)
 			rc = check_failed(err, report);
 		if (check_program(c, i, err, sizeof(err)) < 0)
+			rc = check_failed(err, report);
+		if (check_tls(&c->svcs[i], err, sizeof(err)) < 0)
 			rc = check_failed(err, report);
 	}
 	return rc;

@@ -11,7 +11,9 @@
 #include "confdir.h"
 #include "confexec.h"
 #include "conflisten.h"
+#include "conftls.h"
 #include "confread.h"
+#include "confwhere.h"
 #include "log.h"
 #include "stats.h"
 
@@ -66,6 +68,9 @@ static const char *const svc_names[] = {
     "path",
     "mode",
     "owner",
+    /* conftls.c */
+    "tls",
+    "starttls",
     /* exec services only: confexec.c */
     "argv0",
     "env",
@@ -436,17 +441,6 @@ svc_proxy(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 }
 
 /* The first setting of a list g has, for an error's line. */
-static const config_setting_t *
-first_of(const config_setting_t *g, const char *const *names)
-{
-	const config_setting_t *s;
-
-	for (; *names; names++)
-		if ((s = config_setting_get_member(g, *names)) != NULL)
-			return s;
-	return NULL;
-}
-
 /*
  * wait = true: the program, not superd, takes what arrives on the
  * listening socket (inetd's wait), so nothing that looks at a client
@@ -472,7 +466,7 @@ svc_wait(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		return fail(x, config_setting_get_member(g, "protocol"),
 		    "a unix datagram socket (\"path\", protocol \"udp\") "
 		    "is for an exec service with \"wait = true\"");
-	if (v->wait && (s = first_of(g, per_client)) != NULL)
+	if (v->wait && (s = conf_first_of(g, per_client)) != NULL)
 		return fail(x, s,
 		    "\"%s\" does not apply to a wait service: its program "
 		    "takes the clients",
@@ -489,6 +483,18 @@ svc_listen(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 
 	if (conf_listen(g, v, x->dir, x->c->workers, &at, msg, sizeof(msg)) ==
 	    0)
+		return 0;
+	return fail(x, at, "%s", msg);
+}
+
+static int
+svc_tls(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
+{
+	const config_setting_t *at = g;
+	char msg[CONF_ERRLEN], file[PATH_MAX];
+
+	if (conftls_load(g, v, file_of(x, g, file, sizeof(file)), x->dir, &at,
+		msg, sizeof(msg)) == 0)
 		return 0;
 	return fail(x, at, "%s", msg);
 }
@@ -524,6 +530,7 @@ svc_load(struct ctx *x, const config_setting_t *g, struct svc_conf *v)
 		0)
 		return -1;
 	if (svc_proxy(x, g, v) < 0 || svc_wait(x, g, v) < 0 ||
+	    svc_tls(x, g, v) < 0 ||
 	    confexec_load(g, v, x->file, x->dir, x->err, x->len) < 0)
 		return -1;
 	if (v->path == NULL && v->addrs == NULL) {
@@ -831,6 +838,7 @@ svc_free(struct svc_conf *v)
 	acl_free(&v->deny);
 	acl_free(&v->proxy_from);
 	confexec_free(v);
+	conftls_free(v->tls);
 }
 
 void

@@ -27,6 +27,8 @@ enum {
 #define CONF_UNLIMITED LONG_MAX /* a limit set to "unlimited" */
 #define CONF_NICE_KEEP 100	/* nice not set: superd's own */
 
+struct tls_conf;
+
 struct svc_conf {
 	char *name;
 	char *file; /* the file and line where the service's group starts */
@@ -64,9 +66,11 @@ struct svc_conf {
 	char **passenv; /* names taken from superd's environment, or NULL */
 	/* bytes, seconds or counts, or CONF_UNSET */
 	long rlimits[CONF_RLIMITS];
-	int nice;	    /* -20..19, or CONF_NICE_KEEP */
-	int umask;	    /* 0..0777, or CONF_UNSET */
-	double max_runtime; /* seconds before SIGTERM; 0: no limit */
+	int nice;	      /* -20..19, or CONF_NICE_KEEP */
+	int umask;	      /* 0..0777, or CONF_UNSET */
+	double max_runtime;   /* seconds before SIGTERM; 0: no limit */
+	struct tls_conf *tls; /* conftls.c: NULL for a plain service */
+	int starttls;	      /* plain until the script calls starttls() */
 };
 
 struct conf {

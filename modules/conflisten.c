@@ -13,40 +13,8 @@
 #include <string.h>
 
 #include "conflisten.h"
+#include "confwhere.h"
 #include "unixsock.h"
-
-struct where {
-	const config_setting_t *g;   /* the service */
-	const config_setting_t **at; /* the setting an error is about */
-	char *msg;
-	size_t len;
-};
-
-static int blame(struct where *w, const config_setting_t *s, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
-static int
-blame(struct where *w, const config_setting_t *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	*w->at = s ? s : w->g;
-	va_start(ap, fmt);
-	vsnprintf(w->msg, w->len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static const config_setting_t *
-first_of(const config_setting_t *g, const char *const *names)
-{
-	const config_setting_t *s;
-
-	for (; *names; names++)
-		if ((s = config_setting_get_member(g, *names)) != NULL)
-			return s;
-	return NULL;
-}
 
 /* A port's name for one protocol: its number, 0 when it has none. */
 static int
@@ -62,7 +30,7 @@ port_by_name(const char *name, const char *proto)
  * service speaks; for TCP and UDP both, the two must be one number.
  */
 static int
-listen_port(struct where *w, const config_setting_t *s, struct svc_conf *v)
+listen_port(struct conf_where *w, const config_setting_t *s, struct svc_conf *v)
 {
 	int t = config_setting_type(s), tcp = 0, udp = 0;
 	const char *name;
@@ -71,21 +39,23 @@ listen_port(struct where *w, const config_setting_t *s, struct svc_conf *v)
 	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
 		n = config_setting_get_int64(s);
 		if (n < 1 || n > 65535)
-			return blame(
+			return conf_blame(
 			    w, s, "\"port\" must be between 1 and 65535");
 		v->port = (int)n;
 		return 0;
 	}
 	if (t != CONFIG_TYPE_STRING)
-		return blame(w, s,
+		return conf_blame(w, s,
 		    "\"port\" must be an integer or a name from /etc/services");
 	name = config_setting_get_string(s);
 	if ((v->protos & CONF_TCP) && (tcp = port_by_name(name, "tcp")) == 0)
-		return blame(w, s, "\"port\": no service \"%s\" for tcp", name);
+		return conf_blame(
+		    w, s, "\"port\": no service \"%s\" for tcp", name);
 	if ((v->protos & CONF_UDP) && (udp = port_by_name(name, "udp")) == 0)
-		return blame(w, s, "\"port\": no service \"%s\" for udp", name);
+		return conf_blame(
+		    w, s, "\"port\": no service \"%s\" for udp", name);
 	if (tcp && udp && tcp != udp)
-		return blame(w, s, "\"port\": \"%s\" is %d/tcp but %d/udp",
+		return conf_blame(w, s, "\"port\": \"%s\" is %d/tcp but %d/udp",
 		    name, tcp, udp);
 	v->port = tcp ? tcp : udp;
 	return 0;
@@ -101,54 +71,55 @@ static const char *const no_address[] = {
     "only_from", "no_access", "proxy_protocol", "proxy_from", NULL};
 
 static int
-unix_only(struct where *w, const struct svc_conf *v, int workers)
+unix_only(struct conf_where *w, const struct svc_conf *v, int workers)
 {
 	const config_setting_t *s;
 
-	if ((s = first_of(w->g, no_place)) != NULL)
-		return blame(w, s,
+	if ((s = conf_first_of(w->g, no_place)) != NULL)
+		return conf_blame(w, s,
 		    "\"%s\" and \"path\" cannot go together: a service "
 		    "listens on a port or on a unix socket",
 		    config_setting_name(s));
-	if ((s = first_of(w->g, no_address)) != NULL)
-		return blame(w, s,
+	if ((s = conf_first_of(w->g, no_address)) != NULL)
+		return conf_blame(w, s,
 		    "\"%s\" does not apply to a unix socket (\"path\"): "
 		    "mode, owner and group say who may connect",
 		    config_setting_name(s));
 	if (v->protos == (CONF_TCP | CONF_UDP))
-		return blame(w, config_setting_get_member(w->g, "protocol"),
+		return conf_blame(w,
+		    config_setting_get_member(w->g, "protocol"),
 		    "a unix socket (\"path\") is of one type: "
 		    "\"protocol\" is \"tcp\" (stream) or \"udp\" "
 		    "(datagram)");
 	/* every worker would bind its own file over the others' */
 	if (workers > 1)
-		return blame(w, config_setting_get_member(w->g, "path"),
+		return conf_blame(w, config_setting_get_member(w->g, "path"),
 		    "a unix socket (\"path\") needs workers = 1");
 	return 0;
 }
 
 /* Resolved against the configuration's directory, as other paths are. */
 static int
-listen_path(struct where *w, const config_setting_t *s, struct svc_conf *v,
+listen_path(struct conf_where *w, const config_setting_t *s, struct svc_conf *v,
     const char *dir, int workers)
 {
 	char err[CONF_ERRLEN];
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return blame(w, s, "\"path\" must be a string");
+		return conf_blame(w, s, "\"path\" must be a string");
 	if (unix_only(w, v, workers) < 0)
 		return -1;
 	v->path = conf_resolve(dir, config_setting_get_string(s));
 	if (v->path == NULL)
-		return blame(w, s, "out of memory");
+		return conf_blame(w, s, "out of memory");
 	if (unixsock_check(v->path, err, sizeof(err)) < 0)
-		return blame(w, s, "\"path\": %s", err);
+		return conf_blame(w, s, "\"path\": %s", err);
 	return 0;
 }
 
 /* Octal in a string: 0660 as a libconfig integer would be decimal. */
 static int
-listen_mode(struct where *w, struct svc_conf *v)
+listen_mode(struct conf_where *w, struct svc_conf *v)
 {
 	const config_setting_t *s = config_setting_get_member(w->g, "mode");
 	const char *text;
@@ -163,7 +134,7 @@ listen_mode(struct where *w, struct svc_conf *v)
 			m = strtol(text, NULL, 8);
 	}
 	if (m < 0 || m > 0777)
-		return blame(w, s,
+		return conf_blame(w, s,
 		    "\"mode\" must be octal digits in a string, "
 		    "\"0\" to \"0777\", as \"0660\"");
 	v->sock.mode = (mode_t)m;
@@ -172,7 +143,7 @@ listen_mode(struct where *w, struct svc_conf *v)
 
 /* Looked up now, so a name unknown is an error at its line. */
 static int
-listen_owner(struct where *w, struct svc_conf *v)
+listen_owner(struct conf_where *w, struct svc_conf *v)
 {
 	const config_setting_t *s = config_setting_get_member(w->g, "owner");
 	struct passwd *pw;
@@ -182,11 +153,11 @@ listen_owner(struct where *w, struct svc_conf *v)
 	v->sock.gid = (gid_t)-1;
 	if (s != NULL) {
 		if (config_setting_type(s) != CONFIG_TYPE_STRING)
-			return blame(w, s, "\"owner\" must be a string");
+			return conf_blame(w, s, "\"owner\" must be a string");
 		if ((v->owner = strdup(config_setting_get_string(s))) == NULL)
-			return blame(w, s, "out of memory");
+			return conf_blame(w, s, "out of memory");
 		if ((pw = getpwnam(v->owner)) == NULL)
-			return blame(
+			return conf_blame(
 			    w, s, "\"owner\": unknown user \"%s\"", v->owner);
 		v->sock.uid = pw->pw_uid;
 	}
@@ -195,7 +166,7 @@ listen_owner(struct where *w, struct svc_conf *v)
 	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
 		return 0;
 	if ((gr = getgrnam(config_setting_get_string(s))) == NULL)
-		return blame(w, s, "\"group\": unknown group \"%s\"",
+		return conf_blame(w, s, "\"group\": unknown group \"%s\"",
 		    config_setting_get_string(s));
 	v->sock.gid = gr->gr_gid;
 	return 0;
@@ -213,7 +184,7 @@ conf_listen(const config_setting_t *g, struct svc_conf *v, const char *dir,
 	static const char *const file[] = {"mode", "owner", NULL};
 	const config_setting_t *path = config_setting_get_member(g, "path");
 	const config_setting_t *port = config_setting_get_member(g, "port");
-	struct where w = {g, at, msg, len};
+	struct conf_where w = {g, at, msg, len};
 	const config_setting_t *s;
 
 	if (path != NULL) {
@@ -222,11 +193,12 @@ conf_listen(const config_setting_t *g, struct svc_conf *v, const char *dir,
 			return -1;
 		return listen_owner(&w, v);
 	}
-	if ((s = first_of(g, file)) != NULL)
-		return blame(&w, s, "\"%s\" is for a unix socket (\"path\")",
+	if ((s = conf_first_of(g, file)) != NULL)
+		return conf_blame(&w, s,
+		    "\"%s\" is for a unix socket (\"path\")",
 		    config_setting_name(s));
 	if (port == NULL)
-		return blame(&w, g,
+		return conf_blame(&w, g,
 		    "service \"%s\" needs a \"port\" or a \"path\"", v->name);
 	return listen_port(&w, port, v);
 }

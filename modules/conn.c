@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
 #include "service.h"
+#include "tls.h"
 #include "task.h"
 
 static void proxy_fail(struct conn *c, enum conn_why why);
@@ -34,6 +36,7 @@ static const char *const why_text[] = {
     "no valid PROXY header",
     "refused",
     "connect failed",
+    "TLS handshake failed",
 };
 
 const char *
@@ -70,17 +73,30 @@ conn_new(lua_State *L, const void *mt_key)
 	return c;
 }
 
+/* " tls TLSv1.3 sni NAME" for a TLS connection, taken before its close. */
 static void
-conn_log(struct conn *c)
+conn_tls_note(const struct conn *c, char *out, size_t len)
+{
+	struct tls_info ti;
+
+	out[0] = '\0';
+	if (!log_enabled(LOG_INFO) || tls_info(&c->st, &ti) < 0)
+		return;
+	snprintf(out, len, " tls %s%s%s", ti.version, ti.sni ? " sni " : "",
+	    ti.sni ? ti.sni : "");
+}
+
+static void
+conn_log(struct conn *c, const char *tls)
 {
 	char peer[NET_PEERSTRLEN];
 
 	if (!log_enabled(LOG_INFO))
 		return;
 	loop_update_time(); /* it may end inside a long resume */
-	log_msg(LOG_INFO, "%s: %s: %.3fs, %llu bytes in, %llu bytes out, %s",
+	log_msg(LOG_INFO, "%s: %s%s: %.3fs, %llu bytes in, %llu bytes out, %s",
 	    c->svc->name,
-	    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
+	    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer), tls,
 	    loop_now() - c->started, (unsigned long long)c->st.bytes_in,
 	    (unsigned long long)c->st.bytes_out, conn_why_text(c->why));
 }
@@ -89,10 +105,12 @@ static void
 conn_close(struct conn *c)
 {
 	struct service *s = c->svc;
+	char tls[160];
 
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
+	conn_tls_note(c, tls, sizeof(tls));
 	stream_close(&c->st);
 	conn_unpress(c);
 	LIST_REMOVE(c, all);
@@ -102,7 +120,7 @@ conn_close(struct conn *c)
 	/* a reset seen while what main wrote was leaving */
 	if (c->st.reset && (c->why == WHY_PEER || c->why == WHY_SCRIPT))
 		c->why = WHY_RESET;
-	conn_log(c);
+	conn_log(c, tls);
 	luaL_unref(s->L, LUA_REGISTRYINDEX, c->ref);
 	c->ref = LUA_NOREF;
 	if (c->counted)
@@ -271,8 +289,9 @@ fini_p(lua_State *L)
 	struct conn *c = lua_touserdata(L, 1);
 
 	/* no fini for a socket of superd.connect, nor for a connection
-	 * whose PROXY header never came: its main never ran */
-	if (c->outbound || c->st.proxy ||
+	 * whose PROXY header or TLS handshake never came: its main never
+	 * ran */
+	if (c->outbound || c->st.proxy || c->st.handshaking ||
 	    lua_getglobal(L, "fini") != LUA_TFUNCTION)
 		return 0;
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
@@ -356,8 +375,15 @@ conn_lost(struct stream *st)
 	conn_end(c, WHY_ERROR);
 }
 
+static void conn_secured(struct stream *st, int how);
+
 static const struct stream_events conn_events = {
-    conn_io, conn_idle, proxy_header, conn_lost};
+    .io = conn_io,
+    .idle = conn_idle,
+    .header = proxy_header,
+    .lost = conn_lost,
+    .secured = conn_secured,
+};
 
 static void
 conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
@@ -371,6 +397,15 @@ conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 	c->started = loop_now();
 	loop_timer_init(&c->slow, slow_fired);
 }
+
+/* TLS from the first byte (not STARTTLS, which the script begins). */
+static int
+conn_tls_first(const struct service *s)
+{
+	return s->tls != NULL && !s->conf->starttls;
+}
+
+static void conn_tls_begin(struct conn *c);
 
 struct accept_args {
 	struct service *s;
@@ -394,8 +429,9 @@ accept_p(lua_State *L)
 	c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	a->c = c;
 	conn_init(c, a->s, a->fd, a->peer);
-	if (a->proxied)
-		lua_pop(L, 2); /* main starts once the header has come */
+	if (a->proxied || conn_tls_first(a->s))
+		lua_pop(L, 2); /* main starts once the header, the handshake,
+				  has come */
 	else
 		conn_spawn_main(L, c);
 	c->st.proxy = a->proxied != 0;
@@ -440,6 +476,8 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	if (stream_start(&a.c->st) < 0) {
 		log_msg(LOG_ERR, "%s: epoll: %m", s->name);
 		conn_end(a.c, WHY_ERROR);
+	} else if (!proxied && conn_tls_first(s)) {
+		conn_tls_begin(a.c);
 	}
 	return 0;
 }
@@ -548,6 +586,10 @@ proxy_done(struct conn *c, const union net_addr *client)
 	}
 	admit_hold(&s->admit, &c->peer, ADMIT_CLIENT);
 	c->counted = 1;
+	if (conn_tls_first(s)) {
+		conn_tls_begin(c);
+		return;
+	}
 	arm_idle(c);
 	if (service_pcall(s, start_main_p, c) != LUA_OK)
 		proxy_fail(c, WHY_ERROR);
@@ -564,5 +606,40 @@ proxy_header(struct stream *st, int how, const union net_addr *client)
 	}
 	/* counted with the refusals, by their reason */
 	admit_count_refusal(&c->svc->admit, conn_why_text(WHY_NOPROXY));
-	proxy_fail(c, how == STREAM_HEADER_NOMEM ? WHY_ERROR : WHY_NOPROXY);
+	proxy_fail(c, WHY_NOPROXY);
+}
+
+/* The handshake, due within the service's handshake_timeout. */
+static void
+conn_tls_begin(struct conn *c)
+{
+	struct service *s = c->svc;
+
+	if (tls_attach(&c->st, s->tls) < 0) {
+		log_msg(LOG_ERR, "%s: no memory for a TLS session", s->name);
+		proxy_fail(c, WHY_ERROR);
+		return;
+	}
+	stream_handshake(&c->st);
+}
+
+static void
+conn_secured(struct stream *st, int how)
+{
+	struct conn *c = (struct conn *)st;
+	struct service *s = c->svc;
+	char peer[NET_PEERSTRLEN];
+
+	if (how == STREAM_SECURE_OK) {
+		s->stats->tls_handshakes++;
+		arm_idle(c);
+		if (service_pcall(s, start_main_p, c) != LUA_OK)
+			proxy_fail(c, WHY_ERROR);
+		return;
+	}
+	s->stats->tls_failures++;
+	log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
+	    net_peer(&c->peer, "tcp", peer),
+	    how == STREAM_SECURE_LATE ? "handshake_timeout" : tls_failure());
+	proxy_fail(c, WHY_TLS);
 }

@@ -41,6 +41,7 @@ enum conn_why {
 	WHY_NOPROXY,
 	WHY_REFUSED,
 	WHY_CONNECT,
+	WHY_TLS,
 };
 
 #define CONN_REPORTED_R 0x1

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "ldgram.h"
 #include "lsocket.h"
+#include "ltls.h"
 #include "task.h"
 #include "udp.h"
 
@@ -127,6 +128,7 @@ static const luaL_Reg methods[] = {
     {"getpeername", lsocket_getpeername},
     {"getsockname", lsocket_getsockname},
     {"getpeercred", lsocket_getpeercred},
+    {"tlsinfo", ltls_tlsinfo},
     {"protocol", dgram_protocol},
     {NULL, NULL},
 };

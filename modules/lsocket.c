@@ -7,6 +7,7 @@
 #include "conn.h"
 #include "log.h"
 #include "lsocket.h"
+#include "ltls.h"
 #include "service.h"
 #include "task.h"
 #include "unixsock.h"
@@ -657,6 +658,7 @@ static const luaL_Reg methods[] = {
     {"getsockname", lsocket_getsockname},
     {"getpeercred", lsocket_getpeercred},
     {"protocol", lsocket_protocol},
+    {"tlsinfo", ltls_tlsinfo},
     {NULL, NULL},
 };
 

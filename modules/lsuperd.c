@@ -152,7 +152,7 @@ push_counts(lua_State *L, const struct service_stats *st)
 {
 	int i;
 
-	lua_createtable(L, 0, 9);
+	lua_createtable(L, 0, 11);
 	set_count(L, "active", (uint64_t)st->active);
 	set_count(L, "accepted", st->accepted);
 	set_count(L, "refused", st->refused);
@@ -160,6 +160,8 @@ push_counts(lua_State *L, const struct service_stats *st)
 	set_count(L, "bytes_out", st->bytes_out);
 	set_count(L, "errors", st->errors);
 	set_count(L, "memory", st->memory);
+	set_count(L, "tls_handshakes", st->tls_handshakes);
+	set_count(L, "tls_failures", st->tls_failures);
 	lua_newtable(L);
 	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
 		set_count(L, st->refused_by[i].why, st->refused_by[i].n);
@@ -178,6 +180,8 @@ add_counts(struct service_stats *sum, const struct service_stats *st)
 	sum->errors += st->errors;
 	sum->active += st->active;
 	sum->memory += st->memory;
+	sum->tls_handshakes += st->tls_handshakes;
+	sum->tls_failures += st->tls_failures;
 	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
 		for (j = 0; j < STATS_REASONS; j++) {
 			if (sum->refused_by[j].why == NULL)

@@ -13,12 +13,14 @@
 #include "reconf.h"
 #include "serve.h"
 #include "service.h"
+#include "tlsctx.h"
 #include "vm.h"
 
 struct plan {
 	struct service *s; /* running service it maps to, or the new one */
 	int fresh;	   /* created by this reload */
 	struct listener *listeners;
+	struct tls_ctx *tls; /* its certificates, read anew */
 };
 
 static int
@@ -34,6 +36,7 @@ plan_abort(struct plan *p, int n)
 
 	for (i = 0; i < n; i++) {
 		listeners_abort(p[i].listeners);
+		tlsctx_release(p[i].tls);
 		if (p[i].fresh)
 			serve_free(p[i].s);
 	}
@@ -60,6 +63,9 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		p->fresh = 1;
 		p->s->retired = 1; /* not serving until committed */
 	}
+	/* a reload reads the files again: a renewed certificate is taken */
+	if (v->tls != NULL && (p->tls = tlsctx_new(v->tls, err, len)) == NULL)
+		return -1;
 	if (listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
 		snprintf(err, len, "%s:%d: service \"%s\": %s", v->file,
 		    v->line, v->name, msg);
@@ -123,6 +129,8 @@ commit(struct conf *c, struct plan *p, int reload)
 			c->refs++;
 		}
 		service_set_conf(s, &c->svcs[i]);
+		tlsctx_release(s->tls);
+		s->tls = p[i].tls;
 		service_attach(s, p[i].listeners,
 		    s->conf->wait ? &serve_wait_ops : &serve_ops);
 		if (!p[i].fresh) {

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "service.h"
+#include "tlsctx.h"
 
 struct service_list services = LIST_HEAD_INITIALIZER(services);
 long service_reloads;
@@ -68,6 +69,7 @@ service_free(struct service *s)
 	if (s->stats != &s->own_stats && service_find(s->name) == NULL)
 		stats_slot_release(s->stats, service_worker);
 	admit_free(&s->admit);
+	tlsctx_release(s->tls);
 	free(s->threads);
 	if (s->owner)
 		conf_release(s->owner);

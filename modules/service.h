@@ -16,6 +16,7 @@
 #include "stats.h"
 
 struct lua_State;
+struct tls_ctx;
 
 #define SERVICE_WAIT_BURST 10  /* program starts ... */
 #define SERVICE_WAIT_WINDOW 10 /* ... within this many seconds: paused */
@@ -33,6 +34,7 @@ struct service {
 	struct service_stats own_stats;
 	struct admission admit; /* its counts: open, outbound, per source */
 	struct conf *owner;	/* the configuration conf points into */
+	struct tls_ctx *tls;	/* its certificates, or NULL: plain */
 	int retired; /* gone from the config: freed with its last conn */
 	/* a wait service's last program starts, a ring (exec.c) */
 	double wait_starts[SERVICE_WAIT_BURST];

@@ -8,10 +8,13 @@
  * does not name an exec service of the spawner's own configuration is
  * refused, and a signal goes only to a program it started.  It also
  * removes, for the event loop, the file of a unix socket that the loop
- * made while it was root, in a directory only root may write.
+ * made while it was root, in a directory only root may write; and opens,
+ * for a SIGHUP's renewal, a certificate or key file of a TLS service
+ * that only root may read, handing the loop the open descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,21 +24,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conftls.h"
 #include "devnull.h"
 #include "log.h"
 #include "loop.h"
 #include "spawner.h"
+#include "tlspem.h"
 
-enum { SP_EXEC = 1, SP_KILL, SP_RELOAD, SP_STARTED, SP_EXITED, SP_UNLINK };
+enum {
+	SP_EXEC = 1,
+	SP_KILL,
+	SP_RELOAD,
+	SP_STARTED,
+	SP_EXITED,
+	SP_UNLINK,
+	SP_OPEN,
+	SP_OPENED,
+};
 
 struct sp_msg {
 	int type;
-	pid_t pid;     /* STARTED (-errno when refused), EXITED, KILL */
+	pid_t pid;     /* STARTED, OPENED (-errno when refused), EXITED, KILL */
 	int status;    /* EXITED: waitpid's; KILL: the signal */
 	int listening; /* EXEC: the descriptor is a listening socket */
 	union net_addr peer;
 	char service[64];
-	char path[108];		 /* UNLINK: a unix socket's file */
+	char path[PATH_MAX];	 /* UNLINK: a unix socket's; OPEN: a TLS file */
 	struct unixsock_id file; /* UNLINK: the one the loop made */
 };
 
@@ -236,6 +250,48 @@ do_unlink(struct spawner *sp, struct sp_msg *m)
 		}
 }
 
+/* path is a certificate, key or CA file of one of c's TLS services. */
+static int
+tls_file_of(const struct conf *c, const char *path)
+{
+	int i;
+
+	for (i = 0; c != NULL && i < c->nsvcs; i++)
+		if (c->svcs[i].tls != NULL &&
+		    conftls_has_file(c->svcs[i].tls, path))
+			return 1;
+	return 0;
+}
+
+/*
+ * Only a TLS file of its configuration, or of the file as it reads now:
+ * the loop opens the files of a SIGHUP's configuration before it asks the
+ * spawner to take that configuration too.
+ */
+static void
+do_open(struct spawner *sp, struct sp_msg *m)
+{
+	char err[CONF_ERRLEN];
+	struct conf *now = NULL;
+	int fd = -1, known;
+
+	m->path[sizeof(m->path) - 1] = '\0';
+	known = tls_file_of(sp->c, m->path);
+	if (!known && (now = conf_load(sp->c->path, err, sizeof(err))) != NULL)
+		known = tls_file_of(now, m->path);
+	conf_free(now);
+	if (!known)
+		m->pid = -EPERM;
+	else if ((fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		m->pid = -errno;
+	else
+		m->pid = 0;
+	m->type = SP_OPENED;
+	send_msg(sp->sock, m, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void
 reap(struct spawner *sp)
 {
@@ -274,6 +330,8 @@ request(struct spawner *sp)
 		do_reload(sp);
 	else if (m.type == SP_UNLINK)
 		do_unlink(sp, &m);
+	else if (m.type == SP_OPEN)
+		do_open(sp, &m);
 	return 1;
 }
 
@@ -375,6 +433,7 @@ spawner_start(struct conf *c, spawner_run_fn *run, spawner_exit_fn *ended)
 	sock = sv[0];
 	exit_fn = ended;
 	unixsock_set_remover(spawner_unlink);
+	tlspem_set_opener(spawner_open);
 	if (loop_add(&sio, sock, LOOP_READ, spawner_io) < 0) {
 		spawner_stop();
 		return -1;
@@ -388,6 +447,21 @@ spawner_active(void)
 	return sock >= 0;
 }
 
+/* The answer of type want, after any end the spawner told of first. */
+static int
+answer(int want, struct sp_msg *m, int *fd)
+{
+	int rc;
+
+	while ((rc = recv_msg(sock, m, fd, 0)) > 0 && m->type != want)
+		told(m);
+	if (rc <= 0) {
+		errno = rc == 0 ? EPIPE : errno;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The program of exec service `service` on fd (a connection from peer;
  * the listening socket itself when peer is NULL): its pid, or -1 with
@@ -397,7 +471,7 @@ pid_t
 spawner_exec(const char *service, int fd, const union net_addr *peer)
 {
 	struct sp_msg m = {.type = SP_EXEC, .listening = peer == NULL};
-	int got, rc;
+	int got;
 
 	if (sock < 0) {
 		errno = ENOEXEC;
@@ -408,13 +482,8 @@ spawner_exec(const char *service, int fd, const union net_addr *peer)
 	strncpy(m.service, service, sizeof(m.service) - 1);
 	if (send_msg(sock, &m, fd) < 0)
 		return -1;
-	/* the answer, after any end the spawner told of first */
-	while ((rc = recv_msg(sock, &m, &got, 0)) > 0 && m.type != SP_STARTED)
-		told(&m);
-	if (rc <= 0) {
-		errno = rc == 0 ? EPIPE : errno;
+	if (answer(SP_STARTED, &m, &got) < 0)
 		return -1;
-	}
 	if (m.pid < 0) {
 		errno = -m.pid;
 		return -1;
@@ -457,11 +526,40 @@ spawner_unlink(const char *path, const struct unixsock_id *id)
 	return send_msg(sock, &m, -1);
 }
 
+/*
+ * A certificate, key or CA file of a TLS service, opened by the spawner:
+ * the descriptor, or -1 with errno (EPERM: not a file of a TLS service).
+ */
+int
+spawner_open(const char *path)
+{
+	struct sp_msg m = {.type = SP_OPEN};
+	int got = -1;
+
+	if (sock < 0 || strlen(path) >= sizeof(m.path)) {
+		errno = EACCES;
+		return -1;
+	}
+	strcpy(m.path, path);
+	if (send_msg(sock, &m, -1) < 0)
+		return -1;
+	if (answer(SP_OPENED, &m, &got) < 0)
+		return -1;
+	if (m.pid < 0) {
+		if (got >= 0)
+			close(got);
+		errno = -m.pid;
+		return -1;
+	}
+	return got;
+}
+
 /* Closed: the spawner sees the end of its socket and exits. */
 void
 spawner_stop(void)
 {
 	unixsock_set_remover(NULL);
+	tlspem_set_opener(NULL);
 	if (sock < 0)
 		return;
 	loop_del(&sio);

@@ -28,6 +28,7 @@ pid_t spawner_exec(const char *service, int fd, const union net_addr *peer);
 int spawner_kill(pid_t pid, int sig);
 int spawner_reload(void);
 int spawner_unlink(const char *path, const struct unixsock_id *id);
+int spawner_open(const char *path);
 void spawner_stop(void);
 
 #endif

@@ -14,6 +14,7 @@ struct service_stats {
 	uint64_t accepted, refused, bytes_in, bytes_out, errors;
 	int64_t active;	 /* open now */
 	uint64_t memory; /* bytes in the Lua state */
+	uint64_t tls_handshakes, tls_failures;
 	struct {
 		const char *why; /* a literal: the same in every worker */
 		uint64_t n;

@@ -25,6 +25,12 @@ plain_recv(struct stream *st, void *p, size_t n)
 }
 
 static ssize_t
+plain_peek(struct stream *st, void *p, size_t n)
+{
+	return recv(st->io.fd, p, n, MSG_PEEK);
+}
+
+static ssize_t
 plain_send(struct stream *st, const void *p, size_t n)
 {
 	return send(st->io.fd, p, n, MSG_NOSIGNAL);
@@ -36,7 +42,10 @@ plain_shutdown(struct stream *st, int how)
 	return shutdown(st->io.fd, how);
 }
 
-const struct stream_ops stream_plain = {plain_recv, plain_send, plain_shutdown};
+const struct stream_ops stream_plain = {.recv = plain_recv,
+    .peek = plain_peek,
+    .send = plain_send,
+    .shutdown = plain_shutdown};
 
 static void proxy_read(struct stream *st);
 
@@ -48,10 +57,14 @@ idle_fired(struct loop_timer *t)
 {
 	struct stream *st = stream_of_idle(t);
 
-	if (st->proxy)
+	if (st->proxy) {
 		st->ev->header(st, STREAM_HEADER_LATE, NULL);
-	else
+	} else if (st->handshaking) {
+		st->handshaking = 0;
+		st->ev->secured(st, STREAM_SECURE_LATE);
+	} else {
 		st->ev->idle(st);
+	}
 }
 
 void
@@ -72,17 +85,23 @@ stream_io(struct loop_io *io, int events)
 
 	if (st->io.fd < 0)
 		return;
+	/* kept through the phases: a shutdown reported now has no event to
+	 * come once the owner reads */
+	if (events & LOOP_HUP)
+		st->hup = 1;
 	if (st->proxy) {
 		if (events & LOOP_READ)
 			proxy_read(st);
+		return;
+	}
+	if (st->handshaking) {
+		stream_handshake(st);
 		return;
 	}
 	if ((events & LOOP_WRITE) && buf_used(&st->out) > 0)
 		stream_flush(st);
 	if (events & LOOP_READ)
 		st->drained = 0;
-	if (events & LOOP_HUP)
-		st->hup = 1;
 	st->ev->io(st, events);
 }
 
@@ -118,6 +137,8 @@ stream_close(struct stream *st)
 	if (st->io.fd < 0)
 		return;
 	loop_del(&st->io);
+	if (st->ops->close)
+		st->ops->close(st);
 	close(st->io.fd);
 	st->io.fd = -1;
 	loop_timer_cancel(&st->idle);
@@ -328,6 +349,25 @@ stream_idle_at(struct stream *st, double when)
 }
 
 /*
+ * A step of the transport's handshake, whenever the descriptor stirs
+ * while it goes on, and once by the owner to begin (what it needs may
+ * have come already, with no edge to come for it).  Its end stops the
+ * handshake's timer and tells the owner.
+ */
+void
+stream_handshake(struct stream *st)
+{
+	int r;
+
+	st->handshaking = 1;
+	if ((r = st->ops->handshake(st)) == 0)
+		return;
+	st->handshaking = 0;
+	loop_timer_cancel(&st->idle);
+	st->ev->secured(st, r > 0 ? STREAM_SECURE_OK : STREAM_SECURE_BAD);
+}
+
+/*
  * An outbound connection, non-blocking: 0 connected, 1 in progress (the
  * stream turns writable when it is done), -1 with errno.
  */
@@ -353,48 +393,37 @@ stream_connect(const union net_addr *to, int *fd)
 	return rc < 0;
 }
 
-/* Reads until the whole header is in; 0 when the stream failed. */
-static int
-proxy_fill(struct stream *st)
-{
-	size_t room;
-	ssize_t r;
-	char *p;
-
-	if ((p = buf_reserve(&st->in, PROXY_MAX, &room)) == NULL) {
-		st->ev->header(st, STREAM_HEADER_NOMEM, NULL);
-		return 0;
-	}
-	do
-		r = st->ops->recv(st, p, room);
-	while (r < 0 && errno == EINTR);
-	if (r > 0) {
-		buf_commit(&st->in, r);
-		st->bytes_in += r;
-		if (st->stats)
-			st->stats->bytes_in += r;
-		return 1;
-	}
-	if (r == 0 || (errno != EAGAIN && errno != EINTR))
-		st->ev->header(st, STREAM_HEADER_BAD, NULL);
-	return 0;
-}
-
+/*
+ * The header is looked at where the kernel holds it and only its own
+ * bytes are taken: what follows (a TLS ClientHello, the client's first
+ * line) stays for whoever reads next.  Edge-triggered epoll reports
+ * each new segment, so a header cut short is looked at again; one cut
+ * short by the peer's shutdown is bad.  No memory is needed.
+ */
 static void
 proxy_read(struct stream *st)
 {
+	char head[PROXY_MAX];
 	union net_addr client;
 	int n, local = 0;
+	ssize_t r;
 
-	while ((n = proxy_parse(buf_head(&st->in), buf_used(&st->in), &client,
-		    &local)) == PROXY_NEED_MORE)
-		if (!proxy_fill(st))
-			return;
-	if (n == PROXY_BAD) {
+	do
+		r = st->ops->peek(st, head, sizeof(head));
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	n = r > 0 ? proxy_parse(head, (size_t)r, &client, &local) : PROXY_BAD;
+	if (n == PROXY_NEED_MORE && r < (ssize_t)sizeof(head) && !st->hup)
+		return;
+	if (n == PROXY_NEED_MORE || n == PROXY_BAD ||
+	    st->ops->recv(st, head, (size_t)n) != n) {
 		st->ev->header(st, STREAM_HEADER_BAD, NULL);
 		return;
 	}
-	buf_consume(&st->in, n);
+	st->bytes_in += n;
+	if (st->stats)
+		st->stats->bytes_in += n;
 	st->proxy = 0;
 	loop_timer_cancel(&st->idle);
 	st->ev->header(st, STREAM_HEADER_OK, local ? NULL : &client);

@@ -21,17 +21,26 @@ struct stream;
 /* The transport: how bytes cross.  -1 with errno as recv(2) and send(2). */
 struct stream_ops {
 	ssize_t (*recv)(struct stream *st, void *p, size_t n);
+	/* what recv would give, left where it is (the PROXY phase's) */
+	ssize_t (*peek)(struct stream *st, void *p, size_t n);
 	ssize_t (*send)(struct stream *st, const void *p, size_t n);
 	int (*shutdown)(struct stream *st, int how); /* SHUT_RD, SHUT_WR */
+	/* a step of the handshake: 1 done, 0 not yet, -1 failed (or NULL) */
+	int (*handshake)(struct stream *st);
+	void (*close)(struct stream *st); /* before the descriptor closes */
 };
 
 extern const struct stream_ops stream_plain; /* TCP, unix: recv, send */
 
 /* How the PROXY phase ended, for the owner's header callback. */
 #define STREAM_HEADER_OK 0
-#define STREAM_HEADER_BAD 1   /* none, a bad one, or the peer left */
-#define STREAM_HEADER_NOMEM 2 /* no memory to read it into */
-#define STREAM_HEADER_LATE 3  /* not all there within the time */
+#define STREAM_HEADER_BAD 1  /* none, a bad one, or the peer left */
+#define STREAM_HEADER_LATE 3 /* not all there within the time */
+
+/* How the handshake ended, for the owner's secured callback. */
+#define STREAM_SECURE_OK 0
+#define STREAM_SECURE_BAD 1
+#define STREAM_SECURE_LATE 3 /* not done within the time */
 
 /* What the owner is told. */
 struct stream_events {
@@ -45,7 +54,11 @@ struct stream_events {
 	    struct stream *st, int how, const union net_addr *client);
 	/* its unread input could not be kept: it has been dropped */
 	void (*lost)(struct stream *st);
+	/* the transport's handshake ended (STREAM_SECURE_*) */
+	void (*secured)(struct stream *st, int how);
 };
+
+struct ssl_st;
 
 #define SHUT_WR_NONE 0
 #define SHUT_WR_QUEUED 1 /* once the queue has gone */
@@ -58,17 +71,19 @@ struct stream {
 	struct buf in, out;
 	uint64_t bytes_in, bytes_out;
 	struct service_stats *stats; /* the service's counters, or NULL */
+	struct ssl_st *ssl;	     /* stream_tls's, or NULL */
 	double active;		     /* the last traffic either way */
 	double sent;		     /* the last send that took bytes */
 	struct loop_timer idle;
-	unsigned eof : 1;     /* the input has ended */
-	unsigned broken : 1;  /* a send failed: nothing more leaves */
-	unsigned reset : 1;   /* the peer reset the connection */
-	unsigned drained : 1; /* nothing to read until epoll says */
-	unsigned hup : 1;     /* epoll said the peer shut its side */
-	unsigned shut_rd : 1; /* shutdown("r"): reads end */
-	unsigned shut_wr : 2; /* SHUT_WR_* */
-	unsigned proxy : 1;   /* waiting for a PROXY header */
+	unsigned eof : 1;	  /* the input has ended */
+	unsigned broken : 1;	  /* a send failed: nothing more leaves */
+	unsigned reset : 1;	  /* the peer reset the connection */
+	unsigned drained : 1;	  /* nothing to read until epoll says */
+	unsigned hup : 1;	  /* epoll said the peer shut its side */
+	unsigned shut_rd : 1;	  /* shutdown("r"): reads end */
+	unsigned shut_wr : 2;	  /* SHUT_WR_* */
+	unsigned proxy : 1;	  /* waiting for a PROXY header */
+	unsigned handshaking : 1; /* the transport's handshake goes on */
 	unsigned flushq_on : 1;
 	TAILQ_ENTRY(stream) flushq;
 };
@@ -86,6 +101,7 @@ void stream_flush_queue(void);
 void stream_shutdown(struct stream *st, int rd, int wr);
 void stream_free_input(struct stream *st);
 void stream_idle_at(struct stream *st, double when);
+void stream_handshake(struct stream *st);
 
 #define STREAM_PROXY_TIMEOUT 3.0 /* seconds for a PROXY header to arrive */
 

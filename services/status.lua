@@ -16,6 +16,9 @@ local families = {
   { "superd_bytes_sent_total", "counter", "Bytes sent to clients.", "bytes_out" },
   { "superd_script_errors_total", "counter", "Lua errors raised by scripts.", "errors" },
   { "superd_lua_memory_bytes", "gauge", "Memory in use by the service's Lua state.", "memory" },
+  { "superd_tls_handshakes_total", "counter", "TLS handshakes completed.", "tls_handshakes" },
+  { "superd_tls_handshake_failures_total", "counter",
+    "TLS handshakes that failed or timed out.", "tls_failures" },
 }
 
 local function sorted_names(services)

@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "confcmp.h"
+#include "conftls.h"
 
 static char dir[] = "/tmp/superd-conf.XXXXXX";
 static char path[256], err[CONF_ERRLEN * 2];
@@ -545,6 +546,116 @@ test_unix_path_resolved_with_its_file_settings(void **state)
 	conf_free(c);
 }
 
+/* A TLS service on port 1 with these tls settings (from line 2 on). */
+static struct conf *
+load_tls(const char *tls, const char *extra)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+	    "services = ({ name = \"s\"; port = 1; script = \"s.lua\"; %s\n"
+	    " tls = { %s }; });\n",
+	    extra, tls);
+	return load(text);
+}
+
+static void
+expect_tls_error(const char *tls, const char *extra, int line, const char *w)
+{
+	char text[2048], where[300];
+
+	snprintf(text, sizeof(text),
+	    "services = ({ name = \"s\"; port = 1; script = \"s.lua\"; %s\n"
+	    " tls = { %s }; });\n",
+	    extra, tls);
+	assert_null(load(text));
+	snprintf(where, sizeof(where), "%s/superd.conf:%d: ", dir, line);
+	if (strncmp(err, where, strlen(where)) != 0 || strstr(err, w) == NULL)
+		fail_msg("expected \"%s...%s\", got \"%s\"", where, w, err);
+}
+
+static void
+test_tls_settings_with_their_defaults(void **state)
+{
+	char want[300];
+	struct conf *c;
+
+	(void)state;
+	assert_non_null(
+	    c = load_tls("certificate = \"a.pem\"; key = \"/k/a.key\";", ""));
+	snprintf(want, sizeof(want), "%s/a.pem", dir);
+	assert_string_equal(c->svcs[0].tls->certificate.path, want);
+	assert_int_equal(c->svcs[0].tls->certificate.line, 2);
+	assert_string_equal(c->svcs[0].tls->key.path, "/k/a.key");
+	assert_int_equal(c->svcs[0].tls->min_version, 0x0303);
+	assert_int_equal(c->svcs[0].tls->verify_client, TLS_VERIFY_NONE);
+	assert_true(c->svcs[0].tls->handshake_timeout == 10);
+	assert_null(c->svcs[0].tls->alpn);
+	assert_int_equal(c->svcs[0].starttls, 0);
+	conf_free(c);
+	assert_non_null(
+	    c = load_tls(
+		"certificate = \"a.pem\"; key = \"a.key\"; alpn = [\"imap\", "
+		"\"x\"];"
+		" min_version = \"TLSv1.3\"; client_ca = \"ca.pem\";"
+		" verify_client = \"require\"; handshake_timeout = 2.5;"
+		" ciphersuites = \"TLS_AES_128_GCM_SHA256\";"
+		" sni = ( { name = \"b.example\"; certificate = \"b.pem\";"
+		" key = \"b.key\"; } );",
+		"starttls = false;"));
+	assert_string_equal(c->svcs[0].tls->alpn[1], "x");
+	assert_int_equal(c->svcs[0].tls->min_version, 0x0304);
+	assert_int_equal(c->svcs[0].tls->verify_client, TLS_VERIFY_REQUIRE);
+	assert_true(c->svcs[0].tls->handshake_timeout == 2.5);
+	assert_int_equal(c->svcs[0].tls->nsni, 1);
+	assert_string_equal(c->svcs[0].tls->sni[0].name, "b.example");
+	assert_int_equal(c->svcs[0].starttls, 0);
+	conf_free(c);
+}
+
+static void
+test_tls_settings_refuse_what_cannot_work(void **state)
+{
+	(void)state;
+	expect_tls_error("key = \"a.key\";", "", 2,
+	    "\"tls\" needs a \"certificate\" and a \"key\"");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\"; cert = 1;",
+	    "", 2, "unknown setting \"tls.cert\"");
+	expect_tls_error("certificate = \"a.pem\"; key = \"\";", "", 2,
+	    "\"tls.key\" must be a string, not empty");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\"; "
+			 "min_version = \"SSLv3\";",
+	    "", 2, "\"tls.min_version\" must be \"TLSv1.2\" or \"TLSv1.3\"");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";"
+			 " verify_client = \"require\";",
+	    "", 2, "\"tls.verify_client\" needs a \"client_ca\"");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";"
+			 " verify_client = \"maybe\"; client_ca = \"c.pem\";",
+	    "", 2, "must be \"none\", \"optional\" or \"require\"");
+	expect_tls_error(
+	    "certificate = \"a.pem\"; key = \"a.key\"; handshake_timeout = 0;",
+	    "", 2, "\"tls.handshake_timeout\" must be seconds");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\"; alpn = [];",
+	    "", 2, "\"tls.alpn\" names no protocol");
+	expect_tls_error(
+	    "certificate = \"a.pem\"; key = \"a.key\";"
+	    " sni = ( { name = \"b\"; certificate = \"b.pem\"; } );",
+	    "", 2, "a \"tls.sni\" entry needs a \"certificate\" and a \"key\"");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";",
+	    "protocol = \"udp\";", 2, "\"tls\" is for TCP");
+	expect_error(
+	    "services = ({ name = \"s\"; port = 1; script = \"s.lua\";\n"
+	    " starttls = true; });\n",
+	    2, "\"starttls\" needs a \"tls\" group");
+	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";",
+	    "starttls = true;", 1, "\"starttls = true\" is not supported yet");
+	expect_error(
+	    "services = ({ name = \"s\"; port = 1;\n"
+	    " exec = [\"/bin/cat\"];\n"
+	    " tls = { certificate = \"a.pem\"; key = \"a.key\"; }; });\n",
+	    3, "\"tls\" on an exec service is not supported yet");
+}
+
 static void
 test_unix_datagram_socket_is_for_a_wait_program(void **state)
 {
@@ -880,6 +991,8 @@ main(void)
 	    cmocka_unit_test(test_unreadable_file),
 	    cmocka_unit_test(test_port_by_name),
 	    cmocka_unit_test(test_unix_path_resolved_with_its_file_settings),
+	    cmocka_unit_test(test_tls_settings_with_their_defaults),
+	    cmocka_unit_test(test_tls_settings_refuse_what_cannot_work),
 	    cmocka_unit_test(test_unix_datagram_socket_is_for_a_wait_program),
 	    cmocka_unit_test(test_unix_path_refuses_what_does_not_apply),
 	    cmocka_unit_test(test_unix_path_that_is_not_a_socket_or_too_long),

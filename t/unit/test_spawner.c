@@ -1,8 +1,9 @@
 /*
  * test_spawner.c - the spawner starts only the programs of its own
  * configuration's exec services, signals only what it started, tells
- * the event loop when they end, and removes only the socket files the
- * loop made at its configuration's paths.
+ * the event loop when they end, removes only the socket files the loop
+ * made at its configuration's paths, and opens only its TLS services'
+ * certificate and key files.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,8 +79,11 @@ setup(void **state)
 	    "services = (\n"
 	    " { name = \"prog\"; port = 7; exec = [\"/bin/true\"]; },\n"
 	    " { name = \"lua\"; port = 9; script = \"x.lua\"; },\n"
-	    " { name = \"unix\"; path = \"u.sock\"; script = \"x.lua\"; }\n"
+	    " { name = \"unix\"; path = \"u.sock\"; script = \"x.lua\"; },\n"
+	    " { name = \"sec\"; port = 11; script = \"x.lua\";\n"
+	    "   tls = { certificate = \"c.pem\"; key = \"k.pem\"; }; }\n"
 	    ");\n");
+	write_file("k.pem", "the key\n");
 	snprintf(path, sizeof(path), "%s/superd.conf", dir);
 	conf = conf_load(path, err, sizeof(err));
 	if (conf == NULL)
@@ -204,6 +208,48 @@ test_removes_only_a_configured_socket_file_the_loop_made(void **state)
 	assert_int_equal(lstat(other, &st), 0);
 }
 
+/* What spawner_open gave for dir's file: its text, or "" when refused. */
+static void
+opened(const char *name, char *out, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", dir, name);
+	out[0] = '\0';
+	if ((fd = spawner_open(path)) < 0)
+		return;
+	n = read(fd, out, len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+static void
+test_opens_only_the_tls_files_of_its_configuration(void **state)
+{
+	char got[64];
+
+	(void)state;
+	opened("/k.pem", got, sizeof(got));
+	assert_string_equal(got, "the key\n");
+	/* not a TLS file: refused, whatever it is */
+	assert_int_equal(spawner_open("/etc/passwd"), -1);
+	assert_int_equal(errno, EPERM);
+	opened("/superd.conf", got, sizeof(got));
+	assert_string_equal(got, "");
+	opened("/x.lua", got, sizeof(got));
+	assert_string_equal(got, "");
+	/* a file the configuration names since: as a SIGHUP reads it */
+	write_file("new.key", "renewed\n");
+	write_file("superd.conf",
+	    "script_dir = \".\";\n"
+	    "services = ({ name = \"sec\"; port = 11; script = \"x.lua\";\n"
+	    "   tls = { certificate = \"c.pem\"; key = \"new.key\"; }; });\n");
+	opened("/new.key", got, sizeof(got));
+	assert_string_equal(got, "renewed\n");
+}
+
 int
 main(void)
 {
@@ -216,6 +262,9 @@ main(void)
 		test_signals_only_what_it_started, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_removes_only_a_configured_socket_file_the_loop_made, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_opens_only_the_tls_files_of_its_configuration, setup,
 		teardown),
 	};
 

@@ -60,7 +60,8 @@ fake_shutdown(struct stream *st, int how)
 	return stream_plain.shutdown(st, how);
 }
 
-static const struct stream_ops fake_ops = {fake_recv, fake_send, fake_shutdown};
+static const struct stream_ops fake_ops = {
+    .recv = fake_recv, .send = fake_send, .shutdown = fake_shutdown};
 
 /* What the owner was told. */
 static struct {
@@ -102,7 +103,8 @@ on_lost(struct stream *st)
 	seen.lost_st = st;
 }
 
-static const struct stream_events events = {on_io, on_idle, on_header, on_lost};
+static const struct stream_events events = {
+    .io = on_io, .idle = on_idle, .header = on_header, .lost = on_lost};
 
 static void
 watchdog_fired(struct loop_timer *t)

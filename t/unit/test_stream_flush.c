@@ -50,7 +50,8 @@ fake_shutdown(struct stream *st, int how)
 	return stream_plain.shutdown(st, how);
 }
 
-static const struct stream_ops fake_ops = {fake_recv, fake_send, fake_shutdown};
+static const struct stream_ops fake_ops = {
+    .recv = fake_recv, .send = fake_send, .shutdown = fake_shutdown};
 
 /* What the owner was told. */
 static struct {
@@ -89,7 +90,8 @@ on_lost(struct stream *st)
 	fail_msg("no stream here reads");
 }
 
-static const struct stream_events events = {on_io, on_idle, on_header, on_lost};
+static const struct stream_events events = {
+    .io = on_io, .idle = on_idle, .header = on_header, .lost = on_lost};
 
 static struct stream a, b;
 static int peer_a = -1, peer_b = -1;

@@ -1,0 +1,217 @@
+/*
+ * tls.c - TLS as a stream transport.  OpenSSL works on the stream's
+ * non-blocking descriptor; "would block", either way, is EAGAIN to the
+ * stream, which waits for the next edge as it does for plain bytes.  A
+ * recv reads records until the room is full or the kernel has no more,
+ * so that no decrypted byte waits inside OpenSSL with no edge to come
+ * for it.  Every call starts with an empty OpenSSL error queue: one
+ * connection's error is never another's.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "tls.h"
+#include "tlsctx.h"
+
+static char failure[256];
+
+/* An OpenSSL result that is not data, as errno for the stream. */
+static ssize_t
+would_block(SSL *ssl, int r)
+{
+	int e = SSL_get_error(ssl, r);
+
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0; /* the peer's close_notify, or its FIN */
+	ERR_clear_error();
+	errno = ECONNRESET;
+	return -1;
+}
+
+static ssize_t
+tls_recv(struct stream *st, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+	int k;
+
+	ERR_clear_error();
+	while (got < n) {
+		k = SSL_read(st->ssl, (char *)p + got,
+		    n - got > INT_MAX ? INT_MAX : (int)(n - got));
+		if (k > 0) {
+			got += (size_t)k;
+			continue;
+		}
+		r = would_block(st->ssl, k);
+		if (got > 0) {
+			/* the end, or the error, is for the next call */
+			return (ssize_t)got;
+		}
+		return r;
+	}
+	return (ssize_t)got;
+}
+
+static ssize_t
+tls_send(struct stream *st, const void *p, size_t n)
+{
+	int k;
+
+	ERR_clear_error();
+	k = SSL_write(st->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+	if (k > 0)
+		return k;
+	if (would_block(st->ssl, k) == 0)
+		errno = EPIPE;
+	return -1;
+}
+
+/* shutdown("w"): a close_notify, then the FIN. */
+static int
+tls_shutdown(struct stream *st, int how)
+{
+	if (how == SHUT_WR && SSL_is_init_finished(st->ssl)) {
+		ERR_clear_error();
+		SSL_shutdown(st->ssl);
+		ERR_clear_error();
+	}
+	return shutdown(st->io.fd, how);
+}
+
+/* OpenSSL's reason, or what the socket said, for the log line. */
+static void
+note_failure(SSL *ssl, int r)
+{
+	int kind = SSL_get_error(ssl, r), saved = errno;
+
+	if (tlsctx_reason(failure, sizeof(failure)) != NULL)
+		return;
+	if (kind == SSL_ERROR_SYSCALL && saved != 0)
+		snprintf(failure, sizeof(failure), "%s", strerror(saved));
+	else
+		snprintf(failure, sizeof(failure), "the client left");
+}
+
+static int
+tls_handshake(struct stream *st)
+{
+	int r, e;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(st->ssl)) == 1)
+		return 1;
+	e = SSL_get_error(st->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	note_failure(st->ssl, r);
+	return -1;
+}
+
+/* A close_notify when the handshake was done and the stream is sound. */
+static void
+tls_close(struct stream *st)
+{
+	struct tls_ctx *x = SSL_get_app_data(st->ssl);
+
+	if (!st->broken && !st->reset && SSL_is_init_finished(st->ssl) &&
+	    !(SSL_get_shutdown(st->ssl) & SSL_SENT_SHUTDOWN)) {
+		ERR_clear_error();
+		SSL_shutdown(st->ssl);
+	}
+	ERR_clear_error();
+	SSL_free(st->ssl);
+	st->ssl = NULL;
+	tlsctx_release(x);
+}
+
+const struct stream_ops stream_tls = {
+    .recv = tls_recv,
+    .send = tls_send,
+    .shutdown = tls_shutdown,
+    .handshake = tls_handshake,
+    .close = tls_close,
+};
+
+int
+tls_attach(struct stream *st, struct tls_ctx *x)
+{
+	SSL *ssl = SSL_new(x->main);
+
+	if (ssl == NULL || SSL_set_fd(ssl, st->io.fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_accept_state(ssl);
+	SSL_set_app_data(ssl, tlsctx_hold(x));
+	st->ssl = ssl;
+	st->ops = &stream_tls;
+	st->handshaking = 1;
+	stream_idle_at(st, loop_now() + x->timeout);
+	return 0;
+}
+
+/* A name as RFC 2253 writes it ("CN=c,O=o"), or "". */
+static void
+name_text(X509_NAME *name, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(b, out, (int)len - 1)) > 0)
+		out[n] = '\0';
+	BIO_free(b);
+}
+
+int
+tls_info(const struct stream *st, struct tls_info *out)
+{
+	const unsigned char *alpn;
+	unsigned alpn_len;
+	X509 *peer;
+
+	if (st->ssl == NULL || !SSL_is_init_finished(st->ssl))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->version = SSL_get_version(st->ssl);
+	out->cipher = SSL_get_cipher_name(st->ssl);
+	out->sni = SSL_get_servername(st->ssl, TLSEXT_NAMETYPE_host_name);
+	SSL_get0_alpn_selected(st->ssl, &alpn, &alpn_len);
+	if (alpn != NULL && alpn_len < sizeof(out->alpn)) {
+		memcpy(out->alpn, alpn, alpn_len);
+		out->alpn[alpn_len] = '\0';
+	}
+	out->resumed = SSL_session_reused(st->ssl);
+	if ((peer = SSL_get0_peer_certificate(st->ssl)) != NULL) {
+		name_text(X509_get_subject_name(peer), out->subject,
+		    sizeof(out->subject));
+		name_text(X509_get_issuer_name(peer), out->issuer,
+		    sizeof(out->issuer));
+		out->verified = SSL_get_verify_result(st->ssl) == X509_V_OK;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+const char *
+tls_failure(void)
+{
+	return failure;
+}

@@ -1,0 +1,39 @@
+/*
+ * tls.h - TLS as a stream transport (stream_ops): OpenSSL on the stream's
+ * descriptor, non-blocking, in the one loop.  The handshake is a phase
+ * of the stream, as the PROXY header is; after it the owner reads and
+ * writes plaintext as on any stream.
+ */
+#ifndef SUPERD_TLS_H
+#define SUPERD_TLS_H
+
+#include <stddef.h>
+
+#include "stream.h"
+
+struct tls_ctx;
+
+extern const struct stream_ops stream_tls;
+
+/* What a script's socket:tlsinfo() and the log line tell. */
+struct tls_info {
+	const char *version; /* "TLSv1.3" */
+	const char *cipher;
+	const char *sni; /* the server name the client asked for, or NULL */
+	char alpn[256];	 /* the protocol agreed, or "" */
+	char subject[256], issuer[256]; /* the client's certificate, or "" */
+	int verified;			/* a client certificate that passed */
+	int resumed;
+};
+
+/*
+ * st becomes a TLS server stream of x (held until the stream closes),
+ * its handshake due within x's handshake_timeout: 0, or -1 (no memory).
+ */
+int tls_attach(struct stream *st, struct tls_ctx *x);
+/* 0 with *out filled on a TLS stream whose handshake is done; else -1. */
+int tls_info(const struct stream *st, struct tls_info *out);
+/* Why the last handshake failed, for the log line. */
+const char *tls_failure(void);
+
+#endif
