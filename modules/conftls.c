@@ -271,10 +271,6 @@ get_starttls(struct tctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->starttls && v->tls == NULL)
 		return conf_blame(
 		    &x->w, s, "\"starttls\" needs a \"tls\" group");
-	if (v->starttls)
-		return conf_blame(&x->w, s,
-		    "\"starttls = true\" is not supported yet: the "
-		    "connection would stay plain");
 	return 0;
 }
 

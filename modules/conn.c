@@ -623,6 +623,21 @@ conn_tls_begin(struct conn *c)
 	stream_handshake(&c->st);
 }
 
+/*
+ * socket:starttls(): the handshake on the open connection, its main
+ * parked until secured wakes it.  0, or -1 without memory.
+ */
+int
+conn_starttls(struct conn *c)
+{
+	stream_free_input(&c->st);
+	c->skipping = 0;
+	if (tls_attach(&c->st, c->svc->tls) < 0)
+		return -1;
+	stream_handshake(&c->st);
+	return 0;
+}
+
 static void
 conn_secured(struct stream *st, int how)
 {
@@ -630,16 +645,26 @@ conn_secured(struct stream *st, int how)
 	struct service *s = c->svc;
 	char peer[NET_PEERSTRLEN];
 
-	if (how == STREAM_SECURE_OK) {
+	if (how == STREAM_SECURE_OK)
 		s->stats->tls_handshakes++;
-		arm_idle(c);
-		if (service_pcall(s, start_main_p, c) != LUA_OK)
-			proxy_fail(c, WHY_ERROR);
+	else {
+		s->stats->tls_failures++;
+		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
+		    net_peer(&c->peer, "tcp", peer),
+		    how == STREAM_SECURE_LATE ? "handshake_timeout"
+					      : tls_failure());
+	}
+	arm_idle(c);
+	if (c->task != NULL) {
+		/* STARTTLS: main waits in starttls() */
+		if (how != STREAM_SECURE_OK)
+			st->broken = st->eof = 1;
+		if (c->reader)
+			task_wake(c->reader);
 		return;
 	}
-	s->stats->tls_failures++;
-	log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
-	    net_peer(&c->peer, "tcp", peer),
-	    how == STREAM_SECURE_LATE ? "handshake_timeout" : tls_failure());
-	proxy_fail(c, WHY_TLS);
+	if (how != STREAM_SECURE_OK)
+		proxy_fail(c, WHY_TLS);
+	else if (service_pcall(s, start_main_p, c) != LUA_OK)
+		proxy_fail(c, WHY_ERROR);
 }

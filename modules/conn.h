@@ -81,6 +81,7 @@ void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);
 void conn_shutdown(struct conn *c, int rd, int wr);
+int conn_starttls(struct conn *c);
 size_t conn_mark(const struct conn *c);
 int conn_settle(struct conn *c, struct task *writer);
 

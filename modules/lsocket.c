@@ -85,8 +85,8 @@ lsocket_closed(lua_State *L, struct conn *c, int dir)
  * in a read while another waits in a write or flush, but never two in
  * the same direction.
  */
-static int
-park(lua_State *L, struct task **slot, int wait, lua_KContext ctx,
+int
+lsocket_park(lua_State *L, struct task **slot, int wait, lua_KContext ctx,
     lua_KFunction k)
 {
 	struct task *t = task_current(L);
@@ -220,7 +220,7 @@ read_k(lua_State *L, int status, lua_KContext ctx)
 		return r > 0 ? 1 : 2;
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return park(L, &c->reader, TASK_READ, ctx, read_k);
+	return lsocket_park(L, &c->reader, TASK_READ, ctx, read_k);
 }
 
 static lua_KContext
@@ -358,7 +358,7 @@ write_k(lua_State *L, int status, lua_KContext next)
 	}
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return park(L, &c->writer, TASK_WRITE, next, write_k);
+	return lsocket_park(L, &c->writer, TASK_WRITE, next, write_k);
 }
 
 /* The own coroutine's write from its start: at once, or after a pause. */
@@ -477,7 +477,7 @@ flush_k(lua_State *L, int status, lua_KContext ctx)
 	}
 	if (task_take_timeout(t))
 		return lsocket_fail(L, "timeout");
-	return park(L, &c->writer, TASK_FLUSH, 0, flush_k);
+	return lsocket_park(L, &c->writer, TASK_FLUSH, 0, flush_k);
 }
 
 static int
@@ -659,6 +659,7 @@ static const luaL_Reg methods[] = {
     {"getpeercred", lsocket_getpeercred},
     {"protocol", lsocket_protocol},
     {"tlsinfo", ltls_tlsinfo},
+    {"starttls", ltls_starttls},
     {NULL, NULL},
 };
 

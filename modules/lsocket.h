@@ -5,9 +5,13 @@
 #include <lua.h>
 
 struct conn;
+struct task;
 
 void lsocket_open(lua_State *L);
 int lsocket_fail(lua_State *L, const char *err);
+/* Waits in slot (the reader's or the writer's) for wait, then runs k. */
+int lsocket_park(lua_State *L, struct task **slot, int wait, lua_KContext ctx,
+    lua_KFunction k);
 
 /* What the datagram's socket (ldgram.c) shares with a connection's. */
 struct conn *lsocket_check(lua_State *L, int arg);

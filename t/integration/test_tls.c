@@ -84,6 +84,43 @@ static const char info_lua[] =
     "end\n"
     "function fini(s) superd.log('info', 'fini ran') end\n";
 
+/* Enough SMTP for openssl s_client -starttls smtp, then an echo. */
+static const char smtp_lua[] =
+    "function main(s)\n"
+    "  s:write('220 superd ESMTP\\r\\n')\n"
+    "  for l in s:lines() do\n"
+    "    if l:match('^EHLO') then\n"
+    "      s:write('250-superd\\r\\n250 STARTTLS\\r\\n')\n"
+    "    elseif l == 'STARTTLS' then\n"
+    "      s:write('220 2.0.0 Ready to start TLS\\r\\n')\n"
+    "      local ok, err = s:starttls()\n"
+    "      if not ok then superd.log('info', 'starttls: ' .. err) return end\n"
+    "      local t = s:tlsinfo()\n"
+    "      for l in s:lines() do s:write(l, ' ', t.version, '\\n') end\n"
+    "      return\n"
+    "    else\n"
+    "      s:write('plain ', l, ' ', tostring(s:tlsinfo()), '\\n')\n"
+    "    end\n"
+    "  end\n"
+    "end\n";
+
+/*
+ * STARTTLS with bytes sent behind the command, in the same segment: the
+ * handshake, then the line after it; the injected line never reached.
+ */
+static const char inject_py[] =
+    "import socket, ssl, sys\n"
+    "raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])),"
+    " timeout=5)\n"
+    "f = raw.makefile('rb')\n"
+    "f.readline()\n"
+    "raw.sendall(b'STARTTLS\\r\\nINJECTED\\r\\n')\n"
+    "print(f.readline().decode().strip())\n"
+    "ctx = ssl.create_default_context(cafile='ca.pem')\n"
+    "s = ctx.wrap_socket(raw, server_hostname='localhost')\n"
+    "s.sendall(b'after\\n')\n"
+    "print(s.makefile().readline().strip())\n";
+
 static int
 tls_setup(void **state)
 {
@@ -96,6 +133,8 @@ tls_setup(void **state)
 	sd_write(d, "pki.sh", "%s", pki_sh);
 	sd_write(d, "tls_client.py", "%s", client_py);
 	sd_write(d, "info.lua", "%s", info_lua);
+	sd_write(d, "smtp.lua", "%s", smtp_lua);
+	sd_write(d, "inject.py", "%s", inject_py);
 	snprintf(
 	    cmd, sizeof(cmd), "cd '%s' && sh pki.sh > pki.log 2>&1", d->dir);
 	if (system(cmd) != 0) {
@@ -450,6 +489,99 @@ test_sighup_with_a_broken_certificate_keeps_the_old(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* A STARTTLS service on smtp.lua. */
+static int
+start_starttls(struct superd *d)
+{
+	int port = free_port();
+
+	sd_write(d, "superd.conf",
+	    "log_level = \"info\"; shutdown_timeout = 1;\n"
+	    "services = ({ name = \"smtp\"; port = %d; address = "
+	    "\"127.0.0.1\";\n"
+	    " script = \"smtp.lua\"; starttls = true;\n"
+	    " tls = { certificate = \"localhost.pem\"; key = \"localhost.key\";"
+	    " }; });\n",
+	    port);
+	sd_started(d, port);
+	return port;
+}
+
+static void
+run_text(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+static void
+test_starttls_with_openssl_s_client(void **state)
+{
+	struct superd *d = *state;
+	char cmd[1024], out[BIG], line[64];
+	int port = start_starttls(d), fd;
+
+	/* plain until the command */
+	assert_true((fd = tcp_connect(port)) >= 0);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_int_equal(send_str(fd, "NOOP\r\n"), 0);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_string_equal(line, "plain NOOP nil\n");
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && (sleep 1; echo hello; sleep 1) | timeout 10 openssl"
+	    " s_client -quiet -starttls smtp -CAfile ca.pem"
+	    " -verify_return_error -connect 127.0.0.1:%d 2>/dev/null",
+	    d->dir, port);
+	run_text(cmd, out, sizeof(out));
+	assert_has(out, "hello TLSv1.3");
+	assert_int_equal(sd_log_wait(d, " tls TLSv1.3: ", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+static void
+test_starttls_drops_what_was_sent_behind_the_command(void **state)
+{
+	struct superd *d = *state;
+	char cmd[512], out[BIG];
+	int port = start_starttls(d);
+
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && timeout 10 python3 inject.py %d 2>&1", d->dir, port);
+	run_text(cmd, out, sizeof(out));
+	assert_string_equal(
+	    out, "220 2.0.0 Ready to start TLS\nafter TLSv1.3\n");
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* A client that answers the 220 with plain text: starttls() says so. */
+static void
+test_starttls_failing_handshake_returns_nil(void **state)
+{
+	struct superd *d = *state;
+	char line[128];
+	int port = start_starttls(d), fd;
+
+	assert_true((fd = tcp_connect(port)) >= 0);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_int_equal(send_str(fd, "STARTTLS\r\n"), 0);
+	assert_true(recv_line(fd, line, sizeof(line), 3000) > 0);
+	assert_has(line, "220 2.0.0");
+	assert_int_equal(send_str(fd, "GET / HTTP/1.0\r\n\r\n"), 0);
+	assert_int_equal(wait_closed(fd, 3000), 1);
+	close(fd);
+	assert_int_equal(
+	    sd_log_wait(d, "starttls: TLS handshake failed", 1, 3000), 1);
+	assert_int_equal(
+	    sd_log_wait(d, "TLS handshake failed: http request", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* superd.stats() counts handshakes and failures. */
 static void
 test_handshakes_are_counted(void **state)
@@ -503,6 +635,9 @@ main(void)
 	    T(test_sighup_renews_the_certificate),
 	    T(test_sighup_with_a_broken_certificate_keeps_the_old),
 	    T(test_handshakes_are_counted),
+	    T(test_starttls_with_openssl_s_client),
+	    T(test_starttls_drops_what_was_sent_behind_the_command),
+	    T(test_starttls_failing_handshake_returns_nil),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -602,14 +602,14 @@ test_tls_settings_with_their_defaults(void **state)
 		" ciphersuites = \"TLS_AES_128_GCM_SHA256\";"
 		" sni = ( { name = \"b.example\"; certificate = \"b.pem\";"
 		" key = \"b.key\"; } );",
-		"starttls = false;"));
+		"starttls = true;"));
 	assert_string_equal(c->svcs[0].tls->alpn[1], "x");
 	assert_int_equal(c->svcs[0].tls->min_version, 0x0304);
 	assert_int_equal(c->svcs[0].tls->verify_client, TLS_VERIFY_REQUIRE);
 	assert_true(c->svcs[0].tls->handshake_timeout == 2.5);
 	assert_int_equal(c->svcs[0].tls->nsni, 1);
 	assert_string_equal(c->svcs[0].tls->sni[0].name, "b.example");
-	assert_int_equal(c->svcs[0].starttls, 0);
+	assert_int_equal(c->svcs[0].starttls, 1);
 	conf_free(c);
 }
 
@@ -647,8 +647,6 @@ test_tls_settings_refuse_what_cannot_work(void **state)
 	    "services = ({ name = \"s\"; port = 1; script = \"s.lua\";\n"
 	    " starttls = true; });\n",
 	    2, "\"starttls\" needs a \"tls\" group");
-	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";",
-	    "starttls = true;", 1, "\"starttls = true\" is not supported yet");
 	expect_error(
 	    "services = ({ name = \"s\"; port = 1;\n"
 	    " exec = [\"/bin/cat\"];\n"
