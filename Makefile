@@ -31,7 +31,7 @@ PLAIN += modules/confexec.c modules/child.c
 # Where a service listens: a port by number or name, or a unix socket.
 PLAIN += modules/conflisten.c modules/unixsock.c modules/confwhere.c
 # TLS: the settings, OpenSSL's contexts, the stream transport.
-PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tls.c
+PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tlsclient.c modules/tls.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \

@@ -650,13 +650,13 @@ conn_secured(struct stream *st, int how)
 	else {
 		s->stats->tls_failures++;
 		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
-		    net_peer(&c->peer, "tcp", peer),
+		    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
 		    how == STREAM_SECURE_LATE ? "handshake_timeout"
 					      : tls_failure());
 	}
 	arm_idle(c);
-	if (c->task != NULL) {
-		/* STARTTLS: main waits in starttls() */
+	if (c->task != NULL || c->outbound) {
+		/* STARTTLS, superd.connect: a coroutine waits for the end */
 		if (how != STREAM_SECURE_OK)
 			st->broken = st->eof = 1;
 		if (c->reader)

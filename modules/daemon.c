@@ -34,6 +34,7 @@
 #include "spawner.h"
 #include "stream.h"
 #include "task.h"
+#include "tlsclient.h"
 #include "udp.h"
 #include "vm.h"
 
@@ -477,6 +478,7 @@ daemon_end(void)
 	conf_release(conf);
 	buf_release_spares();
 	task_release_spares();
+	tlsclient_forget();
 }
 
 /* workers = N: worker index, forked by the master. */

@@ -1,10 +1,10 @@
 /*
- * lconnect.c - superd.connect(host, port [, timeout]): outbound TCP from a
- * coroutine.  Names are resolved by getaddrinfo_a, which signals the end of
- * a lookup through the signalfd, so the loop never blocks on DNS; the
- * connect itself is non-blocking and the coroutine parks until the socket
- * is writable.  The socket closes when the coroutine that opened it ends,
- * or on close().
+ * lconnect.c - superd.connect(host, port [, timeout | options]): outbound
+ * TCP, or TLS with options.tls, from a coroutine.  Names are resolved by
+ * getaddrinfo_a, which signals the end of a lookup through the signalfd, so the
+ * loop never blocks on DNS; the connect itself is non-blocking and the
+ * coroutine parks until the socket is writable.  The socket closes when the
+ * coroutine that opened it ends, or on close().
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -21,6 +21,9 @@
 #include "lsocket.h"
 #include "service.h"
 #include "task.h"
+#include "tls.h"
+#include "tlsclient.h"
+#include "tlsctx.h"
 
 /*
  * At most LOOKUPS_MAX lookups run at once (glibc runs each on a thread of
@@ -205,7 +208,138 @@ lookup_dropped(struct task_hold *h)
 	lookup_leave(lookup_of_hold(h));
 }
 
-/* Stack: host, port, timeout, socket (once connecting). */
+static int connected_k(lua_State *L, int status, lua_KContext ctx);
+
+/* A string field of the options at 3, or NULL; an error if not one. */
+static const char *
+opt_string(lua_State *L, const char *name)
+{
+	const char *s = NULL;
+
+	if (!lua_istable(L, 3))
+		return NULL;
+	if (lua_getfield(L, 3, name) == LUA_TSTRING)
+		s = lua_tostring(L, -1);
+	else if (!lua_isnil(L, -1))
+		luaL_error(
+		    L, "superd.connect: option %s must be a string", name);
+	lua_pop(L, 1); /* the table still holds it */
+	return s;
+}
+
+static int
+opt_flag(lua_State *L, const char *name, int dflt)
+{
+	int v = dflt;
+
+	if (!lua_istable(L, 3))
+		return 0;
+	if (lua_getfield(L, 3, name) != LUA_TNIL)
+		v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* options.alpn = {"h2", ...} in the wire's format, into out. */
+static unsigned
+opt_alpn(lua_State *L, unsigned char *out, size_t cap)
+{
+	unsigned n = 0;
+	size_t len;
+	const char *p;
+	int i;
+
+	if (lua_getfield(L, 3, "alpn") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	luaL_argcheck(L, lua_istable(L, -1), 3, "alpn must be a list of names");
+	for (i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+		p = lua_tolstring(L, -1, &len);
+		luaL_argcheck(L,
+		    p != NULL && len > 0 && len < 256 && n + 1 + len <= cap, 3,
+		    "alpn: names of 1 to 255 bytes");
+		out[n++] = (unsigned char)len;
+		memcpy(out + n, p, len);
+		n += (unsigned)len;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	return n;
+}
+
+/* Stack: host, port, options, socket: its handshake ended, or not yet. */
+static int
+secured_k(lua_State *L, int status, lua_KContext ctx)
+{
+	struct conn *c = luaL_checkudata(L, 4, SOCKET_MT);
+	struct task *t = task_current(L);
+	char why[300];
+
+	(void)status;
+	(void)ctx;
+	if (c->state != CONN_OPEN)
+		return lsocket_fail(L, "closed");
+	if (task_take_timeout(t)) {
+		conn_end(c, WHY_TIMEOUT);
+		return lsocket_fail(L, "timeout");
+	}
+	if (c->st.handshaking)
+		return lsocket_park(L, &c->reader, TASK_READ, 0, secured_k);
+	if (c->st.broken) {
+		snprintf(why, sizeof(why), "TLS handshake failed: %s",
+		    tls_failure());
+		conn_end(c, WHY_TLS);
+		return lsocket_fail(L, why);
+	}
+	lua_settop(L, 4);
+	return 1;
+}
+
+/* options.tls: the handshake on the connected socket at 4. */
+static int
+start_tls(lua_State *L, struct conn *c)
+{
+	struct tls_client_opts o = {opt_string(L, "ca"),
+	    opt_string(L, "certificate"), opt_string(L, "key"),
+	    opt_flag(L, "verify", 1)};
+	const char *name = opt_string(L, "servername");
+	unsigned char alpn[512];
+	unsigned alpn_len = opt_alpn(L, alpn, sizeof(alpn));
+	struct tls_ctx *x;
+	char err[300];
+	int rc;
+
+	if ((o.certificate == NULL) != (o.key == NULL)) {
+		conn_end(c, WHY_TLS);
+		return lsocket_fail(L, "certificate and key go together");
+	}
+	if ((x = tlsclient_ctx(&o, err, sizeof(err))) == NULL) {
+		conn_end(c, WHY_TLS);
+		return lsocket_fail(L, err);
+	}
+	rc = tls_attach_client(&c->st, x, name ? name : lua_tostring(L, 1),
+	    alpn_len ? alpn : NULL, alpn_len, 10);
+	tlsctx_release(x);
+	if (rc < 0) {
+		conn_end(c, WHY_ERROR);
+		return lsocket_fail(L, "no memory for a TLS session");
+	}
+	stream_handshake(&c->st);
+	return secured_k(L, LUA_OK, 0);
+}
+
+/* Connected: the socket, or its TLS handshake first. */
+static int
+connected(lua_State *L, struct conn *c)
+{
+	lua_settop(L, 4);
+	if (opt_flag(L, "tls", 0))
+		return start_tls(L, c);
+	return 1;
+}
+
+/* Stack: host, port, timeout or options, socket (once connecting). */
 static int
 connected_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -231,8 +365,7 @@ connected_k(lua_State *L, int status, lua_KContext ctx)
 		lua_pushstring(L, strerror(err));
 		return 2;
 	}
-	lua_settop(L, 4);
-	return 1;
+	return connected(L, c);
 }
 
 /* Copies the first address out, so nothing is left to free on a park. */
@@ -260,7 +393,7 @@ start_connect(lua_State *L, struct task *t, const union net_addr *to)
 		return lsocket_fail(L, strerror(errno));
 
 	if (rc == 0)
-		return 1;
+		return connected(L, c);
 	return task_park(
 	    L, t, TASK_WRITE, &c->writer, t->deadline, 0, connected_k);
 }
@@ -333,7 +466,7 @@ lconnect_connect(lua_State *L)
 {
 	const char *host = luaL_checkstring(L, 1);
 	lua_Integer port = luaL_checkinteger(L, 2);
-	lua_Number timeout = luaL_optnumber(L, 3, 0);
+	lua_Number timeout = 0;
 	struct task *t = task_current(L);
 	struct addrinfo hints = {0}, *ai;
 	union net_addr to;
@@ -341,6 +474,13 @@ lconnect_connect(lua_State *L)
 	int rc;
 
 	luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
+	if (lua_istable(L, 3)) {
+		lua_getfield(L, 3, "timeout");
+		timeout = luaL_optnumber(L, -1, 0);
+		lua_pop(L, 1);
+	} else {
+		timeout = luaL_optnumber(L, 3, 0);
+	}
 	luaL_argcheck(L, timeout == timeout, 3, "not a number (NaN)");
 	if (t == NULL)
 		return luaL_error(L, "superd.connect needs a coroutine");

@@ -7,6 +7,7 @@
  * for it.  Every call starts with an empty OpenSSL error queue: one
  * connection's error is never another's.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -96,8 +97,16 @@ note_failure(SSL *ssl, int r)
 {
 	int kind = SSL_get_error(ssl, r), saved = errno;
 
-	if (tlsctx_reason(failure, sizeof(failure)) != NULL)
+	long v = SSL_get_verify_result(ssl);
+	size_t n;
+
+	if (tlsctx_reason(failure, sizeof(failure)) != NULL) {
+		n = strlen(failure);
+		if (v != X509_V_OK)
+			snprintf(failure + n, sizeof(failure) - n, ": %s",
+			    X509_verify_cert_error_string(v));
 		return;
+	}
 	if (kind == SSL_ERROR_SYSCALL && saved != 0)
 		snprintf(failure, sizeof(failure), "%s", strerror(saved));
 	else
@@ -145,22 +154,74 @@ const struct stream_ops stream_tls = {
     .close = tls_close,
 };
 
-int
-tls_attach(struct stream *st, struct tls_ctx *x)
+static SSL *
+session_new(struct stream *st, struct tls_ctx *x)
 {
 	SSL *ssl = SSL_new(x->main);
 
 	if (ssl == NULL || SSL_set_fd(ssl, st->io.fd) != 1) {
 		SSL_free(ssl);
 		ERR_clear_error();
-		return -1;
+		return NULL;
 	}
-	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+/* The stream's transport from now on, its handshake due within timeout. */
+static void
+session_take(struct stream *st, struct tls_ctx *x, SSL *ssl, double timeout)
+{
 	SSL_set_app_data(ssl, tlsctx_hold(x));
 	st->ssl = ssl;
 	st->ops = &stream_tls;
 	st->handshaking = 1;
-	stream_idle_at(st, loop_now() + x->timeout);
+	stream_idle_at(st, loop_now() + timeout);
+}
+
+int
+tls_attach(struct stream *st, struct tls_ctx *x)
+{
+	SSL *ssl = session_new(st, x);
+
+	if (ssl == NULL)
+		return -1;
+	SSL_set_accept_state(ssl);
+	session_take(st, x, ssl, x->timeout);
+	return 0;
+}
+
+/* A name that is an address is checked as one, and sent as no SNI. */
+static int
+set_server(SSL *ssl, const char *name)
+{
+	X509_VERIFY_PARAM *p = SSL_get0_param(ssl);
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, name, addr) == 1 ||
+	    inet_pton(AF_INET6, name, addr) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(p, name) == 1 ? 0 : -1;
+	if (SSL_set_tlsext_host_name(ssl, name) != 1)
+		return -1;
+	return SSL_set1_host(ssl, name) == 1 ? 0 : -1;
+}
+
+int
+tls_attach_client(struct stream *st, struct tls_ctx *x, const char *servername,
+    const unsigned char *alpn, unsigned alpn_len, double timeout)
+{
+	SSL *ssl = session_new(st, x);
+
+	if (ssl == NULL)
+		return -1;
+	/* SSL_set_alpn_protos is the one OpenSSL call that gives 0 for ok */
+	if ((servername != NULL && set_server(ssl, servername) < 0) ||
+	    (alpn != NULL && SSL_set_alpn_protos(ssl, alpn, alpn_len) != 0)) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_connect_state(ssl);
+	session_take(st, x, ssl, timeout);
 	return 0;
 }
 

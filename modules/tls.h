@@ -31,6 +31,14 @@ struct tls_info {
  * its handshake due within x's handshake_timeout: 0, or -1 (no memory).
  */
 int tls_attach(struct stream *st, struct tls_ctx *x);
+/*
+ * st, connected, becomes a TLS client stream of x: the server's name
+ * (for SNI and, when x verifies, the certificate's check) and the ALPN
+ * protocols offered (wire format, or NULL).  0, or -1 (no memory).
+ */
+int tls_attach_client(struct stream *st, struct tls_ctx *x,
+    const char *servername, const unsigned char *alpn, unsigned alpn_len,
+    double timeout);
 /* 0 with *out filled on a TLS stream whose handshake is done; else -1. */
 int tls_info(const struct stream *st, struct tls_info *out);
 /* Why the last handshake failed, for the log line. */

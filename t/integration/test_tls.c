@@ -121,6 +121,21 @@ static const char inject_py[] =
     "s.sendall(b'after\\n')\n"
     "print(s.makefile().readline().strip())\n";
 
+/* "PORT NAME CA VERIFY" ("-": none): superd.connect over TLS to PORT. */
+static const char out_lua[] =
+    "function main(s)\n"
+    "  local port, name, ca, verify =\n"
+    "    s:read():match('(%d+) (%S+) (%S+) (%S+)')\n"
+    "  local u, err = superd.connect('127.0.0.1', tonumber(port), {\n"
+    "    tls = true, servername = name ~= '-' and name or nil,\n"
+    "    ca = ca ~= '-' and ca or nil, verify = verify == 'yes',\n"
+    "    alpn = {'imap'}, timeout = 5 })\n"
+    "  if not u then s:write('error ', err, '\\n') return end\n"
+    "  u:write('once\\n')\n"
+    "  s:write(tostring(u:read()), ' | ', u:tlsinfo().version, ' ',\n"
+    "    tostring(u:tlsinfo().alpn), '\\n')\n"
+    "end\n";
+
 static int
 tls_setup(void **state)
 {
@@ -134,6 +149,7 @@ tls_setup(void **state)
 	sd_write(d, "tls_client.py", "%s", client_py);
 	sd_write(d, "info.lua", "%s", info_lua);
 	sd_write(d, "smtp.lua", "%s", smtp_lua);
+	sd_write(d, "out.lua", "%s", out_lua);
 	sd_write(d, "inject.py", "%s", inject_py);
 	snprintf(
 	    cmd, sizeof(cmd), "cd '%s' && sh pki.sh > pki.log 2>&1", d->dir);
@@ -582,6 +598,57 @@ test_starttls_failing_handshake_returns_nil(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/*
+ * superd.connect(host, port, {tls = true, ...}): the server's certificate
+ * and name checked by default, a failure as nil, err.
+ */
+static void
+test_connect_over_tls_verifies_the_server(void **state)
+{
+	struct superd *d = *state;
+	int tls = free_port(), out = free_port(), plain = free_port();
+	char q[512], reply[512];
+
+	sd_write(d, "superd.conf",
+	    "log_level = \"info\";\n"
+	    "services = ({ name = \"t\"; port = %d; address = \"127.0.0.1\";\n"
+	    " script = \"info.lua\"; tls = { certificate = \"localhost.pem\";"
+	    " key = \"localhost.key\"; alpn = [\"imap\"]; }; },\n"
+	    " { name = \"o\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"out.lua\"; },\n"
+	    " { name = \"p\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"info.lua\"; });\n",
+	    tls, out, plain);
+	sd_started(d, out);
+	snprintf(q, sizeof(q), "%d localhost %s/ca.pem yes\n", tls, d->dir);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_string_equal(reply, "once TLSv1.3 localhost imap nil nil false "
+				   "true | TLSv1.3 imap\n");
+	snprintf(q, sizeof(q), "%d wrong.example %s/ca.pem yes\n", tls, d->dir);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_string_equal(reply, "error TLS handshake failed: certificate "
+				   "verify failed: hostname mismatch\n");
+	/* the system's CAs do not know the test's */
+	snprintf(q, sizeof(q), "%d localhost - yes\n", tls);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_has(reply, "error TLS handshake failed: certificate verify "
+			  "failed: unable to get local issuer certificate");
+	snprintf(q, sizeof(q), "%d - - no\n", tls);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_has(reply, "| TLSv1.3 imap");
+	/* TLS to a plain service: the handshake fails */
+	snprintf(q, sizeof(q), "%d localhost %s/ca.pem yes\n", plain, d->dir);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_has(reply, "error TLS handshake failed: ");
+	snprintf(
+	    q, sizeof(q), "%d localhost %s/missing.pem yes\n", tls, d->dir);
+	assert_true(ask(out, q, reply, sizeof(reply), 5000) > 0);
+	assert_has(reply, "error ca ");
+	assert_has(reply, "missing.pem: No such file or directory");
+	assert_true(sd_log_wait(d, "o: tcp out 127.0.0.1:", 1, 3000) >= 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* superd.stats() counts handshakes and failures. */
 static void
 test_handshakes_are_counted(void **state)
@@ -638,6 +705,7 @@ main(void)
 	    T(test_starttls_with_openssl_s_client),
 	    T(test_starttls_drops_what_was_sent_behind_the_command),
 	    T(test_starttls_failing_handshake_returns_nil),
+	    T(test_connect_over_tls_verifies_the_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
