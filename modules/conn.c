@@ -645,10 +645,14 @@ conn_secured(struct stream *st, int how)
 	struct service *s = c->svc;
 	char peer[NET_PEERSTRLEN];
 
-	if (how == STREAM_SECURE_OK)
+	if (how == STREAM_SECURE_OK) {
 		s->stats->tls_handshakes++;
-	else {
+		s->stats->tls_versions[tls_is_13(st)]++;
+	} else {
 		s->stats->tls_failures++;
+		s->stats->tls_failed_by[how == STREAM_SECURE_LATE
+					    ? TLS_FAIL_TIMEOUT
+					    : tls_failure_kind()]++;
 		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
 		    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
 		    how == STREAM_SECURE_LATE ? "handshake_timeout"

@@ -10,6 +10,7 @@
 #include "lspawn.h"
 #include "lsuperd.h"
 #include "service.h"
+#include "tls.h"
 #include "task.h"
 
 #define SERVICE_KEY "superd.service"
@@ -162,6 +163,14 @@ push_counts(lua_State *L, const struct service_stats *st)
 	set_count(L, "memory", st->memory);
 	set_count(L, "tls_handshakes", st->tls_handshakes);
 	set_count(L, "tls_failures", st->tls_failures);
+	lua_createtable(L, 0, 2);
+	set_count(L, "TLSv1.2", st->tls_versions[0]);
+	set_count(L, "TLSv1.3", st->tls_versions[1]);
+	lua_setfield(L, -2, "tls_versions");
+	lua_createtable(L, 0, STATS_TLS_KINDS);
+	for (i = 0; i < STATS_TLS_KINDS; i++)
+		set_count(L, tls_failure_kinds[i], st->tls_failed_by[i]);
+	lua_setfield(L, -2, "tls_failed_by");
 	lua_newtable(L);
 	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
 		set_count(L, st->refused_by[i].why, st->refused_by[i].n);
@@ -182,6 +191,10 @@ add_counts(struct service_stats *sum, const struct service_stats *st)
 	sum->memory += st->memory;
 	sum->tls_handshakes += st->tls_handshakes;
 	sum->tls_failures += st->tls_failures;
+	for (i = 0; i < 2; i++)
+		sum->tls_versions[i] += st->tls_versions[i];
+	for (i = 0; i < STATS_TLS_KINDS; i++)
+		sum->tls_failed_by[i] += st->tls_failed_by[i];
 	for (i = 0; i < STATS_REASONS && st->refused_by[i].why; i++)
 		for (j = 0; j < STATS_REASONS; j++) {
 			if (sum->refused_by[j].why == NULL)

@@ -10,11 +10,16 @@
 #define STATS_SERVICES 128
 #define STATS_WORKERS 32
 
+/* TLS handshake failures by kind, as tls.c sorts them. */
+#define STATS_TLS_KINDS 4
+
 struct service_stats {
 	uint64_t accepted, refused, bytes_in, bytes_out, errors;
 	int64_t active;	 /* open now */
 	uint64_t memory; /* bytes in the Lua state */
 	uint64_t tls_handshakes, tls_failures;
+	uint64_t tls_versions[2];		 /* TLS 1.2, 1.3 */
+	uint64_t tls_failed_by[STATS_TLS_KINDS]; /* TLS_FAIL_* */
 	struct {
 		const char *why; /* a literal: the same in every worker */
 		uint64_t n;

@@ -22,6 +22,10 @@
 #include "tlsctx.h"
 
 static char failure[256];
+static int failure_kind;
+
+const char *const tls_failure_kinds[] = {
+    "protocol", "certificate", "closed", "timeout"};
 
 /* An OpenSSL result that is not data, as errno for the stream. */
 static ssize_t
@@ -102,11 +106,15 @@ note_failure(SSL *ssl, int r)
 
 	if (tlsctx_reason(failure, sizeof(failure)) != NULL) {
 		n = strlen(failure);
+		failure_kind = v != X509_V_OK || strstr(failure, "certificate")
+				   ? TLS_FAIL_CERTIFICATE
+				   : TLS_FAIL_PROTOCOL;
 		if (v != X509_V_OK)
 			snprintf(failure + n, sizeof(failure) - n, ": %s",
 			    X509_verify_cert_error_string(v));
 		return;
 	}
+	failure_kind = TLS_FAIL_CLOSED;
 	if (kind == SSL_ERROR_SYSCALL && saved != 0)
 		snprintf(failure, sizeof(failure), "%s", strerror(saved));
 	else
@@ -275,4 +283,16 @@ const char *
 tls_failure(void)
 {
 	return failure;
+}
+
+int
+tls_failure_kind(void)
+{
+	return failure_kind;
+}
+
+int
+tls_is_13(const struct stream *st)
+{
+	return st->ssl != NULL && SSL_version(st->ssl) == TLS1_3_VERSION;
 }

@@ -41,7 +41,15 @@ int tls_attach_client(struct stream *st, struct tls_ctx *x,
     double timeout);
 /* 0 with *out filled on a TLS stream whose handshake is done; else -1. */
 int tls_info(const struct stream *st, struct tls_info *out);
-/* Why the last handshake failed, for the log line. */
+/* Why the last handshake failed, for the log line, and its kind. */
 const char *tls_failure(void);
+#define TLS_FAIL_PROTOCOL 0    /* not TLS, or TLS gone wrong */
+#define TLS_FAIL_CERTIFICATE 1 /* a certificate refused, or none */
+#define TLS_FAIL_CLOSED 2      /* the peer left mid-handshake */
+#define TLS_FAIL_TIMEOUT 3     /* handshake_timeout (the owner's to say) */
+int tls_failure_kind(void);
+extern const char *const tls_failure_kinds[]; /* their names */
+/* 1 for TLS 1.3, 0 for older, on a stream whose handshake is done. */
+int tls_is_13(const struct stream *st);
 
 #endif

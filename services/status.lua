@@ -16,9 +16,12 @@ local families = {
   { "superd_bytes_sent_total", "counter", "Bytes sent to clients.", "bytes_out" },
   { "superd_script_errors_total", "counter", "Lua errors raised by scripts.", "errors" },
   { "superd_lua_memory_bytes", "gauge", "Memory in use by the service's Lua state.", "memory" },
-  { "superd_tls_handshakes_total", "counter", "TLS handshakes completed.", "tls_handshakes" },
+  -- a fifth field: the counts are a table, one series per key, labelled so
+  { "superd_tls_handshakes_total", "counter", "TLS handshakes completed, by version.",
+    "tls_versions", "version" },
   { "superd_tls_handshake_failures_total", "counter",
-    "TLS handshakes that failed or timed out.", "tls_failures" },
+    "TLS handshakes that failed, by reason (protocol, certificate, closed, timeout).",
+    "tls_failed_by", "reason" },
 }
 
 local function sorted_names(services)
@@ -26,6 +29,19 @@ local function sorted_names(services)
   for name in pairs(services) do names[#names + 1] = name end
   table.sort(names)
   return names
+end
+
+-- One family's lines for one service (or one worker's row of it).
+local function series(out, f, labels, counts)
+  local v = counts[f[4]]
+  if not f[5] then
+    out[#out + 1] = string.format('%s{%s} %d\n', f[1], labels, v)
+    return
+  end
+  local keys = sorted_names(v)
+  for _, k in ipairs(keys) do
+    out[#out + 1] = string.format('%s{%s,%s="%s"} %d\n', f[1], labels, f[5], k, v[k])
+  end
 end
 
 local function metrics()
@@ -38,10 +54,10 @@ local function metrics()
       if s.workers then
         -- workers = N: a series per worker; sum(...) by (service) adds them up
         for k, w in ipairs(s.workers) do
-          out[#out + 1] = string.format('%s{service="%s",worker="%d"} %d\n', f[1], name, k, w[f[4]])
+          series(out, f, string.format('service="%s",worker="%d"', name, k), w)
         end
       else
-        out[#out + 1] = string.format('%s{service="%s"} %d\n', f[1], name, s[f[4]])
+        series(out, f, string.format('service="%s"', name), s)
       end
     end
 

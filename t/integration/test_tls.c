@@ -649,18 +649,25 @@ test_connect_over_tls_verifies_the_server(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
-/* superd.stats() counts handshakes and failures. */
+/*
+ * superd.stats() counts handshakes by version and failures by reason,
+ * and the shipped status service's /metrics shows them.
+ */
 static void
 test_handshakes_are_counted(void **state)
 {
 	struct superd *d = *state;
-	char out[BIG], reply[256];
-	int port = free_port(), probe = free_port(), fd;
+	char out[BIG], reply[256], metrics[BIG];
+	int port = free_port(), probe = free_port(), status = free_port(), fd;
 
 	sd_write(d, "st.lua",
 	    "function main(s)\n"
 	    "  local x = superd.stats().services.t\n"
-	    "  s:write(x.tls_handshakes, ' ', x.tls_failures, '\\n')\n"
+	    "  s:write(x.tls_handshakes, ' ', x.tls_failures, ' ',\n"
+	    "    x.tls_versions['TLSv1.3'], ' ', x.tls_versions['TLSv1.2'], ' "
+	    "',\n"
+	    "    x.tls_failed_by.protocol, ' ', x.tls_failed_by.closed, "
+	    "'\\n')\n"
 	    "end\n");
 	sd_write(d, "superd.conf",
 	    "services = ({ name = \"t\"; port = %d; address = \"127.0.0.1\";\n"
@@ -668,8 +675,10 @@ test_handshakes_are_counted(void **state)
 	    " tls = { certificate = \"localhost.pem\"; key = \"localhost.key\";"
 	    " }; },\n"
 	    " { name = \"st\"; port = %d; address = \"127.0.0.1\";"
-	    " script = \"st.lua\"; });\n",
-	    port, probe);
+	    " script = \"st.lua\"; },\n"
+	    " { name = \"status\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"%s/services/status.lua\"; });\n",
+	    port, probe, status, sd_repo());
 	sd_started(d, probe);
 	client(d, port, "", out, sizeof(out));
 	client(d, port, "", out, sizeof(out));
@@ -677,8 +686,23 @@ test_handshakes_are_counted(void **state)
 	assert_int_equal(send_str(fd, "plain\r\n"), 0);
 	assert_int_equal(wait_closed(fd, 3000), 1);
 	close(fd);
+	client(d, port, "tls12", out, sizeof(out));
+	fd = tcp_connect(port);
+	close(fd);
 	assert_true(ask(probe, "", reply, sizeof(reply), 3000) > 0);
-	assert_string_equal(reply, "2 1\n");
+	assert_string_equal(reply, "3 2 2 1 1 1\n");
+	assert_true((fd = tcp_connect(status)) >= 0);
+	assert_int_equal(send_str(fd, "GET /metrics HTTP/1.0\r\n\r\n"), 0);
+	assert_true(recv_all(fd, metrics, sizeof(metrics), 3000) > 0);
+	close(fd);
+	assert_has(metrics, "superd_tls_handshakes_total{service=\"t\",version="
+			    "\"TLSv1.3\"} 2\n");
+	assert_has(metrics, "superd_tls_handshakes_total{service=\"t\",version="
+			    "\"TLSv1.2\"} 1\n");
+	assert_has(metrics, "superd_tls_handshake_failures_total{service=\"t\","
+			    "reason=\"protocol\"} 1\n");
+	assert_has(metrics, "superd_tls_handshake_failures_total{service=\"t\","
+			    "reason=\"timeout\"} 0\n");
 	assert_int_equal(sd_stop(d), 0);
 }
 
