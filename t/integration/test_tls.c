@@ -235,6 +235,33 @@ test_tls12_with_openssl_s_client(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* A client's renegotiation is refused: it alone ends. */
+static void
+test_renegotiation_is_refused(void **state)
+{
+	struct superd *d = *state;
+	char cmd[1024], out[BIG];
+	int port = start_tls(d, "", NULL);
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && (echo first; sleep 0.5; echo R; sleep 1; echo after;"
+	    " sleep 0.5) | timeout 10 openssl s_client -tls1_2 -CAfile ca.pem"
+	    " -connect 127.0.0.1:%d 2>&1",
+	    d->dir, port);
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	assert_has(out, "first TLSv1.2");
+	assert_has(out, "no renegotiation");
+	assert_true(strstr(out, "after TLSv1.2") == NULL);
+	client(d, port, "", out, sizeof(out));
+	assert_has(out, "got hello TLSv1.3");
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* min_version = "TLSv1.3": a client that stops at 1.2 is refused. */
 static void
 test_min_version_refuses_older_clients(void **state)
@@ -715,6 +742,7 @@ main(void)
 	    T(test_handshake_then_plaintext_and_tlsinfo),
 	    T(test_tls12_with_openssl_s_client),
 	    T(test_min_version_refuses_older_clients),
+	    T(test_renegotiation_is_refused),
 	    T(test_sni_picks_the_certificate),
 	    T(test_alpn_in_the_servers_order),
 	    T(test_client_certificate_required),
