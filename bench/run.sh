@@ -651,7 +651,8 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs" \
     "Linux $(uname -r); $PINNING; $SUPERD_IS."
 echo
 echo "Each row ran $REPS times per server (chat $CHAT_REPS), ref and superd" \
-    "alternating, ${SECS} s per run (chat ${CHAT_SECS} s at $CHAT_RATE lines/s):" \
+    "alternating, ${SECS} s per run (chat ${CHAT_SECS} s at $CHAT_RATE lines/s," \
+    "TLS handshakes ${HS_SECS} s):" \
     "throughput and server CPU per request are each server's best run," \
     "latencies the median run, errors and losses the total.  Server CPU is" \
     "utime+stime (+ reaped children) from /proc/PID/stat over the measured" \
