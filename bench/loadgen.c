@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -827,8 +828,36 @@ run_delay(const char *path)
 }
 
 /*
+ * The time the hypervisor gave to others (steal, /proc/stat) on the CPUs
+ * the server or this tool may run on: waiting that no run queue shows.
+ */
+static double
+stolen(void)
+{
+	unsigned long long steal, sum = 0;
+	cpu_set_t mine, srv;
+	char line[512];
+	FILE *f;
+	int cpu;
+
+	if (sched_getaffinity(0, sizeof(mine), &mine) < 0 ||
+	    sched_getaffinity(opt.pid, sizeof(srv), &srv) < 0 ||
+	    (f = fopen("/proc/stat", "r")) == NULL)
+		return 0;
+	CPU_OR(&mine, &mine, &srv);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "cpu%d %*u %*u %*u %*u %*u %*u %*u %llu", &cpu,
+			&steal) == 2 &&
+		    cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &mine))
+			sum += steal;
+	fclose(f);
+	return (double)sum / sysconf(_SC_CLK_TCK);
+}
+
+/*
  * How long the server and this tool's threads were kept off a CPU by
- * other work: on a shared host, what says a run was disturbed.
+ * other work, their CPUs' steal included: on a shared host, what says a
+ * run was disturbed.
  */
 static double
 waited(void)
@@ -838,7 +867,7 @@ waited(void)
 	int i;
 
 	snprintf(path, sizeof(path), "/proc/%d/schedstat", opt.pid);
-	sum = run_delay(path);
+	sum = run_delay(path) + stolen();
 	for (i = 0; i < opt.threads; i++) {
 		snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat",
 		    workers[i].tid);
