@@ -135,15 +135,21 @@ sanitize: test-deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    sh t/run.sh ./superd-asan $(ASAN_UNIT) $(INTEG)
 
+BENCH_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror
+SSL_FLAGS = $(shell pkg-config --cflags --libs openssl)
+
 bench/loadgen: bench/loadgen.c
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread -lm
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(SSL_FLAGS) -lpthread -lm
 
 bench/ref: bench/ref.c
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -o $@ $<
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench/ref_tls: bench/ref_tls.c
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(SSL_FLAGS)
 
 # superd against the hand-written reference server, in one run; QUICK=1 for a short one.
 bench: deps
-	$(MAKE) superd bench/loadgen bench/ref
+	$(MAKE) superd bench/loadgen bench/ref bench/ref_tls
 	QUICK=$(QUICK) sh bench/run.sh
 
 FUZZ_DEBS = clang libclang-rt-14-dev

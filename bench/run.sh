@@ -6,7 +6,10 @@
 # 1.5 s (chat: one 2 s run instead of three of 4 s; echo beside floods:
 # 2 s instead of 3), measures idle CPU over 1 s instead of 3, and churns
 # 50,000 connections instead of 1,000,000; the 10,000 idle connections
-# stay.
+# stay.  The TLS rows (bench/ref_tls against superd serving echo.lua
+# over TLS 1.3 with a throwaway ECDSA P-256 certificate) hold 2,000 idle
+# TLS connections instead of 10,000, and run 1.5 s of handshakes instead
+# of 3.
 # SUPERD=path measures that superd binary instead of ./superd (an older
 # build, for a before and after).
 #
@@ -36,6 +39,8 @@ if [ "${QUICK:-}" = 1 ]; then
 	CHURN=50000	# QOTD connections opened and closed for the RSS drift
 	REF_CHURN=50000	# (ref's RSS is flat; its churn is kept short)
 	FLOOD_SECS=2	# echo beside floods: measured seconds per run
+	TLS_IDLE=2000	# idle TLS connections, for RSS per connection
+	HS_SECS=1.5	# TLS handshakes: measured seconds per run
 else
 	BUDGET=210
 	REPS=4
@@ -46,6 +51,8 @@ else
 	CHURN=1000000
 	REF_CHURN=100000
 	FLOOD_SECS=3
+	TLS_IDLE=10000
+	HS_SECS=3
 fi
 CHAT_RATE=20
 IDLE=10000	# idle connections, for RSS per connection and the reload stall
@@ -188,12 +195,14 @@ until listening "$R_CHAT" && listening "$S_EXEC"; do
 	sleep 0.1
 done
 
-# The server died: say where and show its log, then stop.
+# The server died: say where and show its log ($TMP/NAME$PHASE.log), then
+# stop.
+PHASE=
 alive()
 {
 	kill -0 "$2" 2>/dev/null && return 0
 	say "$1 (pid $2) is gone, during: $3; the end of its log:"
-	tail -n 20 "$TMP/$1.log" >&2
+	tail -n 20 "$TMP/$1$PHASE.log" >&2
 	exit 1
 }
 
@@ -350,30 +359,43 @@ gap()
 	GAP=$(pick gap max_us max 0.001)
 }
 
-# Idle connections on fresh servers, so the baseline is each one's own:
-# RSS per connection, CPU while idle, and the longest echo gap while
-# superd reloads its scripts (ref has no reload: its gap is the floor).
-idle_test()
+# hold_idle NAME PID PORT N [-t]: N connections opened (over TLS with -t),
+# one round-trip each, and left idle, held by the load generator $idle;
+# ${NAME}_rss the server's RSS growth per connection (KiB).
+hold_idle()
 {
-	name=$1 pid=$2 port=$3
+	name=$1 pid=$2 port=$3 n=$4
+	shift 4
 	rss0=$(rss_kib "$pid")
-	$PIN_LG bench/loadgen -m idle -p "$port" -c "$IDLE" -H 600 \
+	# emptied first: the last run's ready line must not pass for this one's
+	: >"$TMP/idle.out"
+	$PIN_LG bench/loadgen -m idle -p "$port" -c "$n" -H 600 "$@" \
 	    >"$TMP/idle.out" 2>"$TMP/idle.err" &
 	idle=$!
 	PIDS="$PIDS $idle"
 	i=0
 	until grep -q ready "$TMP/idle.out"; do
 		i=$((i + 1))
-		[ $i -lt 600 ] && kill -0 $idle 2>/dev/null ||
+		[ $i -lt 1800 ] && kill -0 $idle 2>/dev/null ||
 		    die "$name idle: no ready line: $(cat "$TMP/idle.err")"
 		sleep 0.1
 	done
 	line=$(cat "$TMP/idle.out")
-	say "$name idle: $line"
-	alive "$name" "$pid" "idle $IDLE"
+	say "$name idle${*:+ $*}: $line"
+	[ -s "$TMP/idle.err" ] && sed "s/^/bench: $name idle: /" "$TMP/idle.err" >&2
+	alive "$name" "$pid" "idle $n${*:+ $*}"
 	rss1=$(rss_kib "$pid")
 	eval "${name}_rss=$(awk -v a="$rss0" -v b="$rss1" \
 	    -v n="$(field conns "$line")" 'BEGIN { printf "%.2f", (b - a) / n }')"
+}
+
+# Idle connections on fresh servers, so the baseline is each one's own:
+# RSS per connection, CPU while idle, and the longest echo gap while
+# superd reloads its scripts (ref has no reload: its gap is the floor).
+idle_test()
+{
+	name=$1 pid=$2 port=$3
+	hold_idle "$name" "$pid" "$port" "$IDLE"
 	t0=$(cpu_ticks "$pid")
 	sleep "$HOLD"
 	t1=$(cpu_ticks "$pid")
@@ -542,6 +564,88 @@ churn superd "$SUPERD" "$S_QOTD" "$CHURN"
 row "RSS growth, 10,000 to $superd_churned QOTD connections (ref: to $ref_churned) (%)" \
     "$ref_drift" "$superd_drift" "max:10" "≤ 10%"
 
+# TLS: bench/ref_tls against a superd of its own serving the shipped
+# services/echo.lua over TLS 1.3, both fresh (the idle memory's baseline
+# is each one's own) and pinned as the others, with a throwaway ECDSA
+# P-256 certificate; the servers above wait, idle.
+tls_start()
+{
+	for v in RT_ECHO ST_ECHO; do
+		pick_port $v
+	done
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -subj /CN=localhost -days 1 -keyout "$TMP/key.pem" \
+	    -out "$TMP/cert.pem" 2>"$TMP/openssl.log" ||
+	    die "no certificate: $(cat "$TMP/openssl.log")"
+	cat >"$TMP/superd-tls.conf" <<EOC
+log = "stderr";
+log_level = "notice";
+script_dir = "$ROOT/services";
+max_connections = 30000;
+services = ({ name = "echo-tls"; port = $ST_ECHO; address = "127.0.0.1";
+  script = "echo.lua"; max_connections = 30000;
+  tls = { certificate = "$TMP/cert.pem"; key = "$TMP/key.pem";
+          min_version = "TLSv1.3"; }; });
+EOC
+	"$SUPERD_BIN" -t -c "$TMP/superd-tls.conf" >&2 ||
+	    die "the TLS configuration does not load"
+	PHASE=-tls
+	$PIN_SRV bench/ref_tls -e "$RT_ECHO" -C "$TMP/cert.pem" \
+	    -K "$TMP/key.pem" 2>"$TMP/ref-tls.log" &
+	REF=$!
+	$PIN_SRV "$SUPERD_BIN" -c "$TMP/superd-tls.conf" \
+	    2>"$TMP/superd-tls.log" &
+	SUPERD=$!
+	PIDS="$PIDS $REF $SUPERD"
+	i=0
+	until listening "$RT_ECHO" && listening "$ST_ECHO"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] ||
+		    die "the TLS servers did not start: $(cat "$TMP"/*-tls.log)"
+		sleep 0.1
+	done
+}
+
+MAIN_REF=$REF
+MAIN_SUPERD=$SUPERD
+tls_start
+say "TLS: ports ref_tls $RT_ECHO, superd $ST_ECHO; $TLS_IDLE idle, ${HS_SECS}s of handshakes per run"
+hold_idle ref "$REF" "$RT_ECHO" "$TLS_IDLE" -t
+stop $idle
+hold_idle superd "$SUPERD" "$ST_ECHO" "$TLS_IDLE" -t
+stop $idle
+row "memory per idle TLS connection, $TLS_IDLE open (KiB above baseline)" \
+    "$ref_rss" "$superd_rss" "max:48" "≤ 48 KiB"
+
+# Full handshakes: connect, handshake, one 64-byte round-trip (the
+# server has finished its side), close_notify; no session kept.
+pair "tls handshakes C=50" "$RT_ECHO" "$ST_ECHO" -m handshake -c 50 \
+    -d "$HS_SECS"
+row "tls handshakes C=50: full handshakes/s" "$(rate ref rps)" \
+    "$(rate superd rps)" - ""
+row "tls handshakes C=50: p99, connect to the first echo (µs)" \
+    "$(med ref p99_us)" "$(med superd p99_us)" - ""
+row "tls handshakes C=50: server CPU µs per full handshake" \
+    "$(cost ref srv_cpu_us)" "$(cost superd srv_cpu_us)" "le:1.15" \
+    "≤ 1.15 × ref"
+row "tls handshakes C=50: errors" "$(sum ref errors)" \
+    "$(sum superd errors)" "max:0" "0"
+
+pair "tls echo C=100" "$RT_ECHO" "$ST_ECHO" -m echo -t -c 100 -d "$SECS"
+row "tls echo C=100: round-trips/s" "$(rate ref rps)" "$(rate superd rps)" \
+    "ge:0.90" "≥ 0.9 × ref"
+row "tls echo C=100: p99 latency (µs)" "$(med ref p99_us)" \
+    "$(med superd p99_us)" - ""
+row "tls echo C=100: server CPU s per 100,000 round-trips" \
+    "$(cost ref srv_cpu_us 0.1)" "$(cost superd srv_cpu_us 0.1)" - ""
+row "tls echo C=100: errors" "$(sum ref errors)" "$(sum superd errors)" \
+    "max:0" "0"
+stop "$SUPERD"
+stop "$REF"
+SUPERD=$MAIN_SUPERD
+REF=$MAIN_REF
+PHASE=
+
 echo "## superd vs bench/ref$([ "${QUICK:-}" = 1 ] && echo ' (QUICK=1)')"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs" \
@@ -549,7 +653,8 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs" \
     "Linux $(uname -r); $PINNING; $SUPERD_IS."
 echo
 echo "Each row ran $REPS times per server (chat $CHAT_REPS), ref and superd" \
-    "alternating, ${SECS} s per run (chat ${CHAT_SECS} s at $CHAT_RATE lines/s):" \
+    "alternating, ${SECS} s per run (chat ${CHAT_SECS} s at $CHAT_RATE lines/s," \
+    "TLS handshakes ${HS_SECS} s):" \
     "throughput and server CPU per request are each server's best run," \
     "latencies the median run, errors and losses the total.  Server CPU is" \
     "utime+stime (+ reaped children) from /proc/PID/stat over the measured" \
@@ -571,7 +676,7 @@ function num(x) { return x + 0 }
 	if (c[1] == "le" && ratio != "—")
 		met = (ratio + 0 <= c[2] + 0) ? "yes" : "**no**"
 	if (c[1] == "max")
-		met = (num($3) <= c[2] + 0) ? "yes" : "**no**"
+		met = ($3 ~ /^[0-9.]/ && num($3) <= c[2] + 0) ? "yes" : "**no**"
 	printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ratio, $5, met
 }' "$ROWS"
 
