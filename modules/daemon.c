@@ -105,7 +105,7 @@ start_services(void)
 		start_error("superd: inherited sockets: out of memory");
 		return -1;
 	}
-	if (reconf_apply(conf, 0, err, sizeof(err)) < 0) {
+	if (reconf_apply(conf, NULL, err, sizeof(err)) < 0) {
 		start_error("%s", err);
 		return -1;
 	}
@@ -113,22 +113,24 @@ start_services(void)
 	return 0;
 }
 
-/* systemd's status line after a SIGHUP that changed nothing. */
+/* systemd's status line after a reload (who: SIGHUP) that changed nothing. */
 static void
-reload_refused(const char *err)
+reload_refused(const char *who, const char *err)
 {
 	char status[CONF_ERRLEN * 2 + 64];
 
 	snprintf(status, sizeof(status),
-	    "SIGHUP: %s; keeping the running configuration", err);
+	    "%s: %s; keeping the running configuration", who, err);
 	notify_ready(status);
 }
 
 static void
-reload_failed(const char *err)
+reload_failed(const struct reconf_why *why, const char *err)
 {
-	log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration", err);
-	reload_refused(err);
+	log_msg(LOG_ERR, "%s: %s; keeping the running configuration", why->name,
+	    err);
+	buf_printf(why->report, "%s\n", err);
+	reload_refused(why->name, err);
 }
 
 /* What systemd's status line says while superd serves. */
@@ -141,33 +143,37 @@ ready(void)
 	notify_ready(status);
 }
 
-/* SIGHUP: a configuration that fails to load changes nothing. */
-static void
-reread_config(void)
+/*
+ * SIGHUP, or superctl reload (why says which): a configuration that fails
+ * to load changes nothing.  0, or -1.
+ */
+static int
+reread_config(const struct reconf_why *why)
 {
 	char err[CONF_ERRLEN * 2];
 	struct conf *c;
 
 	notify_reloading();
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		reload_failed(err);
-		return;
+		reload_failed(why, err);
+		return -1;
 	}
 	c->refs = 1;
 	if (check_sound(c, err, sizeof(err)) < 0 ||
-	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
-		reload_failed(err);
+	    reconf_apply(c, why, err, sizeof(err)) < 0) {
+		reload_failed(why, err);
 		conf_release(c);
-		return;
+		return -1;
 	}
 	conf_release(conf);
 	conf = c;
 	apply_globals(conf);
 	spawner_reload();
 	service_reloads++;
-	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
-	    conf_path, conf->nsvcs);
+	reconf_note(why, "configuration %s loaded, %d services", conf_path,
+	    conf->nsvcs);
 	ready();
+	return 0;
 }
 
 static void
@@ -202,15 +208,18 @@ begin_shutdown(void)
 	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
 }
 
-static void
-reload_scripts(void)
+/* SIGUSR1, or superctl reload-scripts: 0, or -1 when one failed. */
+static int
+reload_scripts(struct buf *report)
 {
 	struct service *s;
+	int rc = 0;
 
 	service_reloads++;
-
 	LIST_FOREACH(s, &services, link)
-	vm_reload(s);
+	if (vm_reload(s, report) < 0)
+		rc = -1;
+	return rc;
 }
 
 static void
@@ -276,6 +285,8 @@ reap_services(void)
 	}
 }
 
+static const struct reconf_why sighup = {"SIGHUP", NULL};
+
 /* Between two epoll rounds: signals, then coroutines, then output. */
 static int
 idle(void)
@@ -286,11 +297,11 @@ idle(void)
 	}
 	if (want_hup && !stopping) {
 		want_hup = want_reload = 0;
-		reread_config();
+		reread_config(&sighup);
 	}
 	if (want_reload) {
 		want_reload = 0;
-		reload_scripts();
+		reload_scripts(NULL);
 	}
 	if (want_stop) {
 		want_stop = 0;
@@ -510,14 +521,15 @@ master_reread(void)
 
 	notify_reloading();
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		reload_refused(err);
+		reload_refused("SIGHUP", err);
 	} else if (master_check(c) == 0) {
 		c->refs = 1;
 		conf_release(conf);
 		conf = c;
 		ready();
 	} else {
-		reload_refused("the workers refuse it; see their log");
+		reload_refused(
+		    "SIGHUP", "the workers refuse it; see their log");
 		conf_free(c);
 	}
 	return conf->shutdown_timeout;
