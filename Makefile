@@ -30,12 +30,14 @@ PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c 
 PLAIN += modules/confexec.c modules/child.c
 # Where a service listens: a port by number or name, or a unix socket.
 PLAIN += modules/conflisten.c modules/unixsock.c
+# The control socket superctl speaks to, and the JSON it may ask for.
+PLAIN += modules/control.c modules/json.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
 	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
-	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
+	modules/exec.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 

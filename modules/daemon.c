@@ -18,6 +18,8 @@
 #include "conf.h"
 #include "confcmp.h"
 #include "conn.h"
+#include "control.h"
+#include "ctlcmd.h"
 #include "daemon.h"
 #include "devnull.h"
 #include "exec.h"
@@ -113,7 +115,7 @@ start_services(void)
 	return 0;
 }
 
-/* systemd's status line after a reload (who: SIGHUP) that changed nothing. */
+/* systemd's status line after a reload that changed nothing. */
 static void
 reload_refused(const char *who, const char *err)
 {
@@ -143,6 +145,18 @@ ready(void)
 	notify_ready(status);
 }
 
+/* The control socket stays the one start opened, whatever the file says. */
+static void
+control_moved(const struct conf *c)
+{
+	const char *at = control_path();
+
+	if (at == NULL ? c->control != NULL
+		       : c->control == NULL || strcmp(at, c->control) != 0)
+		log_msg(LOG_WARNING,
+		    "a changed \"control\" takes effect at the next start");
+}
+
 /*
  * SIGHUP, or superctl reload (why says which): a configuration that fails
  * to load changes nothing.  0, or -1.
@@ -170,6 +184,7 @@ reread_config(const struct reconf_why *why)
 	apply_globals(conf);
 	spawner_reload();
 	service_reloads++;
+	control_moved(conf);
 	reconf_note(why, "configuration %s loaded, %d services", conf_path,
 	    conf->nsvcs);
 	ready();
@@ -287,7 +302,7 @@ reap_services(void)
 
 static const struct reconf_why sighup = {"SIGHUP", NULL};
 
-/* Between two epoll rounds: signals, then coroutines, then output. */
+/* Between two epoll rounds: signals, superctl, coroutines, then output. */
 static int
 idle(void)
 {
@@ -303,6 +318,7 @@ idle(void)
 		want_reload = 0;
 		reload_scripts(NULL);
 	}
+	control_run();
 	if (want_stop) {
 		want_stop = 0;
 		begin_shutdown();
@@ -317,6 +333,36 @@ idle(void)
 				  admit_open_total())))
 		loop_stop();
 	return task_pending();
+}
+
+/* superctl reload: as SIGHUP, its lines in the report too. */
+static int
+ctl_reload(struct buf *report)
+{
+	struct reconf_why why = {"superctl reload", report};
+
+	if (stopping) {
+		buf_printf(report, "superd is shutting down\n");
+		return -1;
+	}
+	return reread_config(&why);
+}
+
+static const struct ctlcmd_reloads reloads = {ctl_reload, reload_scripts};
+
+static int
+open_control(void)
+{
+	char err[CONF_ERRLEN * 2];
+
+	if (conf->control == NULL)
+		return 0;
+	ctlcmd_init(&reloads);
+	if (control_open(conf->control, ctlcmd_run, err, sizeof(err)) < 0) {
+		start_error("%s: control: %s", conf->path, err);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -436,7 +482,9 @@ start(int background)
 		start_error("superd: exec spawner: %s", strerror(errno));
 		return -1;
 	}
-	if (start_services() < 0 || (background && detach() < 0))
+	/* before the services: it serves once their ports accept */
+	if (open_control() < 0 || start_services() < 0 ||
+	    (background && detach() < 0))
 		return -1;
 	/*
 	 * After the fork: an epoll watch on a signalfd wakes for the
@@ -484,6 +532,7 @@ daemon_end(void)
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);
 	pidfile_remove();
+	control_close(); /* its file: the spawner may have to remove it */
 	spawner_stop();
 	conf_release(conf);
 	buf_release_spares();

@@ -62,7 +62,9 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 		p->fresh = 1;
 		p->s->retired = 1; /* not serving until committed */
 	}
-	if (listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
+	/* superctl disabled it: it stays deaf until enabled */
+	if (!p->s->disabled &&
+	    listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
 		snprintf(err, len, "%s:%d: service \"%s\": %s", v->file,
 		    v->line, v->name, msg);
 		return -1;

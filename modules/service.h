@@ -33,7 +33,8 @@ struct service {
 	struct service_stats own_stats;
 	struct admission admit; /* its counts: open, outbound, per source */
 	struct conf *owner;	/* the configuration conf points into */
-	int retired; /* gone from the config: freed with its last conn */
+	int retired;  /* gone from the config: freed with its last conn */
+	int disabled; /* superctl disable: no listeners until enabled */
 	/* a wait service's last program starts, a ring (exec.c) */
 	double wait_starts[SERVICE_WAIT_BURST];
 	int wait_next;
