@@ -32,14 +32,20 @@ PLAIN += modules/confexec.c modules/child.c
 PLAIN += modules/conflisten.c modules/unixsock.c modules/confwhere.c
 # TLS: the settings, OpenSSL's contexts, the stream transport.
 PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tlsclient.c modules/tls.c
+# The control socket superctl speaks to, and the JSON it may ask for.
+PLAIN += modules/control.c modules/json.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
 	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
-	modules/exec.c modules/reconf.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
+	modules/exec.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
+# superctl reads the configuration only for `control`: libconfig and the
+# @include checks, none of superd itself.
+CTL_SRCS = superctl.c modules/confread.c
+CTL_LIBS = $(shell pkg-config --libs libconfig)
 
 UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
@@ -54,10 +60,13 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 .PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind
 
-all: superd
+all: superd superctl
 
 superd: $(SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+
+superctl: $(CTL_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_LIBS)
 
 superd-asan: $(SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) $(LDLIBS)
@@ -80,7 +89,7 @@ deps:
 	fi
 
 run: deps
-	$(MAKE) superd
+	$(MAKE) superd superctl
 	./superd -c conf/superd.conf
 
 t/bin/%: t/unit/%.c $(PLAIN) $(HDRS)
@@ -124,12 +133,12 @@ test-deps:
 test: test-deps
 	$(MAKE) check
 
-check: superd $(UNIT) $(INTEG)
+check: superd superctl $(UNIT) $(INTEG)
 	@sh t/run.sh ./superd $(UNIT) $(INTEG)
 
 # The integration tests again, against a server built with ASan and UBSan.
 sanitize: test-deps
-	$(MAKE) superd-asan $(INTEG) $(ASAN_UNIT)
+	$(MAKE) superd-asan superctl $(INTEG) $(ASAN_UNIT)
 	@CHURN=20000 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	    LSAN_OPTIONS=suppressions=t/fuzz/lsan.supp \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -178,21 +187,25 @@ fuzz:
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@DATADIR@|$(DATADIR)|g'
 SCRIPTS = $(wildcard services/*.lua)
-MANPAGES = man/superd.8 man/superd.conf.5 man/superd-lua.7
+MANPAGES = man/superd.8 man/superd.conf.5 man/superd-lua.7 man/superctl.8
 
 # Built for the install, so its default -c is the installed config path.
 superd.inst: FORCE
 	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
+superctl.inst: FORCE
+	$(CC) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_LIBS)
+
 FORCE:
 
 # The example configuration points at the installed scripts and quotes.
-install: superd.inst
+install: superd.inst superctl.inst
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd \
 	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 superd.inst $(DESTDIR)$(SBINDIR)/superd
+	install -m 755 superctl.inst $(DESTDIR)$(SBINDIR)/superctl
 
 	install -m 644 $(SCRIPTS) conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
 	install -d $(DESTDIR)$(DATADIR)/superd/lib
@@ -208,9 +221,10 @@ install: superd.inst
 	$(SUBST) superd.socket > $(DESTDIR)$(SYSTEMDDIR)/superd.socket
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/superd \
+	rm -f $(DESTDIR)$(SBINDIR)/superd $(DESTDIR)$(SBINDIR)/superctl \
 	    $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf \
 	    $(DESTDIR)$(MANDIR)/man8/superd.8 \
+	    $(DESTDIR)$(MANDIR)/man8/superctl.8 \
 	    $(DESTDIR)$(MANDIR)/man5/superd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man7/superd-lua.7 \
 	    $(DESTDIR)$(SYSTEMDDIR)/superd.service \
@@ -232,7 +246,7 @@ valgrind: deps
 format:
 
 
-	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
+	clang-format -i superd.c superctl.c modules/*.[ch] t/*.[ch] t/*/*.c
 
 clean:
-	rm -rf superd superd-asan superd.inst t/bin
+	rm -rf superd superd-asan superd.inst superctl superctl.inst t/bin

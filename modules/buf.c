@@ -1,4 +1,6 @@
 /* buf.c - a byte queue with a resumable line search. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +109,32 @@ buf_append(struct buf *b, const void *p, size_t n)
 	if ((dst = buf_reserve(b, n, &room)) == NULL)
 		return -1;
 	memcpy(dst, p, n);
+	b->len += n;
+	return 0;
+}
+
+/*
+ * Formatted text at the tail, without its NUL: a report or a reply.  A
+ * NULL b is a report nobody asked for: nothing, and 0.
+ */
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room;
+	char *dst;
+	int n;
+
+	if (b == NULL)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (dst = buf_reserve(b, (size_t)n + 1, &room)) == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(dst, room, fmt, ap);
+	va_end(ap);
 	b->len += n;
 	return 0;
 }

@@ -37,6 +37,8 @@ buf_head(const struct buf *b)
 
 void buf_view(struct buf *b, char *data, size_t len, size_t cap);
 int buf_append(struct buf *b, const void *p, size_t n);
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 char *buf_reserve(struct buf *b, size_t want, size_t *room);
 void buf_commit(struct buf *b, size_t n);
 void buf_consume(struct buf *b, size_t n);

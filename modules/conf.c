@@ -94,6 +94,7 @@ static const char *const global_names[] = {
     "shutdown_timeout",
     "workers",
     "include_dir",
+    "control",
     "services",
     NULL,
 };
@@ -645,6 +646,31 @@ load_workers(struct ctx *x, const config_setting_t *root)
 	return 0;
 }
 
+/*
+ * control = PATH, against the file's directory.  One loop serves it: with
+ * workers, each would hold connections the socket could not name.
+ */
+static int
+load_control(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *s = config_setting_get_member(root, "control");
+	char *path = NULL, msg[CONF_ERRLEN];
+
+	if (s == NULL)
+		return 0;
+	if (get_str(x, root, "control", &path) < 0)
+		return -1;
+	x->c->control = conf_resolve(x->c->dir, path);
+	free(path);
+	if (x->c->control == NULL)
+		return no_memory(x, s);
+	if (x->c->workers > 1)
+		return fail(x, s, "\"control\" needs workers = 1");
+	if (unixsock_check(x->c->control, msg, sizeof(msg)) < 0)
+		return fail(x, s, "\"control\": %s", msg);
+	return 0;
+}
+
 static int
 load_globals(struct ctx *x, const config_setting_t *root)
 {
@@ -661,7 +687,7 @@ load_globals(struct ctx *x, const config_setting_t *root)
 		&c->max_connections) < 0 ||
 	    get_seconds(x, root, "shutdown_timeout", &c->shutdown_timeout) < 0)
 		goto fail;
-	if (load_workers(x, root) < 0)
+	if (load_workers(x, root) < 0 || load_control(x, root) < 0)
 		goto fail;
 	if ((c->script_dir = conf_resolve(c->dir, dir ? dir : ".")) == NULL)
 		goto nomem;
@@ -864,6 +890,7 @@ conf_free(struct conf *c)
 	free(c->user);
 	free(c->group);
 	free(c->pidfile);
+	free(c->control);
 	free(c);
 }
 

@@ -84,6 +84,7 @@ struct conf {
 	char *script_dir;
 	char *lua_path;
 	char *user, *group, *pidfile;
+	char *control; /* superctl's socket, resolved, or NULL */
 	long max_connections;
 	double shutdown_timeout;
 	int workers;

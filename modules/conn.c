@@ -23,6 +23,7 @@ static void conn_close(struct conn *c);
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
 static long nconns;
+static uint32_t last_id;
 
 static const char *const why_text[] = {
     "open",
@@ -37,6 +38,7 @@ static const char *const why_text[] = {
     "refused",
     "connect failed",
     "TLS handshake failed",
+    "kicked",
 };
 
 const char *
@@ -49,6 +51,27 @@ long
 conn_count(void)
 {
 	return nconns;
+}
+
+/* Open connections, newest first; fn must not end any (the list moves). */
+void
+conn_foreach(conn_visit_fn *fn, void *ud)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &conns, all)
+	fn(c, ud);
+}
+
+struct conn *
+conn_find(uint32_t id)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &conns, all)
+	if (c->id == id)
+		return c;
+	return NULL;
 }
 
 /*
@@ -393,6 +416,9 @@ conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 	c->svc = s;
 	c->peer = *peer;
 	c->state = CONN_OPEN;
+	/* after 2^32 - 1 of them, 0 is skipped: it names no connection */
+	if ((c->id = ++last_id) == 0)
+		c->id = ++last_id;
 	c->timeout = s->conf->timeout;
 	c->started = loop_now();
 	loop_timer_init(&c->slow, slow_fired);

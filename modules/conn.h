@@ -42,6 +42,7 @@ enum conn_why {
 	WHY_REFUSED,
 	WHY_CONNECT,
 	WHY_TLS,
+	WHY_KICKED,
 };
 
 #define CONN_REPORTED_R 0x1
@@ -59,9 +60,11 @@ struct conn {
 	struct task_hold owned; /* in owner's holds: closes with it */
 	struct task_hold press; /* in presser's holds */
 	union net_addr peer;
-	int ref; /* anchors the userdata while the descriptor is open */
-	uint8_t state, reported, why, skipping;
-	uint8_t counted, outbound;
+	int ref;     /* anchors the userdata while the descriptor is open */
+	uint32_t id; /* superctl's name for it: 1 up, 0 for a datagram */
+	uint8_t state, reported, why;
+	/* bits, so that id costs no byte: struct conn is the hot path */
+	unsigned skipping : 1, counted : 1, outbound : 1;
 	double timeout;
 	double started;
 	struct loop_timer slow; /* armed while above the mark */
@@ -86,5 +89,10 @@ size_t conn_mark(const struct conn *c);
 int conn_settle(struct conn *c, struct task *writer);
 
 const char *conn_why_text(enum conn_why why);
+
+/* superctl: every open connection in turn, or the one of that id. */
+typedef void conn_visit_fn(struct conn *c, void *ud);
+void conn_foreach(conn_visit_fn *fn, void *ud);
+struct conn *conn_find(uint32_t id);
 
 #endif

@@ -18,6 +18,8 @@
 #include "conf.h"
 #include "confcmp.h"
 #include "conn.h"
+#include "control.h"
+#include "ctlcmd.h"
 #include "daemon.h"
 #include "devnull.h"
 #include "exec.h"
@@ -106,7 +108,7 @@ start_services(void)
 		start_error("superd: inherited sockets: out of memory");
 		return -1;
 	}
-	if (reconf_apply(conf, 0, err, sizeof(err)) < 0) {
+	if (reconf_apply(conf, NULL, err, sizeof(err)) < 0) {
 		start_error("%s", err);
 		return -1;
 	}
@@ -114,22 +116,24 @@ start_services(void)
 	return 0;
 }
 
-/* systemd's status line after a SIGHUP that changed nothing. */
+/* systemd's status line after a reload that changed nothing. */
 static void
-reload_refused(const char *err)
+reload_refused(const char *who, const char *err)
 {
 	char status[CONF_ERRLEN * 2 + 64];
 
 	snprintf(status, sizeof(status),
-	    "SIGHUP: %s; keeping the running configuration", err);
+	    "%s: %s; keeping the running configuration", who, err);
 	notify_ready(status);
 }
 
 static void
-reload_failed(const char *err)
+reload_failed(const struct reconf_why *why, const char *err)
 {
-	log_msg(LOG_ERR, "SIGHUP: %s; keeping the running configuration", err);
-	reload_refused(err);
+	log_msg(LOG_ERR, "%s: %s; keeping the running configuration", why->name,
+	    err);
+	buf_printf(why->report, "%s\n", err);
+	reload_refused(why->name, err);
 }
 
 /* What systemd's status line says while superd serves. */
@@ -142,33 +146,50 @@ ready(void)
 	notify_ready(status);
 }
 
-/* SIGHUP: a configuration that fails to load changes nothing. */
+/* The control socket stays the one start opened, whatever the file says. */
 static void
-reread_config(void)
+control_moved(const struct conf *c)
+{
+	const char *at = control_path();
+
+	if (at == NULL ? c->control != NULL
+		       : c->control == NULL || strcmp(at, c->control) != 0)
+		log_msg(LOG_WARNING,
+		    "a changed \"control\" takes effect at the next start");
+}
+
+/*
+ * SIGHUP, or superctl reload (why says which): a configuration that fails
+ * to load changes nothing.  0, or -1.
+ */
+static int
+reread_config(const struct reconf_why *why)
 {
 	char err[CONF_ERRLEN * 2];
 	struct conf *c;
 
 	notify_reloading();
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		reload_failed(err);
-		return;
+		reload_failed(why, err);
+		return -1;
 	}
 	c->refs = 1;
 	if (check_sound(c, err, sizeof(err)) < 0 ||
-	    reconf_apply(c, 1, err, sizeof(err)) < 0) {
-		reload_failed(err);
+	    reconf_apply(c, why, err, sizeof(err)) < 0) {
+		reload_failed(why, err);
 		conf_release(c);
-		return;
+		return -1;
 	}
 	conf_release(conf);
 	conf = c;
 	apply_globals(conf);
 	spawner_reload();
 	service_reloads++;
-	log_msg(LOG_NOTICE, "SIGHUP: configuration %s loaded, %d services",
-	    conf_path, conf->nsvcs);
+	control_moved(conf);
+	reconf_note(why, "configuration %s loaded, %d services", conf_path,
+	    conf->nsvcs);
 	ready();
+	return 0;
 }
 
 static void
@@ -203,15 +224,18 @@ begin_shutdown(void)
 	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
 }
 
-static void
-reload_scripts(void)
+/* SIGUSR1, or superctl reload-scripts: 0, or -1 when one failed. */
+static int
+reload_scripts(struct buf *report)
 {
 	struct service *s;
+	int rc = 0;
 
 	service_reloads++;
-
 	LIST_FOREACH(s, &services, link)
-	vm_reload(s);
+	if (vm_reload(s, report) < 0)
+		rc = -1;
+	return rc;
 }
 
 static void
@@ -277,7 +301,9 @@ reap_services(void)
 	}
 }
 
-/* Between two epoll rounds: signals, then coroutines, then output. */
+static const struct reconf_why sighup = {"SIGHUP", NULL};
+
+/* Between two epoll rounds: signals, superctl, coroutines, then output. */
 static int
 idle(void)
 {
@@ -287,12 +313,13 @@ idle(void)
 	}
 	if (want_hup && !stopping) {
 		want_hup = want_reload = 0;
-		reread_config();
+		reread_config(&sighup);
 	}
 	if (want_reload) {
 		want_reload = 0;
-		reload_scripts();
+		reload_scripts(NULL);
 	}
+	control_run();
 	if (want_stop) {
 		want_stop = 0;
 		begin_shutdown();
@@ -307,6 +334,36 @@ idle(void)
 				  admit_open_total())))
 		loop_stop();
 	return task_pending();
+}
+
+/* superctl reload: as SIGHUP, its lines in the report too. */
+static int
+ctl_reload(struct buf *report)
+{
+	struct reconf_why why = {"superctl reload", report};
+
+	if (stopping) {
+		buf_printf(report, "superd is shutting down\n");
+		return -1;
+	}
+	return reread_config(&why);
+}
+
+static const struct ctlcmd_reloads reloads = {ctl_reload, reload_scripts};
+
+static int
+open_control(void)
+{
+	char err[CONF_ERRLEN * 2];
+
+	if (conf->control == NULL)
+		return 0;
+	ctlcmd_init(&reloads);
+	if (control_open(conf->control, ctlcmd_run, err, sizeof(err)) < 0) {
+		start_error("%s: control: %s", conf->path, err);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -426,7 +483,9 @@ start(int background)
 		start_error("superd: exec spawner: %s", strerror(errno));
 		return -1;
 	}
-	if (start_services() < 0 || (background && detach() < 0))
+	/* before the services: it serves once their ports accept */
+	if (open_control() < 0 || start_services() < 0 ||
+	    (background && detach() < 0))
 		return -1;
 	/*
 	 * After the fork: an epoll watch on a signalfd wakes for the
@@ -474,6 +533,7 @@ daemon_end(void)
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);
 	pidfile_remove();
+	control_close(); /* its file: the spawner may have to remove it */
 	spawner_stop();
 	conf_release(conf);
 	buf_release_spares();
@@ -512,14 +572,15 @@ master_reread(void)
 
 	notify_reloading();
 	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL) {
-		reload_refused(err);
+		reload_refused("SIGHUP", err);
 	} else if (master_check(c) == 0) {
 		c->refs = 1;
 		conf_release(conf);
 		conf = c;
 		ready();
 	} else {
-		reload_refused("the workers refuse it; see their log");
+		reload_refused(
+		    "SIGHUP", "the workers refuse it; see their log");
 		conf_free(c);
 	}
 	return conf->shutdown_timeout;

@@ -5,9 +5,11 @@
  * listening and go once their last connection has.  Everything that can
  * fail is done before anything running is touched.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "buf.h"
 #include "confcmp.h"
 #include "log.h"
 #include "reconf.h"
@@ -66,7 +68,9 @@ plan_one(struct conf *c, int i, struct plan *p, char *err, size_t len)
 	/* a reload reads the files again: a renewed certificate is taken */
 	if (v->tls != NULL && (p->tls = tlsctx_new(v->tls, err, len)) == NULL)
 		return -1;
-	if (listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
+	/* superctl disabled it: it stays deaf until enabled */
+	if (!p->s->disabled &&
+	    listeners_prepare(v, &p->listeners, msg, sizeof(msg)) < 0) {
 		snprintf(err, len, "%s:%d: service \"%s\": %s", v->file,
 		    v->line, v->name, msg);
 		return -1;
@@ -85,17 +89,31 @@ planned(const struct plan *p, int n, const struct service *s)
 	return 0;
 }
 
+/* A line in the log, after who asked, and in the report for them. */
+void
+reconf_note(const struct reconf_why *why, const char *fmt, ...)
+{
+	char line[CONF_ERRLEN * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_NOTICE, "%s: %s", why->name, line);
+	buf_printf(why->report, "%s\n", line);
+}
+
 /* A line for a service the reload adds, or whose settings v changes. */
 static void
-log_change(const struct plan *p, const struct svc_conf *v)
+log_change(const struct reconf_why *why, const struct plan *p,
+    const struct svc_conf *v)
 {
 	char what[CONF_ERRLEN];
 
 	if (p->fresh)
-		log_msg(LOG_NOTICE, "SIGHUP: added service \"%s\"", v->name);
+		reconf_note(why, "added service \"%s\"", v->name);
 	else if (conf_changes(p->s->conf, v, what, sizeof(what)) > 0)
-		log_msg(LOG_NOTICE, "SIGHUP: changed service \"%s\": %s",
-		    v->name, what);
+		reconf_note(why, "changed service \"%s\": %s", v->name, what);
 }
 
 /*
@@ -103,16 +121,16 @@ log_change(const struct plan *p, const struct svc_conf *v)
  * reload retired, still draining, is not removed again.
  */
 static void
-commit(struct conf *c, struct plan *p, int reload)
+commit(struct conf *c, struct plan *p, const struct reconf_why *why)
 {
 	struct service *s;
 	int i;
 
 	LIST_FOREACH(s, &services, link)
 	{
-		if (reload && !s->retired && !planned(p, c->nsvcs, s))
-			log_msg(LOG_NOTICE,
-			    "SIGHUP: removed service \"%s\", %ld "
+		if (why && !s->retired && !planned(p, c->nsvcs, s))
+			reconf_note(why,
+			    "removed service \"%s\", %ld "
 			    "connections finish first",
 			    s->name, s->admit.open);
 		service_unlisten(s);
@@ -120,8 +138,8 @@ commit(struct conf *c, struct plan *p, int reload)
 	}
 	for (i = 0; i < c->nsvcs; i++) {
 		s = p[i].s;
-		if (reload)
-			log_change(&p[i], &c->svcs[i]);
+		if (why)
+			log_change(why, &p[i], &c->svcs[i]);
 		s->retired = 0;
 		if (s->owner != c) {
 			conf_release(s->owner);
@@ -131,18 +149,18 @@ commit(struct conf *c, struct plan *p, int reload)
 		service_set_conf(s, &c->svcs[i]);
 		tlsctx_release(s->tls);
 		s->tls = p[i].tls;
-		service_attach(s, p[i].listeners,
-		    s->conf->wait ? &serve_wait_ops : &serve_ops);
+		service_attach(s, p[i].listeners, serve_ops_for(s));
 		if (!p[i].fresh) {
 			vm_set_options(s);
-			vm_reload(s);
+			vm_reload(s, why ? why->report : NULL);
 		}
 	}
 }
 
-/* Start-up too: a reload onto nothing, that logs no changes. */
+/* Start-up too (why NULL): a reload onto nothing, that logs no changes. */
 int
-reconf_apply(struct conf *c, int reload, char *err, size_t len)
+reconf_apply(
+    struct conf *c, const struct reconf_why *why, char *err, size_t len)
 {
 	struct plan *p = calloc(c->nsvcs + 1, sizeof(*p));
 	int i;
@@ -156,7 +174,7 @@ reconf_apply(struct conf *c, int reload, char *err, size_t len)
 			plan_abort(p, i + 1);
 			return -1;
 		}
-	commit(c, p, reload);
+	commit(c, p, why);
 	free(p);
 	return 0;
 }

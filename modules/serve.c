@@ -48,6 +48,12 @@ serve_wait(struct loop_io *io, int events)
 
 const struct listener_ops serve_wait_ops = {NULL, serve_wait, NULL};
 
+const struct listener_ops *
+serve_ops_for(const struct service *s)
+{
+	return s->conf->wait ? &serve_wait_ops : &serve_ops;
+}
+
 /*
  * Listed only once its script has run: that script's superd.stats()
  * never sees its own service half built.

@@ -12,6 +12,7 @@ struct svc_conf;
 /* For service_attach: where what arrives on a listener goes. */
 extern const struct listener_ops serve_ops;
 extern const struct listener_ops serve_wait_ops; /* wait = true */
+const struct listener_ops *serve_ops_for(const struct service *s);
 
 struct service *serve_new(
     struct svc_conf *v, const struct conf *c, char *err, size_t len);

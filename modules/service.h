@@ -35,7 +35,8 @@ struct service {
 	struct admission admit; /* its counts: open, outbound, per source */
 	struct conf *owner;	/* the configuration conf points into */
 	struct tls_ctx *tls;	/* its certificates, or NULL: plain */
-	int retired; /* gone from the config: freed with its last conn */
+	int retired;  /* gone from the config: freed with its last conn */
+	int disabled; /* superctl disable: no listeners until enabled */
 	/* a wait service's last program starts, a ring (exec.c) */
 	double wait_starts[SERVICE_WAIT_BURST];
 	int wait_next;

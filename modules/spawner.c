@@ -120,6 +120,7 @@ struct spawner {
 	spawner_run_fn *run;
 	pid_t *kids;
 	int nkids, capkids;
+	char *control; /* the control socket start made: SIGHUP keeps it */
 };
 
 static const struct svc_conf *
@@ -232,9 +233,10 @@ do_reload(struct spawner *sp)
 }
 
 /*
- * Only the path of a unix socket of its configuration, and only the
- * socket file the loop made there: the loop asks before it reloads the
- * spawner, so a service a SIGHUP removes is still in that configuration.
+ * Only the path of a unix socket of its configuration (or the control
+ * socket), and only the socket file the loop made there: the loop asks
+ * before it reloads the spawner, so a service a SIGHUP removes is still
+ * in that configuration.
  */
 static void
 do_unlink(struct spawner *sp, struct sp_msg *m)
@@ -242,6 +244,10 @@ do_unlink(struct spawner *sp, struct sp_msg *m)
 	int i;
 
 	m->path[sizeof(m->path) - 1] = '\0';
+	if (sp->control != NULL && strcmp(sp->control, m->path) == 0) {
+		unixsock_remove(m->path, &m->file);
+		return;
+	}
 	for (i = 0; i < sp->c->nsvcs; i++)
 		if (sp->c->svcs[i].path != NULL &&
 		    strcmp(sp->c->svcs[i].path, m->path) == 0) {
@@ -360,10 +366,11 @@ isolate(int s)
 static void
 spawner_main(int s, struct conf *c, spawner_run_fn *run)
 {
-	struct spawner sp = {3, -1, c, run, NULL, 0, 0};
+	struct spawner sp = {3, -1, c, run, NULL, 0, 0, NULL};
 	struct pollfd p[2];
 
-	if ((sp.sigfd = isolate(s)) < 0)
+	if ((sp.sigfd = isolate(s)) < 0 ||
+	    (c->control != NULL && (sp.control = strdup(c->control)) == NULL))
 		_exit(1);
 	p[0] = (struct pollfd){sp.sock, POLLIN, 0};
 	p[1] = (struct pollfd){sp.sigfd, POLLIN, 0};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "ldgram.h"
 #include "lsocket.h"
@@ -220,7 +221,7 @@ vm_close(struct service *s)
 }
 
 int
-vm_reload(struct service *s)
+vm_reload(struct service *s, struct buf *report)
 {
 	char err[1024];
 
@@ -231,8 +232,12 @@ vm_reload(struct service *s)
 		    "%s: reload failed, the previous version "
 		    "stays: %s",
 		    s->name, err);
+		buf_printf(report,
+		    "%s: reload failed, the previous version stays: %s\n",
+		    s->name, err);
 		return -1;
 	}
 	log_msg(LOG_INFO, "%s: reloaded %s", s->name, s->conf->script);
+	buf_printf(report, "%s: reloaded %s\n", s->name, s->conf->script);
 	return 0;
 }

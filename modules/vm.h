@@ -4,12 +4,13 @@
 
 #include <stddef.h>
 
+struct buf;
 struct conf;
 struct service;
 
 int vm_open(struct service *s, const struct conf *c, char *err, size_t len);
 void vm_close(struct service *s);
-int vm_reload(struct service *s);
+int vm_reload(struct service *s, struct buf *report);
 int vm_set_options(struct service *s);
 
 #endif

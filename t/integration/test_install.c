@@ -68,6 +68,7 @@ test_install_lays_out_every_file(void **state)
 	struct superd *d = *state;
 	static const char *const files[] = {
 	    "/usr/sbin/superd",
+	    "/usr/sbin/superctl",
 	    "/etc/superd/superd.conf",
 	    "/usr/share/superd/echo.lua",
 	    "/usr/share/superd/chat.lua",
@@ -75,6 +76,7 @@ test_install_lays_out_every_file(void **state)
 	    "/usr/share/superd/status.lua",
 	    "/usr/share/superd/quotes.txt",
 	    "/usr/share/man/man8/superd.8",
+	    "/usr/share/man/man8/superctl.8",
 	    "/usr/share/man/man5/superd.conf.5",
 	    "/usr/share/man/man7/superd-lua.7",
 	    "/usr/lib/systemd/system/superd.service",
@@ -122,13 +124,18 @@ test_installed_superd_checks_installed_config_by_default(void **state)
 	    sh(out, sizeof(out), "%s/p/sbin/superd -t 2>&1", d->dir), 0);
 	assert_non_null(strstr(out, "/p/etc/superd/superd.conf: configuration "
 				    "ok"));
+	/* superctl's default too: a file without "control" says so */
+	assert_int_equal(
+	    sh(out, sizeof(out), "%s/p/sbin/superctl status 2>&1", d->dir), 2);
+	assert_non_null(strstr(out, "/p/etc/superd/superd.conf: no control "
+				    "socket set"));
 }
 
 static void
 test_man_pages_render_without_warnings(void **state)
 {
-	static const char *const pages[] = {
-	    "man/superd.8", "man/superd.conf.5", "man/superd-lua.7", NULL};
+	static const char *const pages[] = {"man/superd.8", "man/superd.conf.5",
+	    "man/superd-lua.7", "man/superctl.8", NULL};
 	char out[8192];
 	int i;
 

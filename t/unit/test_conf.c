@@ -965,6 +965,43 @@ test_include_dir_beside_the_main_file_leaves_it_out(void **state)
 	conf_free(c);
 }
 
+static void
+test_control_path_resolved_against_the_files_directory(void **state)
+{
+	struct conf *c;
+	char want[300];
+
+	(void)state;
+	assert_non_null(c = load("control = \"ctl.sock\";\nservices = ();\n"));
+	snprintf(want, sizeof(want), "%s/ctl.sock", dir);
+	assert_string_equal(c->control, want);
+	conf_free(c);
+	assert_non_null(
+	    c = load("control = \"/run/x/control\";\nservices = ();\n"));
+	assert_string_equal(c->control, "/run/x/control");
+	conf_free(c);
+	assert_non_null(c = load("services = ();\n"));
+	assert_null(c->control);
+	conf_free(c);
+}
+
+static void
+test_control_errors_name_their_line(void **state)
+{
+	char text[512], longname[200];
+
+	(void)state;
+	expect_error("services = ();\ncontrol = 5;\n", 2,
+	    "\"control\" must be a string");
+	expect_error("workers = 2;\n\ncontrol = \"c.sock\";\nservices = ();\n",
+	    3, "\"control\" needs workers = 1");
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	snprintf(text, sizeof(text), "control = \"%s\";\nservices = ();\n",
+	    longname);
+	expect_error(text, 1, "bytes a unix socket's path may have");
+}
+
 int
 main(void)
 {
@@ -1007,6 +1044,9 @@ main(void)
 	    cmocka_unit_test(test_exec_setting_errors_name_the_dropin),
 	    cmocka_unit_test(
 		test_include_dir_beside_the_main_file_leaves_it_out),
+	    cmocka_unit_test(
+		test_control_path_resolved_against_the_files_directory),
+	    cmocka_unit_test(test_control_errors_name_their_line),
 	};
 	return cmocka_run_group_tests_name("conf", tests, setup, teardown);
 }
