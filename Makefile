@@ -8,6 +8,11 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
+# The shipped scripts, as the installed configuration's script_dir.
+SCRIPTDIR ?= $(DATADIR)/superd/services
+# The user the installed configuration serves as (none: nobody, superd's
+# default when started as root); the Debian package sets superd.
+SUPERD_USER ?=
 
 PKGS = lua5.3 libconfig
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev
@@ -17,7 +22,7 @@ CC ?= gcc
 OPT ?= -O2
 CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
 	-DSUPERD_VERSION='"$(VERSION)"' -DSUPERD_CONFIG='"$(CONFIG)"' \
-	-DSUPERD_SCRIPTS='"$(DATADIR)/superd"' \
+	-DSUPERD_SCRIPTS='"$(SCRIPTDIR)"' \
 	$(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm
 CMOCKA = $(shell pkg-config --cflags --libs cmocka)
@@ -55,7 +60,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 all: superd
 
 superd: $(SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
 superd-asan: $(SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) $(LDLIBS)
@@ -168,28 +173,31 @@ fuzz:
 	done
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	-e 's|@DATADIR@|$(DATADIR)|g'
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SCRIPTDIR@|$(SCRIPTDIR)|g'
 SCRIPTS = $(wildcard services/*.lua)
 MANPAGES = man/superd.8 man/superd.conf.5 man/superd-lua.7
 
 # Built for the install, so its default -c is the installed config path.
 superd.inst: FORCE
-	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
 FORCE:
 
-# The example configuration points at the installed scripts and quotes.
+# The example configuration points at the installed scripts and quotes, and
+# reads drop-in files from conf.d beside it.
 install: superd.inst
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd \
-	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(MANDIR)/man5 \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd/conf.d \
+	    $(DESTDIR)$(SCRIPTDIR)/lib $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 superd.inst $(DESTDIR)$(SBINDIR)/superd
 
-	install -m 644 $(SCRIPTS) conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
-	install -d $(DESTDIR)$(DATADIR)/superd/lib
-	install -m 644 services/lib/*.lua $(DESTDIR)$(DATADIR)/superd/lib/
-	sed -e 's|^script_dir *=.*|script_dir   = "$(DATADIR)/superd";|' \
+	install -m 644 $(SCRIPTS) $(DESTDIR)$(SCRIPTDIR)/
+	install -m 644 services/lib/*.lua $(DESTDIR)$(SCRIPTDIR)/lib/
+	install -m 644 conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
+	sed -e 's|^script_dir *=.*|script_dir   = "$(SCRIPTDIR)";|' \
+	    -e '/^script_dir/a include_dir  = "conf.d";' \
+	    $(if $(SUPERD_USER),-e '/^log_level/a user         = "$(SUPERD_USER)";') \
 	    -e 's|quotes = "quotes.txt"|quotes = "$(DATADIR)/superd/quotes.txt"|' \
 	    conf/superd.conf > $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf
 	for m in $(MANPAGES); do \
@@ -206,10 +214,12 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/superd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man7/superd-lua.7 \
 	    $(DESTDIR)$(SYSTEMDDIR)/superd.service \
-	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/,$(notdir $(SCRIPTS)) quotes.txt)
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/lib/,$(notdir $(wildcard services/lib/*.lua)))
-	-rmdir $(DESTDIR)$(DATADIR)/superd/lib $(DESTDIR)$(DATADIR)/superd \
+	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket \
+	    $(DESTDIR)$(DATADIR)/superd/quotes.txt
+	rm -f $(addprefix $(DESTDIR)$(SCRIPTDIR)/,$(notdir $(SCRIPTS)))
+	rm -f $(addprefix $(DESTDIR)$(SCRIPTDIR)/lib/,$(notdir $(wildcard services/lib/*.lua)))
+	-rmdir $(DESTDIR)$(SCRIPTDIR)/lib $(DESTDIR)$(SCRIPTDIR) \
+	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(SYSCONFDIR)/superd/conf.d \
 	    $(DESTDIR)$(SYSCONFDIR)/superd
 
 # The integration tests with superd under valgrind's memcheck.
@@ -220,10 +230,7 @@ valgrind: deps
 	$(MAKE) superd $(VALGRIND_TESTS)
 	CHURN=3000 sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
 
-
 format:
-
-
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
 
 clean:
