@@ -55,7 +55,8 @@ THDRS = t/client.h $(TLIB:.c=.h)
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind
+.PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind \
+	deb deb-test
 
 all: superd
 
@@ -230,8 +231,33 @@ valgrind: deps
 	$(MAKE) superd $(VALGRIND_TESTS)
 	CHURN=3000 sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
 
+# The Debian package, built in a copy under build/deb (dpkg-buildpackage
+# writes beside the source tree) from the files git knows, untracked ones
+# too, so that what is not committed yet is packaged as well.
+DEB_DEBS = debhelper dpkg-dev lintian adduser
+DEBDIR = build/deb
+deb:
+	$(MAKE) deps DEBS="$(DEBS) $(DEB_DEBS)"
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	    { echo "debian/changelog is at $$v, the Makefile at $(VERSION)"; \
+	    exit 1; }
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/superd-$(VERSION)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z -c -o --exclude-standard | \
+		    tar --null --ignore-failed-read -T - -cf -; \
+	else \
+		tar --exclude=./build --exclude=./.git -cf - .; \
+	fi | tar -xf - -C $(DEBDIR)/superd-$(VERSION)
+	cd $(DEBDIR)/superd-$(VERSION) && dpkg-buildpackage -us -uc
+	@echo "built: $$(ls $(DEBDIR)/superd_*.deb)"
+
+# Builds the package, installs it, checks it and purges it (as root only).
+deb-test:
+	MAKE="$(MAKE)" sh t/deb.sh
+
 format:
 	clang-format -i superd.c modules/*.[ch] t/*.[ch] t/*/*.c
 
 clean:
-	rm -rf superd superd-asan superd.inst t/bin
+	rm -rf superd superd-asan superd.inst t/bin $(DEBDIR)
