@@ -61,7 +61,8 @@ changes=build/deb/superd_${version}_${arch}.changes
 [ -f "$deb" ] || { echo "deb-test: FAIL: no $deb"; exit 1; }
 
 # Source and binary package; warnings are listed in debian/README.source.
-lintian --display-info "$changes" > build/deb/lintian.txt 2>&1
+lintian --display-info "$changes" > build/deb/lintian.txt 2>&1 ||
+    fail "lintian exits $?"
 cat build/deb/lintian.txt
 if grep -q '^E:' build/deb/lintian.txt; then
 	fail "lintian reports errors"
@@ -69,7 +70,8 @@ fi
 
 installed=1
 dpkg -i "$deb" || { echo "deb-test: FAIL: dpkg -i $deb"; exit 1; }
-superd -t -c /etc/superd/superd.conf || fail "superd -t on the installed file"
+/usr/sbin/superd -t -c /etc/superd/superd.conf ||
+    fail "superd -t on the installed file"
 # /lib/systemd/system on Debian 12, /usr/lib/systemd/system later.
 units=$(dpkg -L superd | sed -n 's|/superd.service$||p')
 
