@@ -8,6 +8,11 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CONFIG ?= $(SYSCONFDIR)/superd/superd.conf
+# The shipped scripts, as the installed configuration's script_dir.
+SCRIPTDIR ?= $(DATADIR)/superd/services
+# The user the installed configuration serves as (none: nobody, superd's
+# default when started as root); the Debian package sets superd.
+SUPERD_USER ?=
 
 PKGS = lua5.3 libconfig openssl
 DEBS = gcc make pkg-config liblua5.3-dev libconfig-dev libcmocka-dev libssl-dev openssl
@@ -17,7 +22,7 @@ CC ?= gcc
 OPT ?= -O2
 CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
 	-DSUPERD_VERSION='"$(VERSION)"' -DSUPERD_CONFIG='"$(CONFIG)"' \
-	-DSUPERD_SCRIPTS='"$(DATADIR)/superd"' \
+	-DSUPERD_SCRIPTS='"$(SCRIPTDIR)"' \
 	$(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm
 CMOCKA = $(shell pkg-config --cflags --libs cmocka)
@@ -58,12 +63,13 @@ THDRS = t/client.h $(TLIB:.c=.h)
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-.PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind
+.PHONY: all deps test-deps run test check sanitize clean format bench fuzz install uninstall valgrind \
+	deb deb-test
 
 all: superd superctl
 
 superd: $(SRCS) $(HDRS)
-	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
 superctl: $(CTL_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_LIBS)
@@ -185,32 +191,35 @@ fuzz:
 	done
 
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	-e 's|@DATADIR@|$(DATADIR)|g'
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SCRIPTDIR@|$(SCRIPTDIR)|g'
 SCRIPTS = $(wildcard services/*.lua)
 MANPAGES = man/superd.8 man/superd.conf.5 man/superd-lua.7 man/superctl.8
 
 # Built for the install, so its default -c is the installed config path.
 superd.inst: FORCE
-	$(CC) $(CFLAGS) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(LDLIBS)
 
 superctl.inst: FORCE
-	$(CC) $(CFLAGS) -o $@ $(CTL_SRCS) $(CTL_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) $(CTL_LIBS)
 
 FORCE:
 
-# The example configuration points at the installed scripts and quotes.
+# The example configuration points at the installed scripts and quotes, and
+# reads drop-in files from conf.d beside it.
 install: superd.inst superctl.inst
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd \
-	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(MANDIR)/man5 \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/superd/conf.d \
+	    $(DESTDIR)$(SCRIPTDIR)/lib $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 superd.inst $(DESTDIR)$(SBINDIR)/superd
 	install -m 755 superctl.inst $(DESTDIR)$(SBINDIR)/superctl
 
-	install -m 644 $(SCRIPTS) conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
-	install -d $(DESTDIR)$(DATADIR)/superd/lib
-	install -m 644 services/lib/*.lua $(DESTDIR)$(DATADIR)/superd/lib/
-	sed -e 's|^script_dir *=.*|script_dir   = "$(DATADIR)/superd";|' \
+	install -m 644 $(SCRIPTS) $(DESTDIR)$(SCRIPTDIR)/
+	install -m 644 services/lib/*.lua $(DESTDIR)$(SCRIPTDIR)/lib/
+	install -m 644 conf/quotes.txt $(DESTDIR)$(DATADIR)/superd/
+	sed -e 's|^script_dir *=.*|script_dir   = "$(SCRIPTDIR)";|' \
+	    -e '/^script_dir/a include_dir  = "conf.d";' \
+	    $(if $(SUPERD_USER),-e '/^log_level/a user         = "$(SUPERD_USER)";') \
 	    -e 's|quotes = "quotes.txt"|quotes = "$(DATADIR)/superd/quotes.txt"|' \
 	    conf/superd.conf > $(DESTDIR)$(SYSCONFDIR)/superd/superd.conf
 	for m in $(MANPAGES); do \
@@ -228,10 +237,12 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/superd.conf.5 \
 	    $(DESTDIR)$(MANDIR)/man7/superd-lua.7 \
 	    $(DESTDIR)$(SYSTEMDDIR)/superd.service \
-	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/,$(notdir $(SCRIPTS)) quotes.txt)
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/superd/lib/,$(notdir $(wildcard services/lib/*.lua)))
-	-rmdir $(DESTDIR)$(DATADIR)/superd/lib $(DESTDIR)$(DATADIR)/superd \
+	    $(DESTDIR)$(SYSTEMDDIR)/superd.socket \
+	    $(DESTDIR)$(DATADIR)/superd/quotes.txt
+	rm -f $(addprefix $(DESTDIR)$(SCRIPTDIR)/,$(notdir $(SCRIPTS)))
+	rm -f $(addprefix $(DESTDIR)$(SCRIPTDIR)/lib/,$(notdir $(wildcard services/lib/*.lua)))
+	-rmdir $(DESTDIR)$(SCRIPTDIR)/lib $(DESTDIR)$(SCRIPTDIR) \
+	    $(DESTDIR)$(DATADIR)/superd $(DESTDIR)$(SYSCONFDIR)/superd/conf.d \
 	    $(DESTDIR)$(SYSCONFDIR)/superd
 
 # The integration tests with superd under valgrind's memcheck.
@@ -242,11 +253,33 @@ valgrind: deps
 	$(MAKE) superd $(VALGRIND_TESTS)
 	CHURN=3000 sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
 
+# The Debian package, built in a copy under build/deb (dpkg-buildpackage
+# writes beside the source tree) from the files git knows, untracked ones
+# too, so that what is not committed yet is packaged as well.
+DEB_DEBS = debhelper dpkg-dev lintian adduser
+DEBDIR = build/deb
+deb:
+	$(MAKE) deps DEBS="$(DEBS) $(DEB_DEBS)"
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	    { echo "debian/changelog is at $$v, the Makefile at $(VERSION)"; \
+	    exit 1; }
+	rm -rf $(DEBDIR)
+	mkdir -p $(DEBDIR)/superd-$(VERSION)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z -c -o --exclude-standard | \
+		    tar --null --ignore-failed-read -T - -cf -; \
+	else \
+		tar --exclude=./build --exclude=./.git -cf - .; \
+	fi | tar -xf - -C $(DEBDIR)/superd-$(VERSION)
+	cd $(DEBDIR)/superd-$(VERSION) && dpkg-buildpackage -us -uc
+	@echo "built: $$(ls $(DEBDIR)/superd_*.deb)"
+
+# Builds the package, installs it, checks it and purges it (as root only).
+deb-test:
+	MAKE="$(MAKE)" sh t/deb.sh
 
 format:
-
-
 	clang-format -i superd.c superctl.c modules/*.[ch] t/*.[ch] t/*/*.c
 
 clean:
-	rm -rf superd superd-asan superd.inst superctl superctl.inst t/bin
+	rm -rf superd superd-asan superd.inst superctl superctl.inst t/bin $(DEBDIR)

@@ -10,7 +10,7 @@
 
 /* Where make install puts the shipped scripts (echo.lua, relay.lua...). */
 #ifndef SUPERD_SCRIPTS
-#define SUPERD_SCRIPTS "/usr/local/share/superd"
+#define SUPERD_SCRIPTS "/usr/local/share/superd/services"
 #endif
 
 static const char *const rlimit_names[IMP_NRL] = {

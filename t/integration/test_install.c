@@ -70,10 +70,12 @@ test_install_lays_out_every_file(void **state)
 	    "/usr/sbin/superd",
 	    "/usr/sbin/superctl",
 	    "/etc/superd/superd.conf",
-	    "/usr/share/superd/echo.lua",
-	    "/usr/share/superd/chat.lua",
-	    "/usr/share/superd/qotd.lua",
-	    "/usr/share/superd/status.lua",
+	    "/etc/superd/conf.d",
+	    "/usr/share/superd/services/echo.lua",
+	    "/usr/share/superd/services/chat.lua",
+	    "/usr/share/superd/services/qotd.lua",
+	    "/usr/share/superd/services/status.lua",
+	    "/usr/share/superd/services/lib/redis.lua",
 	    "/usr/share/superd/quotes.txt",
 	    "/usr/share/man/man8/superd.8",
 	    "/usr/share/man/man8/superctl.8",
@@ -96,10 +98,12 @@ test_install_lays_out_every_file(void **state)
 		if (!exists(dest, files[i]))
 			fail_msg("%s was not installed", files[i]);
 	sh(out, sizeof(out),
-	    "grep -h 'script_dir\\|ExecStart' %s/etc/superd/"
+	    "grep -h 'script_dir\\|include_dir\\|ExecStart' %s/etc/superd/"
 	    "superd.conf %s/usr/lib/systemd/system/superd.service",
 	    dest, dest);
-	assert_non_null(strstr(out, "script_dir   = \"/usr/share/superd\";"));
+	assert_non_null(
+	    strstr(out, "script_dir   = \"/usr/share/superd/services\";"));
+	assert_non_null(strstr(out, "include_dir  = \"conf.d\";"));
 	assert_non_null(strstr(out, "ExecStart=/usr/sbin/superd"));
 	assert_int_equal(sh(NULL, 0,
 			     "make -s uninstall DESTDIR=%s PREFIX=/usr "
@@ -109,6 +113,8 @@ test_install_lays_out_every_file(void **state)
 	for (i = 0; files[i]; i++)
 		if (exists(dest, files[i]))
 			fail_msg("%s was not uninstalled", files[i]);
+	if (exists(dest, "/usr/share/superd"))
+		fail_msg("/usr/share/superd was not uninstalled");
 }
 
 static void
