@@ -174,7 +174,7 @@ FUZZ = clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 
 t/bin/fuzz_conf: t/fuzz/fuzz_conf.c $(PLAIN) $(HDRS)
 	@mkdir -p t/bin
-	$(FUZZ) -o $@ $< $(PLAIN) $(shell pkg-config --libs libconfig) -lm
+	$(FUZZ) -o $@ $< $(PLAIN) $(shell pkg-config --libs libconfig openssl) -lm
 
 t/bin/fuzz_buf: t/fuzz/fuzz_buf.c modules/buf.c modules/buf.h
 	@mkdir -p t/bin

@@ -129,20 +129,6 @@ no_memory(struct ctx *x, const config_setting_t *s)
 	return fail(x, s, "out of memory");
 }
 
-char *
-conf_resolve(const char *dir, const char *path)
-{
-	char *out;
-
-	if (path[0] == '/' || dir == NULL)
-		return strdup(path);
-	if (strcmp(path, ".") == 0)
-		return strdup(dir);
-	if (asprintf(&out, "%s/%s", dir, path) < 0)
-		return NULL;
-	return out;
-}
-
 static int
 known(const char *name, const char *const *names)
 {

@@ -5,7 +5,7 @@
 #include <libconfig.h>
 #include <stddef.h>
 
-#include "conf.h"
+#include "confsvc.h"
 
 /*
  * Service g's port or unix socket, into v; relative paths against dir.

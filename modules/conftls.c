@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
+#include "confsvc.h"
 #include "conftls.h"
 #include "confwhere.h"
 

@@ -4,6 +4,8 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "confwhere.h"
 
@@ -29,4 +31,18 @@ conf_first_of(const config_setting_t *g, const char *const *names)
 		if ((s = config_setting_get_member(g, *names)) != NULL)
 			return s;
 	return NULL;
+}
+
+char *
+conf_resolve(const char *dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || dir == NULL)
+		return strdup(path);
+	if (strcmp(path, ".") == 0)
+		return strdup(dir);
+	if (asprintf(&out, "%s/%s", dir, path) < 0)
+		return NULL;
+	return out;
 }
