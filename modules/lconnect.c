@@ -210,6 +210,16 @@ lookup_dropped(struct task_hold *h)
 
 static int connected_k(lua_State *L, int status, lua_KContext ctx);
 
+/* The socket closed, or the deadline came, while the coroutine waited. */
+static int
+gone(lua_State *L, struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return lsocket_fail(L, "closed");
+	conn_end(c, WHY_TIMEOUT);
+	return lsocket_fail(L, "timeout");
+}
+
 /* A string field of the options at 3, or NULL; an error if not one. */
 static const char *
 opt_string(lua_State *L, const char *name)
@@ -278,12 +288,8 @@ secured_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	if (c->state != CONN_OPEN)
-		return lsocket_fail(L, "closed");
-	if (task_take_timeout(t)) {
-		conn_end(c, WHY_TIMEOUT);
-		return lsocket_fail(L, "timeout");
-	}
+	if (c->state != CONN_OPEN || task_take_timeout(t))
+		return gone(L, c);
 	if (c->st.handshaking)
 		return lsocket_park(L, &c->reader, TASK_READ, 0, secured_k);
 	if (c->st.broken) {
@@ -350,12 +356,8 @@ connected_k(lua_State *L, int status, lua_KContext ctx)
 
 	(void)status;
 	(void)ctx;
-	if (c->state != CONN_OPEN)
-		return lsocket_fail(L, "closed");
-	if (task_take_timeout(t)) {
-		conn_end(c, WHY_TIMEOUT);
-		return lsocket_fail(L, "timeout");
-	}
+	if (c->state != CONN_OPEN || task_take_timeout(t))
+		return gone(L, c);
 	if (getsockopt(c->st.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {

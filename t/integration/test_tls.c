@@ -178,6 +178,19 @@ start_tls(struct superd *d, const char *tls, const char *extra)
 	return port;
 }
 
+/* What cmd prints, NUL-terminated. */
+static void
+run_text(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
 /* The client's one line, with the given options (space-separated). */
 static void
 client(struct superd *d, int port, const char *opts, char *out, size_t len)
@@ -219,18 +232,13 @@ test_tls12_with_openssl_s_client(void **state)
 	struct superd *d = *state;
 	char cmd[1024], out[BIG];
 	int port = start_tls(d, "", NULL);
-	FILE *p;
-	size_t n;
 
 	snprintf(cmd, sizeof(cmd),
 	    "cd '%s' && echo once | timeout 10 openssl s_client -quiet"
 	    " -tls1_2 -CAfile ca.pem -verify_return_error -servername"
 	    " localhost -connect 127.0.0.1:%d 2>/dev/null",
 	    d->dir, port);
-	assert_non_null(p = popen(cmd, "r"));
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
+	run_text(cmd, out, sizeof(out));
 	assert_has(out, "once TLSv1.2 localhost nil");
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -242,18 +250,13 @@ test_renegotiation_is_refused(void **state)
 	struct superd *d = *state;
 	char cmd[1024], out[BIG];
 	int port = start_tls(d, "", NULL);
-	FILE *p;
-	size_t n;
 
 	snprintf(cmd, sizeof(cmd),
 	    "cd '%s' && (echo first; sleep 0.5; echo R; sleep 1; echo after;"
 	    " sleep 0.5) | timeout 10 openssl s_client -tls1_2 -CAfile ca.pem"
 	    " -connect 127.0.0.1:%d 2>&1",
 	    d->dir, port);
-	assert_non_null(p = popen(cmd, "r"));
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
+	run_text(cmd, out, sizeof(out));
 	assert_has(out, "first TLSv1.2");
 	assert_has(out, "no renegotiation");
 	assert_true(strstr(out, "after TLSv1.2") == NULL);
@@ -548,18 +551,6 @@ start_starttls(struct superd *d)
 	    port);
 	sd_started(d, port);
 	return port;
-}
-
-static void
-run_text(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	pclose(p);
 }
 
 static void
