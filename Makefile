@@ -31,6 +31,10 @@ PLAIN = modules/log.c modules/loop.c modules/net.c modules/buf.c modules/conf.c 
 	modules/acl.c modules/limit.c modules/proxy.c modules/stats.c \
 	modules/master.c modules/confcmp.c modules/admit.c modules/listener.c modules/priv.c modules/devnull.c modules/notify.c modules/pidfile.c modules/spawner.c \
 	modules/stream.c modules/confdir.c modules/confread.c
+# The configuration's loaders: the main file's settings, its services and
+# drop-ins, and the readers of one setting they share.
+PLAIN += modules/confglobal.c modules/confservice.c modules/confdrop.c \
+	modules/confget.c
 # An exec service's own settings, and what its program gets.
 PLAIN += modules/confexec.c modules/child.c
 # Where a service listens: a port by number or name, or a unix socket.

@@ -1,4 +1,7 @@
-/* conf.h - the libconfig file as plain structs, with FILE:LINE errors. */
+/*
+ * conf.h - the libconfig file as plain structs (confdata.h), with FILE:LINE
+ * errors.
+ */
 #ifndef SUPERD_CONF_H
 #define SUPERD_CONF_H
 
@@ -7,28 +10,7 @@
 
 #include <stddef.h>
 
-#include "confsvc.h"
-
-struct conf {
-	config_t cfg;	    /* kept alive: services' options point into it */
-	config_t **dropins; /* the include_dir files', kept alive as cfg */
-	int ndropins;
-	char *path;
-	char *dir;
-	int log_where;
-	int log_level;
-	char *script_dir;
-	char *lua_path;
-	char *user, *group, *pidfile;
-	char *control; /* superctl's socket, resolved, or NULL */
-	long max_connections;
-	double shutdown_timeout;
-	int workers;
-	struct svc_conf *svcs;
-	int nsvcs;
-	int refs;    /* the running config and services still pointing in */
-	int log_set; /* "log" was given: -d keeps it */
-};
+#include "confdata.h"
 
 struct conf *conf_load(const char *path, char *err, size_t len);
 void conf_free(struct conf *c);

@@ -24,7 +24,7 @@ struct field {
 
 #define OFF(f) offsetof(struct svc_conf, f)
 
-/* Every setting of a service (conf.c): one added there belongs here. */
+/* Every setting of a service (confservice.c): one added there belongs here. */
 static const struct field fields[] = {
     {"port", OFF(port), CMP_INT},
     {"address", OFF(addrs), CMP_STRV},

@@ -2,7 +2,8 @@
  * confexec.c - an exec service's own settings: what its program gets
  * besides the connection (its argv[0], environment entries, variables
  * passed on from superd's own environment, resource limits, niceness,
- * umask, how long it may run), with FILE:LINE errors as conf.c gives them.
+ * umask, how long it may run), with FILE:LINE errors as confget.c gives
+ * them.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -10,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 #include "confexec.h"
+#include "confsvc.h"
 #include "confread.h"
 
 struct ectx {

@@ -161,7 +161,7 @@ listen_owner(struct conf_where *w, struct svc_conf *v)
 			    w, s, "\"owner\": unknown user \"%s\"", v->owner);
 		v->sock.uid = pw->pw_uid;
 	}
-	/* a "group" that is not a string is conf.c's to refuse */
+	/* a "group" that is not a string is confservice.c's to refuse */
 	s = config_setting_get_member(w->g, "group");
 	if (s == NULL || config_setting_type(s) != CONFIG_TYPE_STRING)
 		return 0;

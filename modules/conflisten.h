@@ -9,7 +9,8 @@
 
 /*
  * Service g's port or unix socket, into v; relative paths against dir.
- * -1 with msg set and *at the setting to blame (conf.c adds FILE:LINE).
+ * -1 with msg set and *at the setting to blame (confservice.c adds
+ * FILE:LINE).
  */
 int conf_listen(const config_setting_t *g, struct svc_conf *v, const char *dir,
     int workers, const config_setting_t **at, char *msg, size_t len);

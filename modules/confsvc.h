@@ -1,6 +1,6 @@
 /*
- * confsvc.h - one service's settings as plain values, as conf.c and the
- * readers of its parts (conflisten.c, conftls.c, confexec.c) fill them.
+ * confsvc.h - one service's settings as plain values, as confservice.c and
+ * the readers of its parts (conflisten.c, conftls.c, confexec.c) fill them.
  */
 #ifndef SUPERD_CONFSVC_H
 #define SUPERD_CONFSVC_H

@@ -40,7 +40,7 @@ struct tls_conf {
 /*
  * Service g's "tls" group and "starttls", into v; relative paths against
  * dir; file names the configuration file.  -1 with msg set and *at the
- * setting to blame (conf.c adds FILE:LINE).
+ * setting to blame (confservice.c adds FILE:LINE).
  */
 int conftls_load(const config_setting_t *g, struct svc_conf *v,
     const char *file, const char *dir, const config_setting_t **at, char *msg,

@@ -1,7 +1,7 @@
 /*
  * confwhere.h - what the readers of one part of a service's settings
- * share: an error as a message and the setting it is about, for conf.c
- * to give its FILE:LINE; a path resolved against a directory.
+ * share: an error as a message and the setting it is about, for
+ * confservice.c to give its FILE:LINE; a path resolved against a directory.
  */
 #ifndef SUPERD_CONFWHERE_H
 #define SUPERD_CONFWHERE_H
