@@ -220,32 +220,55 @@ gone(lua_State *L, struct conn *c)
 	return lsocket_fail(L, "timeout");
 }
 
-/* A string field of the options at 3, or NULL; an error if not one. */
+/*
+ * Every opt_* reader's one shape: options[name] pushed, nil when the
+ * options at 3 are no table, its type returned; the reader pops it.
+ */
+static int
+opt_field(lua_State *L, const char *name)
+{
+	if (lua_istable(L, 3))
+		return lua_getfield(L, 3, name);
+	lua_pushnil(L);
+	return LUA_TNIL;
+}
+
+/* A string option, or NULL; an error if not one. */
 static const char *
 opt_string(lua_State *L, const char *name)
 {
 	const char *s = NULL;
+	int type = opt_field(L, name);
 
-	if (!lua_istable(L, 3))
-		return NULL;
-	if (lua_getfield(L, 3, name) == LUA_TSTRING)
+	if (type == LUA_TSTRING)
 		s = lua_tostring(L, -1);
-	else if (!lua_isnil(L, -1))
+	else if (type != LUA_TNIL)
 		luaL_error(
 		    L, "superd.connect: option %s must be a string", name);
 	lua_pop(L, 1); /* the table still holds it */
 	return s;
 }
 
+/* A flag option, any value as Lua's truth, or dflt when absent. */
 static int
 opt_flag(lua_State *L, const char *name, int dflt)
 {
 	int v = dflt;
 
-	if (!lua_istable(L, 3))
-		return 0;
-	if (lua_getfield(L, 3, name) != LUA_TNIL)
+	if (opt_field(L, name) != LUA_TNIL)
 		v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* A number option, or 0: luaL_optnumber's error if not one. */
+static lua_Number
+opt_number(lua_State *L, const char *name)
+{
+	lua_Number v;
+
+	opt_field(L, name);
+	v = luaL_optnumber(L, -1, 0);
 	lua_pop(L, 1);
 	return v;
 }
@@ -259,7 +282,7 @@ opt_alpn(lua_State *L, unsigned char *out, size_t cap)
 	const char *p;
 	int i;
 
-	if (lua_getfield(L, 3, "alpn") == LUA_TNIL) {
+	if (opt_field(L, "alpn") == LUA_TNIL) {
 		lua_pop(L, 1);
 		return 0;
 	}
@@ -476,13 +499,10 @@ lconnect_connect(lua_State *L)
 	int rc;
 
 	luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
-	if (lua_istable(L, 3)) {
-		lua_getfield(L, 3, "timeout");
-		timeout = luaL_optnumber(L, -1, 0);
-		lua_pop(L, 1);
-	} else {
+	if (lua_istable(L, 3))
+		timeout = opt_number(L, "timeout");
+	else
 		timeout = luaL_optnumber(L, 3, 0);
-	}
 	luaL_argcheck(L, timeout == timeout, 3, "not a number (NaN)");
 	if (t == NULL)
 		return luaL_error(L, "superd.connect needs a coroutine");
