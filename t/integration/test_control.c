@@ -20,15 +20,9 @@
 
 #include "client.h"
 
-/* An echo whose fini logs, so that a kick shows it ran. */
+/* fix.h's echo, with a fini that logs, so that a kick shows it ran. */
 #define ECHO_FINI_LUA                                  \
-	"function main(s)\n"                           \
-	"  while true do\n"                            \
-	"    local d = s:readsome(4096)\n"             \
-	"    if not d then return end\n"               \
-	"    s:write(d)\n"                             \
-	"  end\n"                                      \
-	"end\n"                                        \
+	ECHO_LUA                                       \
 	"function fini(s)\n"                           \
 	"  superd.log('info', 'fini ran for %s', s)\n" \
 	"end\n"
@@ -79,10 +73,21 @@ ctl(struct superd *d, char *out, size_t len, const char *a, const char *b,
 }
 
 /*
- * superd with control = "control.sock" (relative: against the config's
- * directory), service "echo" on a free port running the echo with fini,
- * and the extra services: the echo's port, once the socket is there.
+ * superd.conf with control = "control.sock" (relative: against the
+ * config's directory), service "echo" on port running the echo with fini,
+ * and the extra services.
  */
+static void
+ctl_conf(struct superd *d, int port, const char *services)
+{
+	sd_conf(d, "shutdown_timeout = 1;\ncontrol = \"control.sock\";",
+	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
+	    " script = \"%s/echo.lua\"; }%s",
+	    port, d->dir, services);
+}
+
+/* ctl_conf on a free port, started: the echo's port, once the socket is
+ * there. */
 static int
 start_ctl(struct superd *d, const char *services)
 {
@@ -92,10 +97,7 @@ start_ctl(struct superd *d, const char *services)
 	long end;
 
 	sd_write(d, "echo.lua", "%s", ECHO_FINI_LUA);
-	sd_conf(d, "shutdown_timeout = 1;\ncontrol = \"control.sock\";",
-	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
-	    " script = \"%s/echo.lua\"; }%s",
-	    port, d->dir, services);
+	ctl_conf(d, port, services);
 	sd_started(d, port);
 	sock_path(d, sock, sizeof(sock));
 	for (end = now_ms() + 5000; now_ms() < end; usleep(10000))
@@ -297,10 +299,7 @@ test_reload_prints_the_changes_and_fails_on_a_bad_file(void **state)
 	    ",\n{ name = \"two\"; port = %d; address = \"127.0.0.1\";"
 	    " script = \"%s/echo.lua\"; }",
 	    two, d->dir);
-	sd_conf(d, "shutdown_timeout = 1;\ncontrol = \"control.sock\";",
-	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
-	    " script = \"%s/echo.lua\"; }%s",
-	    port, d->dir, more);
+	ctl_conf(d, port, more);
 	assert_int_equal(ctl(d, out, sizeof(out), "reload", NULL, NULL), 0);
 	assert_has(out, "added service \"two\"\n");
 	assert_has(out, "loaded, 2 services\n");
