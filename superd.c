@@ -19,6 +19,7 @@
 #include "modules/import.h"
 #include "modules/listener.h"
 #include "modules/net.h"
+#include "modules/reexec.h"
 #include "modules/serve.h"
 #include "modules/service.h"
 #include "modules/stats.h"
@@ -209,7 +210,7 @@ run_master(struct conf *c)
 
 	net_reuseport = 1;
 	net_owner = serving_uid(c);
-	if (listeners_adopt_inherited() < 0) {
+	if (listeners_adopt_inherited(reexec_successor()) < 0) {
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;
 	}
@@ -266,8 +267,10 @@ main(int argc, char **argv)
 		return import_main(import, stdout);
 	if (check)
 		return check_config(path);
+	reexec_init(); /* an upgrade's successor tells its predecessor */
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
+		reexec_failed(err);
 		return 1;
 	}
 	c->refs = 1;
@@ -276,6 +279,12 @@ main(int argc, char **argv)
 		pidfile = absolute(pidarg);
 	else
 		pidfile = c->pidfile ? strdup(c->pidfile) : NULL;
+	if (conf_path != NULL &&
+	    reexec_save(conf_path, pidarg ? pidfile : NULL, daemon) < 0)
+		fprintf(stderr,
+		    "superd: /proc/self/exe: %s; no binary "
+		    "upgrade\n",
+		    strerror(errno));
 	daemon_init(c, conf_path, pidfile, daemon);
 	if (conf_path == NULL || (pidfile == NULL && (pidarg || c->pidfile))) {
 		fprintf(stderr, "superd: out of memory\n");

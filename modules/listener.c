@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acl.h"
@@ -145,14 +146,28 @@ inherited_name(int fd, char *addr, size_t len, int *port)
 	return net_ntop(&a, addr, port) == NULL ? -1 : 0;
 }
 
+/* A predecessor's unix socket: its file is the successor's to remove. */
+static void
+own_file(struct listener *l)
+{
+	struct stat sb;
+
+	if (l->port == 0 && stat(l->addr, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		l->file.dev = sb.st_dev;
+		l->file.ino = sb.st_ino;
+	}
+}
+
 /*
  * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
  * LISTEN_PID is ours.  Each is matched to a service by address, port
- * and protocol (a unix socket by its path) when the services start.  -1
- * when there was no memory to keep one.
+ * and protocol (a unix socket by its path) when the services start.
+ * From a predecessor superd (own_files), the unix sockets' files are
+ * superd's own, removed when their services end.  -1 when there was no
+ * memory to keep one.
  */
 int
-listeners_adopt_inherited(void)
+listeners_adopt_inherited(int own_files)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	char addr[128]; /* an address, or a path of up to 107 bytes */
@@ -182,6 +197,8 @@ listeners_adopt_inherited(void)
 		    addr, port, type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
 		if (l == NULL)
 			return -1;
+		if (own_files)
+			own_file(l);
 		l->next = inherited;
 		inherited = l;
 	}
@@ -200,6 +217,29 @@ listeners_claim_inherited(const char *addr, int port, int proto)
 	if (l != NULL)
 		l->claimed = 1;
 	return l != NULL;
+}
+
+/*
+ * The inherited stream socket at a unix path, taken off the list (the
+ * control socket a predecessor handed on): its descriptor, or -1.
+ */
+int
+listeners_take_inherited(const char *path)
+{
+	struct listener *l, **pl;
+	int fd;
+
+	for (pl = &inherited; (l = *pl) != NULL; pl = &l->next)
+		if (l->port == 0 && l->proto == CONF_TCP && !l->claimed &&
+		    strcmp(l->addr, path) == 0)
+			break;
+	if (l == NULL)
+		return -1;
+	*pl = l->next;
+	fd = l->io.fd;
+	free(l->addr);
+	free(l);
+	return fd;
 }
 
 /*
@@ -246,6 +286,37 @@ listener_open(const struct svc_conf *v, const char *addr, int proto,
 	if (v->path != NULL)
 		return unixsock_listen(v->path, type, &v->sock, file, err, len);
 	return net_listen(addr, v->port, type, err, len);
+}
+
+/*
+ * An upgrade's: the descriptor of every socket superd listens on, and of
+ * those a master keeps for its workers; how many, up to max.
+ */
+int
+listeners_fds(int *fds, int max)
+{
+	struct listener *l;
+	int n = 0;
+
+	LIST_FOREACH(l, &live, live)
+	if (n < max)
+		fds[n++] = l->io.fd;
+	for (l = inherited; l != NULL; l = l->next)
+		if (n < max)
+			fds[n++] = l->io.fd;
+	return n;
+}
+
+/* A successor has the sockets: their files are no longer ours to remove. */
+void
+listeners_disown(void)
+{
+	struct listener *l;
+
+	LIST_FOREACH(l, &live, live)
+	l->file.ino = 0;
+	for (l = inherited; l != NULL; l = l->next)
+		l->file.ino = 0;
 }
 
 /* A unix socket's file goes with the socket superd made it for. */

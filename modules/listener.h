@@ -57,8 +57,11 @@ void listener_hold(struct listener *l);
 void listener_release_at(struct listener *l, double when);
 void listener_release_fd(int fd);
 
-int listeners_adopt_inherited(void);
+int listeners_adopt_inherited(int own_files);
 int listeners_claim_inherited(const char *addr, int port, int proto);
 void listeners_drop_inherited(int keep);
+int listeners_take_inherited(const char *path);
+int listeners_fds(int *fds, int max);
+void listeners_disown(void);
 
 #endif
