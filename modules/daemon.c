@@ -267,7 +267,9 @@ begin_upgrade(struct buf *report)
 {
 	char err[256];
 
-	if (stopping) {
+	if (in_worker) {
+		return -1; /* the master's to do */
+	} else if (stopping) {
 		snprintf(err, sizeof(err), "superd is shutting down");
 	} else if (upgrade_under_way() ||
 		   upgrade_start(upgraded, err, sizeof(err)) == 0) {

@@ -210,6 +210,7 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -229,6 +230,9 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 			if (sig == SIGHUP && hup)
 				grace = hup();
 			forward(sig);
+		} else if (sig == SIGUSR2) {
+			log_msg(LOG_WARNING, "master: a binary upgrade with "
+					     "workers is not supported yet");
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			notify("STOPPING=1");
