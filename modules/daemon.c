@@ -24,6 +24,7 @@
 #include "devnull.h"
 #include "exec.h"
 #include "lconnect.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "master.h"
@@ -711,6 +712,7 @@ daemon_master(daemon_check_fn *check)
 	detach_done();
 	rc = master_run(
 	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
+	listeners_close_kept();
 	pidfile_remove();
 	return rc;
 }

@@ -101,7 +101,12 @@ listener_new(const char *addr, int port, int proto, int fd)
 	return l;
 }
 
-/* Sockets handed over by systemd, until a service takes them. */
+static void listener_unlink(const struct listener *l);
+
+/*
+ * Sockets handed over by systemd or a predecessor, until a service takes
+ * them; and a master's own, kept for its workers.
+ */
 static struct listener *inherited;
 
 static int
@@ -253,7 +258,9 @@ listeners_drop_inherited(int keep)
 	struct listener *l, **pl = &inherited;
 
 	while ((l = *pl) != NULL) {
-		if (!l->claimed && l->port == 0)
+		if (!l->claimed && l->shared)
+			listener_unlink(l); /* a service gone since */
+		else if (!l->claimed && l->port == 0)
 			log_msg(LOG_ERR,
 			    "inherited socket %s matches no service; closed",
 			    l->addr);
@@ -338,7 +345,8 @@ listener_add(const struct svc_conf *v, const char *addr, int proto,
 	if (old != NULL) {
 		old->claimed = 1;
 		fd = old->io.fd;
-		file = old->file;
+		if (!old->shared) /* a master's socket's file is the master's */
+			file = old->file;
 	} else if ((fd = listener_open(v, addr, proto, &file, err, len)) < 0) {
 		return -1;
 	}
@@ -390,6 +398,55 @@ listeners_prepare(
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A master's, after listeners_prepare: the sockets kept open for the
+ * workers to share (each claims them as inherited ones, so that an
+ * upgrade can hand the very sockets on), their files the master's.
+ */
+void
+listeners_keep(struct listener *l)
+{
+	char buf[NET_ADDRSTRLEN], *canon;
+	struct listener *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		if (l->from) {
+			l->from->claimed = 0;
+			l->from->shared = 1;
+			free(l->addr);
+			free(l);
+			continue;
+		}
+		/* found again as an inherited socket is: by canonical name */
+		if (l->port != 0 &&
+		    (canon = strdup(net_canon(l->addr, buf))) != NULL) {
+			free(l->addr);
+			l->addr = canon;
+		}
+		l->shared = 1;
+		l->claimed = 0;
+		l->next = inherited;
+		inherited = l;
+	}
+}
+
+/* A master's end: what it kept closed, the files it made removed. */
+void
+listeners_close_kept(void)
+{
+	struct listener *l;
+
+	while ((l = inherited) != NULL) {
+		inherited = l->next;
+		close(l->io.fd);
+		if (l->shared)
+			listener_unlink(l);
+		free(l->addr);
+		free(l);
+	}
 }
 
 /* Undoes listeners_prepare: new sockets closed, old ones unclaimed. */

@@ -26,10 +26,7 @@
 static struct loop_io pio = {-1, 0, NULL};
 static struct loop_timer late;
 static upgrade_done_fn *done;
-static pid_t successor;
-static char said[1024]; /* its lines, till each is whole */
-static size_t nsaid;
-static char why[sizeof(said)]; /* what it said went wrong */
+static struct upgrade_news news;
 
 static void
 finish(const char *err)
@@ -41,51 +38,82 @@ finish(const char *err)
 	pio.fd = -1;
 	loop_timer_cancel(&late);
 	done = NULL;
-	fn(successor, err);
+	fn(news.pid, err);
 }
 
 /* One line of the successor's; 1 once it serves. */
 static int
-heard(char *line)
+heard(struct upgrade_news *n, const char *line)
 {
 	int e;
 
 	if (strncmp(line, "pid ", 4) == 0)
-		successor = (pid_t)atol(line + 4);
+		n->pid = (pid_t)atol(line + 4);
 	else if (strncmp(line, "error: ", 7) == 0)
-		snprintf(why, sizeof(why), "%s", line + 7);
+		snprintf(n->why, sizeof(n->why), "%s", line + 7);
 	else if (sscanf(line, "exec %d", &e) == 1)
-		snprintf(
-		    why, sizeof(why), "cannot run the binary: %s", strerror(e));
+		snprintf(n->why, sizeof(n->why), "cannot run the binary: %s",
+		    strerror(e));
 	return strcmp(line, "ready") == 0;
+}
+
+/* Whole lines of what has come. */
+static int
+heard_lines(struct upgrade_news *n)
+{
+	char *nl;
+
+	while ((nl = strchr(n->said, '\n')) != NULL) {
+		*nl = '\0';
+		if (heard(n, n->said))
+			return 1;
+		n->nsaid -= (size_t)(nl + 1 - n->said);
+		memmove(n->said, nl + 1, n->nsaid + 1);
+	}
+	if (n->nsaid == sizeof(n->said) - 1)
+		n->nsaid = 0; /* a line too long to be one of ours */
+	return 0;
+}
+
+/*
+ * What the successor said on fd since: UPGRADE_READY, UPGRADE_FAILED
+ * (its end closed first, or the pipe failed: n->why says why), or
+ * UPGRADE_WAIT.
+ */
+int
+upgrade_news_read(struct upgrade_news *n, int fd)
+{
+	ssize_t got;
+
+	while ((got = read(fd, n->said + n->nsaid,
+		    sizeof(n->said) - 1 - n->nsaid)) > 0) {
+		n->nsaid += (size_t)got;
+		n->said[n->nsaid] = '\0';
+		if (heard_lines(n))
+			return UPGRADE_READY;
+	}
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return UPGRADE_WAIT;
+	if (got < 0)
+		snprintf(n->why, sizeof(n->why), "%s", strerror(errno));
+	else if (n->why[0] == '\0')
+		snprintf(n->why, sizeof(n->why),
+		    "the new binary exited before it served");
+	return UPGRADE_FAILED;
 }
 
 static void
 said_io(struct loop_io *io, int events)
 {
-	char *nl;
-	ssize_t n;
-
 	(void)events;
-	while ((n = read(io->fd, said + nsaid, sizeof(said) - 1 - nsaid)) > 0) {
-		nsaid += (size_t)n;
-		said[nsaid] = '\0';
-		while ((nl = strchr(said, '\n')) != NULL) {
-			*nl = '\0';
-			if (heard(said)) {
-				finish(NULL);
-				return;
-			}
-			nsaid -= (size_t)(nl + 1 - said);
-			memmove(said, nl + 1, nsaid + 1);
-		}
-		if (nsaid == sizeof(said) - 1)
-			nsaid = 0; /* a line too long to be one of ours */
+	switch (upgrade_news_read(&news, io->fd)) {
+	case UPGRADE_READY:
+		finish(NULL);
+		break;
+	case UPGRADE_FAILED:
+		finish(news.why);
+		break;
 	}
-	if (n == 0)
-		finish(why[0] ? why : "the new binary exited before it served");
-	else if (errno != EAGAIN && errno != EINTR)
-		finish(strerror(errno));
 }
 
 static void
@@ -117,36 +145,52 @@ hand_over(int ready)
 }
 
 /*
- * The successor started; done hears how it went.  0, or -1 with the
- * reason in err (nothing was started then).
+ * The successor started, with the read end of its pipe (non-blocking)
+ * returned; or -1 with the reason in err (nothing was started then).
  */
 int
-upgrade_start(upgrade_done_fn *fn, char *err, size_t len)
+upgrade_launch(char *err, size_t len)
 {
 	int p[2], rc;
 
-	if (pio.fd >= 0) {
-		snprintf(err, len, "an upgrade is under way");
-		return -1;
-	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(err, len, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	rc = hand_over(p[1]);
 	close(p[1]);
-	if (rc < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ||
-	    loop_add(&pio, p[0], LOOP_READ, said_io) < 0) {
+	if (rc < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
 		snprintf(
 		    err, len, "cannot start the binary: %s", strerror(errno));
 		close(p[0]);
+		return -1;
+	}
+	return p[0];
+}
+
+/*
+ * The successor started; done hears how it went.  0, or -1 with the
+ * reason in err (nothing was started then).
+ */
+int
+upgrade_start(upgrade_done_fn *fn, char *err, size_t len)
+{
+	int fd;
+
+	if (pio.fd >= 0) {
+		snprintf(err, len, "an upgrade is under way");
+		return -1;
+	}
+	if ((fd = upgrade_launch(err, len)) < 0)
+		return -1;
+	if (loop_add(&pio, fd, LOOP_READ, said_io) < 0) {
+		snprintf(err, len, "epoll: %s", strerror(errno));
+		close(fd);
 		pio.fd = -1;
 		return -1;
 	}
 	done = fn;
-	successor = 0;
-	nsaid = 0;
-	why[0] = '\0';
+	memset(&news, 0, sizeof(news));
 	loop_timer_init(&late, too_late);
 	loop_timer_set(&late, loop_now() + REEXEC_TIMEOUT + UPGRADE_GRACE);
 	return 0;

@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,11 +75,11 @@ pid_in_file(struct up *u)
 	return (pid_t)pid;
 }
 
-static int
-setup(void **state)
+/* The copy, its files named; nothing written yet. */
+static struct up *
+prepare(void)
 {
 	struct up *u = calloc(1, sizeof(*u));
-	char globals[1024];
 
 	assert_non_null(u);
 	sd_init(&u->d);
@@ -91,6 +90,17 @@ setup(void **state)
 	snprintf(u->unix_, sizeof(u->unix_), "%s/local.sock", u->d.dir);
 	u->port = free_port();
 	copy_binary(u->orig, u->bin);
+	setenv("SUPERD", u->bin, 1);
+	return u;
+}
+
+/* One process: an echo on TCP and on a unix socket, superctl's socket. */
+static int
+setup(void **state)
+{
+	struct up *u = prepare();
+	char globals[1024];
+
 	snprintf(globals, sizeof(globals),
 	    "shutdown_timeout = 5; pidfile = \"%s\"; control = \"%s\";",
 	    u->pidf, u->ctl);
@@ -99,7 +109,23 @@ setup(void **state)
 	    " script = \"echo.lua\"; },"
 	    "{ name = \"local\"; path = \"%s\"; script = \"echo.lua\"; }",
 	    u->port, u->unix_);
-	setenv("SUPERD", u->bin, 1);
+	*state = u;
+	return 0;
+}
+
+/* A master and two workers: an echo on TCP and UDP. */
+static int
+setup_workers(void **state)
+{
+	struct up *u = prepare();
+	char globals[1024];
+
+	snprintf(globals, sizeof(globals),
+	    "workers = 2; shutdown_timeout = 5; pidfile = \"%s\";", u->pidf);
+	sd_conf(&u->d, globals,
+	    "{ name = \"echo\"; port = %d; address = \"127.0.0.1\";"
+	    " protocol = [\"tcp\", \"udp\"]; script = \"echo.lua\"; }",
+	    u->port);
 	*state = u;
 	return 0;
 }
@@ -175,15 +201,11 @@ wait_successor(struct up *u, pid_t old)
 static int
 unix_echo(const char *path)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	char buf[16] = {0};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+	int fd = unix_connect(path), ok;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
+	if (fd < 0)
 		return 0;
-	}
 	ok = send_str(fd, "unix\n") == 0 &&
 	     recv_line(fd, buf, sizeof(buf), 3000) > 0 &&
 	     strcmp(buf, "unix\n") == 0;
@@ -256,12 +278,16 @@ clients_end(pid_t *kids, int in, int *ok)
 	return failed;
 }
 
-static void
-test_upgrade_under_load_refuses_nobody(void **state)
+/*
+ * 16 clients connect over and over while how() upgrades superd: none
+ * fails; a connection open across it keeps working on the old process,
+ * which exits 0 once it is closed.  The successor's pid.
+ */
+static pid_t
+upgrade_under_load(struct up *u, void (*how)(struct up *))
 {
-	struct up *u = *state;
 	pid_t kids[CLIENTS], old, now;
-	char out[512], buf[32];
+	char buf[32];
 	int p[2], fd, ok, failed;
 
 	start(u);
@@ -273,15 +299,13 @@ test_upgrade_under_load_refuses_nobody(void **state)
 	clients_start(kids, u->port, now_ms() + 3000, p[1]);
 	close(p[1]);
 	usleep(800000);
-	assert_int_equal(ctl_upgrade(u, out, sizeof(out)), 0);
-	assert_non_null(strstr(out, "upgraded: pid "));
+	how(u);
 	now = u->successor = wait_successor(u, old);
 	failed = clients_end(kids, p[0], &ok);
 	close(p[0]);
 	assert_int_equal(failed, 0);
 	assert_true(ok > CLIENTS * 10);
 	/* the old process drains: its open connection still echoes */
-	assert_true(served(fd));
 	assert_true(sd_alive(&u->d));
 	assert_int_equal(send_str(fd, "still here\n"), 0);
 	assert_true(recv_line(fd, buf, sizeof(buf), 3000) > 0);
@@ -292,9 +316,33 @@ test_upgrade_under_load_refuses_nobody(void **state)
 		usleep(20000);
 	assert_false(sd_alive(&u->d));
 	assert_true(WIFEXITED(u->d.status) && WEXITSTATUS(u->d.status) == 0);
-	/* the successor has every socket: TCP, the unix one, control */
 	assert_true(kill(now, 0) == 0);
 	assert_true(served(connect_ok(u->port)));
+	return now;
+}
+
+static void
+by_superctl(struct up *u)
+{
+	char out[512];
+
+	assert_int_equal(ctl_upgrade(u, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "upgraded: pid "));
+}
+
+static void
+by_sigusr2(struct up *u)
+{
+	assert_int_equal(kill(u->d.pid, SIGUSR2), 0);
+}
+
+static void
+test_upgrade_under_load_refuses_nobody(void **state)
+{
+	struct up *u = *state;
+	pid_t now = upgrade_under_load(u, by_superctl);
+
+	/* the successor has every socket: TCP, the unix one, control */
 	assert_true(unix_echo(u->unix_));
 	assert_int_equal(pid_in_file(u), now);
 }
@@ -335,6 +383,20 @@ test_sigusr2_upgrades_and_the_last_one_removes_the_files(void **state)
 	assert_int_equal(stat(u->unix_, &sb), -1);
 	assert_int_equal(stat(u->ctl, &sb), -1);
 	assert_int_equal(stat(u->pidf, &sb), -1);
+}
+
+/* The master hands its workers' sockets on, and new workers serve them. */
+static void
+test_master_upgrades_its_workers_under_load(void **state)
+{
+	struct up *u = *state;
+	char reply[16];
+	pid_t now = upgrade_under_load(u, by_sigusr2);
+
+	assert_int_equal(
+	    udp_exchange(u->port, "dgram", 5, reply, sizeof(reply), 3000), 5);
+	assert_int_equal(pid_in_file(u), now);
+	assert_true(sd_log_count(&u->d, "master: 2 workers started") >= 2);
 }
 
 static void
@@ -387,6 +449,9 @@ main(void)
 		test_upgrade_under_load_refuses_nobody, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_sigusr2_upgrades_and_the_last_one_removes_the_files, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_master_upgrades_its_workers_under_load, setup_workers,
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_broken_binary_changes_nothing, setup, teardown),
