@@ -43,6 +43,8 @@ PLAIN += modules/conflisten.c modules/unixsock.c modules/confwhere.c
 PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tlsclient.c modules/tls.c
 # The control socket superctl speaks to, and the JSON it may ask for.
 PLAIN += modules/control.c modules/json.c
+# The binary upgrade: starting the binary anew on the listening sockets.
+PLAIN += modules/reexec.c modules/upgrade.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \

@@ -26,7 +26,10 @@
 #define EXIT_FAILED 1 /* superd refused the command, or it failed */
 #define EXIT_USAGE 2  /* a bad command line, or no superd to ask */
 
-/* Seconds to wait for the reply: a reload runs every script first. */
+/*
+ * Seconds to wait for the reply: a reload runs every script first, an
+ * upgrade waits for the new binary to serve (30 s at most).
+ */
 #define REPLY_TIMEOUT 60
 
 static const struct command {
@@ -40,6 +43,7 @@ static const struct command {
     {"enable", 1, 1},
     {"reload", 0, 0},
     {"reload-scripts", 0, 0},
+    {"upgrade", 0, 0},
     {NULL, 0, 0},
 };
 
@@ -60,7 +64,10 @@ usage(FILE *f)
 	    "on\n"
 	    "  enable SERVICE         accept again\n"
 	    "  reload                 re-read the configuration, as SIGHUP\n"
-	    "  reload-scripts         reload every script, as SIGUSR1\n",
+	    "  reload-scripts         reload every script, as SIGUSR1\n"
+	    "  upgrade                start the binary anew on the same "
+	    "sockets,\n"
+	    "                         as SIGUSR2; the old process drains\n",
 	    SUPERD_CONFIG);
 }
 

@@ -19,6 +19,7 @@
 #include "modules/import.h"
 #include "modules/listener.h"
 #include "modules/net.h"
+#include "modules/reexec.h"
 #include "modules/serve.h"
 #include "modules/service.h"
 #include "modules/stats.h"
@@ -82,8 +83,10 @@ check_tls(const struct svc_conf *v, char *err, size_t len)
 static int
 check_failed(const char *err, int report)
 {
-	if (report)
+	if (report) {
 		fprintf(stderr, "%s\n", err);
+		reexec_failed(err);
+	}
 	return -1;
 }
 
@@ -109,7 +112,22 @@ check_services(struct conf *c, int report)
 	return rc;
 }
 
-static int trial_bind(struct conf *c, int at_start);
+#define TRIAL_CHECK 0
+#define TRIAL_START 1
+#define TRIAL_RELOAD 2
+
+static int trial_bind(struct conf *c, int mode);
+
+static void
+report_bind(const struct svc_conf *v, const char *err)
+{
+	char line[CONF_ERRLEN * 2];
+
+	snprintf(line, sizeof(line), "%s:%d: service \"%s\": %s", v->file,
+	    v->line, v->name, err);
+	fprintf(stderr, "%s\n", line);
+	reexec_failed(line);
+}
 
 /*
  * The master's SIGHUP: would the workers take c?  Its scripts run, and
@@ -120,7 +138,9 @@ static int trial_bind(struct conf *c, int at_start);
 static int
 check_quietly(struct conf *c)
 {
-	return check_services(c, 0) == 0 && trial_bind(c, 0) == 0 ? 0 : -1;
+	return check_services(c, 0) == 0 && trial_bind(c, TRIAL_RELOAD) == 0
+		   ? 0
+		   : -1;
 }
 
 /* -t: every error, not just the first, each as FILE:LINE: message. */
@@ -157,14 +177,17 @@ absolute(const char *path)
 }
 
 /*
- * Every port bound as a worker will bind it, all at once, and let go, so
- * that a clash is an error before forking (each on stderr) or a SIGHUP
- * file refused.  At the start, while they are held, the sockets systemd
- * passed that a service takes are claimed: those the master keeps for
- * its workers to share, the others it closes.
+ * Every port bound as a worker will bind it, all at once, so that a
+ * clash is an error before forking (each on stderr) or a SIGHUP file
+ * refused.  At the start (TRIAL_START) the master keeps every socket for
+ * its workers to share, systemd's and its own, so that an upgrade hands
+ * the very sockets on and no queued connection is lost; it closes those
+ * systemd passed that no service takes.  A SIGHUP's file, once taken
+ * (TRIAL_RELOAD), closes the kept sockets no service listens on any more;
+ * the sockets of services it adds are the workers' own.
  */
 static int
-trial_bind(struct conf *c, int at_start)
+trial_bind(struct conf *c, int mode)
 {
 	struct listener **held = calloc(c->nsvcs + 1, sizeof(*held));
 	char err[CONF_ERRLEN];
@@ -178,14 +201,17 @@ trial_bind(struct conf *c, int at_start)
 	for (i = 0; i < c->nsvcs && rc == 0; i++) {
 		v = &c->svcs[i];
 		rc = listeners_prepare(v, &held[i], err, sizeof(err));
-		if (rc < 0 && at_start)
-			fprintf(stderr, "%s:%d: service \"%s\": %s\n", v->file,
-			    v->line, v->name, err);
+		if (rc < 0 && mode == TRIAL_START)
+			report_bind(v, err);
 	}
-	if (rc == 0 && at_start)
+	if (rc == 0 && mode != TRIAL_CHECK)
 		listeners_drop_inherited(1);
-	while (i-- > 0)
-		listeners_abort(held[i]);
+	while (i-- > 0) {
+		if (rc == 0 && mode == TRIAL_START)
+			listeners_keep(held[i]);
+		else
+			listeners_abort(held[i]);
+	}
 	free(held);
 	return rc;
 }
@@ -209,11 +235,11 @@ run_master(struct conf *c)
 
 	net_reuseport = 1;
 	net_owner = serving_uid(c);
-	if (listeners_adopt_inherited() < 0) {
+	if (listeners_adopt_inherited(reexec_successor()) < 0) {
 		fprintf(stderr, "superd: inherited sockets: out of memory\n");
 		return 1;
 	}
-	if (check_services(c, 1) < 0 || trial_bind(c, 1) < 0)
+	if (check_services(c, 1) < 0 || trial_bind(c, TRIAL_START) < 0)
 		return 1;
 	if (stats_share(c->workers) < 0) {
 		fprintf(
@@ -266,8 +292,10 @@ main(int argc, char **argv)
 		return import_main(import, stdout);
 	if (check)
 		return check_config(path);
+	reexec_init(); /* an upgrade's successor tells its predecessor */
 	if ((c = conf_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s\n", err);
+		reexec_failed(err);
 		return 1;
 	}
 	c->refs = 1;
@@ -276,6 +304,12 @@ main(int argc, char **argv)
 		pidfile = absolute(pidarg);
 	else
 		pidfile = c->pidfile ? strdup(c->pidfile) : NULL;
+	if (conf_path != NULL &&
+	    reexec_save(conf_path, pidarg ? pidfile : NULL, daemon) < 0)
+		fprintf(stderr,
+		    "superd: /proc/self/exe: %s; no binary "
+		    "upgrade\n",
+		    strerror(errno));
 	daemon_init(c, conf_path, pidfile, daemon);
 	if (conf_path == NULL || (pidfile == NULL && (pidarg || c->pidfile))) {
 		fprintf(stderr, "superd: out of memory\n");

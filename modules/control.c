@@ -9,15 +9,18 @@
  * handler's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "control.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -29,6 +32,7 @@ struct client {
 	union net_addr peer; /* as SO_PEERCRED said */
 	char *request;	     /* the line, once it has all come */
 	int replied;	     /* closes once the reply has gone */
+	int waiting;	     /* for control_answer */
 	LIST_ENTRY(client) link;
 };
 
@@ -277,20 +281,53 @@ control_run(void)
 
 	LIST_FOREACH(c, &clients, link)
 	{
-		if (c->request == NULL || c->replied)
+		if (c->request == NULL || c->replied || c->waiting)
 			continue;
 		net_peer(&c->peer, NULL, peer);
 		log_msg(LOG_INFO, "control: %s: %s", peer, c->request);
 		rc = handler(c->request, &body);
 		if (rc < 0)
 			log_failure(peer, c->request, &body);
-		reply(c, rc, &body);
+		if (rc == CONTROL_LATER) {
+			c->waiting = 1;
+			stream_idle_at(
+			    &c->st, loop_now() + CONTROL_LATER_TIMEOUT);
+		} else {
+			reply(c, rc, &body);
+		}
 		buf_free(&body);
 	}
 }
 
+/* The reply to every request that waits for it. */
+void
+control_answer(int rc, const struct buf *body)
+{
+	struct client *c;
+
+	LIST_FOREACH(c, &clients, link)
+	if (c->waiting) {
+		c->waiting = 0;
+		reply(c, rc, body);
+	}
+}
+
+/* A predecessor's socket, handed on at an upgrade: its file is ours. */
+static void
+own_file(int fd)
+{
+	struct stat sb;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		file.dev = sb.st_dev;
+		file.ino = sb.st_ino;
+	}
+}
+
 /*
- * The socket at path (a crashed run's replaced) while superd may still
+ * The socket at path (a crashed run's replaced; a predecessor's taken
+ * over) while superd may still
  * be root, for fn to serve; 0, or -1 with the error in err.
  */
 int
@@ -303,8 +340,10 @@ control_open(const char *at, control_fn *fn, char *err, size_t len)
 		snprintf(err, len, "out of memory");
 		return -1;
 	}
-	if ((fd = unixsock_listen(path, SOCK_STREAM, &attr, &file, err, len)) <
-	    0)
+	if ((fd = listeners_take_inherited(path)) >= 0)
+		own_file(fd);
+	else if ((fd = unixsock_listen(
+		      path, SOCK_STREAM, &attr, &file, err, len)) < 0)
 		goto fail;
 	if (loop_add(&lio, fd, LOOP_READ, accept_io) < 0) {
 		snprintf(err, len, "epoll: %s", strerror(errno));
@@ -319,6 +358,28 @@ fail:
 	free(path);
 	path = NULL;
 	return -1;
+}
+
+/* The listening socket, for an upgrade's successor: -1 when none. */
+int
+control_fd(void)
+{
+	return lio.fd;
+}
+
+/*
+ * A successor has the socket: this process accepts no more on it (its
+ * clients still get their replies), and its file is not ours to remove.
+ */
+void
+control_disown(void)
+{
+	file.ino = 0;
+	if (lio.fd < 0)
+		return;
+	loop_del(&lio);
+	close(lio.fd);
+	lio.fd = -1;
 }
 
 /* Where the socket is, or NULL when there is none. */
@@ -336,12 +397,12 @@ control_close(void)
 
 	while ((c = LIST_FIRST(&clients)) != NULL)
 		client_close(c);
-	if (lio.fd < 0)
-		return;
-	loop_del(&lio);
-	close(lio.fd);
-	lio.fd = -1;
-	if (unixsock_remove(path, &file) < 0)
+	if (lio.fd >= 0) {
+		loop_del(&lio);
+		close(lio.fd);
+		lio.fd = -1;
+	}
+	if (path != NULL && unixsock_remove(path, &file) < 0)
 		log_msg(LOG_WARNING, "cannot remove %s: %m", path);
 	free(path);
 	path = NULL;

@@ -23,12 +23,21 @@ struct buf;
 /* Connections served at once; more are refused until one ends. */
 #define CONTROL_CLIENTS 16
 
-/* Runs a request: its reply's text into out; 0, or -1 for "error". */
+/*
+ * Runs a request: its reply's text into out; 0, or -1 for "error", or
+ * CONTROL_LATER when control_answer will give the reply (an upgrade).
+ */
 typedef int control_fn(const char *request, struct buf *out);
+#define CONTROL_LATER 1
+/* Seconds a request answered later may wait for its answer. */
+#define CONTROL_LATER_TIMEOUT 55.0
 
 int control_open(const char *path, control_fn *fn, char *err, size_t len);
 const char *control_path(void);
+int control_fd(void);
+void control_disown(void);
 void control_run(void);
+void control_answer(int rc, const struct buf *body);
 void control_close(void);
 
 #endif

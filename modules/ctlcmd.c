@@ -1,6 +1,7 @@
 /*
  * ctlcmd.c - what superctl's requests do: status, connections, kick,
- * disable, enable, reload and reload-scripts, each reply built here, as
+ * disable, enable, reload, reload-scripts and upgrade, each reply built
+ * here (an upgrade's when it has ended), as
  * text or, for the two listings, JSON.  Run between two epoll rounds
  * (control.c), where closing a listener or ending a connection is safe.
  */
@@ -291,6 +292,13 @@ cmd_reload_scripts(struct req *r, struct buf *out)
 	return rc;
 }
 
+static int
+cmd_upgrade(struct req *r, struct buf *out)
+{
+	(void)r;
+	return reloads->upgrade(out);
+}
+
 static const struct cmd {
 	const char *name;
 	const char *usage;
@@ -304,6 +312,7 @@ static const struct cmd {
     {"enable", "enable SERVICE", 1, 1, cmd_enable},
     {"reload", "reload", 0, 0, cmd_reload},
     {"reload-scripts", "reload-scripts", 0, 0, cmd_reload_scripts},
+    {"upgrade", "upgrade", 0, 0, cmd_upgrade},
     {NULL, NULL, 0, 0, NULL},
 };
 

@@ -10,6 +10,7 @@ typedef int ctlcmd_reload_fn(struct buf *report);
 struct ctlcmd_reloads {
 	ctlcmd_reload_fn *config;  /* superctl reload */
 	ctlcmd_reload_fn *scripts; /* superctl reload-scripts */
+	ctlcmd_reload_fn *upgrade; /* superctl upgrade: CONTROL_LATER */
 };
 
 void ctlcmd_init(const struct ctlcmd_reloads *r);

@@ -24,12 +24,14 @@
 #include "devnull.h"
 #include "exec.h"
 #include "lconnect.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "master.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "priv.h"
+#include "reexec.h"
 #include "reconf.h"
 #include "serve.h"
 #include "service.h"
@@ -38,6 +40,7 @@
 #include "task.h"
 #include "tlsclient.h"
 #include "udp.h"
+#include "upgrade.h"
 #include "vm.h"
 
 static struct conf *conf; /* the running configuration */
@@ -46,7 +49,8 @@ static int detached;  /* -d */
 static int in_worker; /* a worker forked by the master */
 static struct loop_io sigio;
 static struct loop_timer stop_timer;
-static int want_reload, want_hup, want_reap, want_stop, stopping, hard_stop;
+static int want_reload, want_hup, want_reap, want_stop, want_upgrade;
+static int stopping, hard_stop;
 
 static void
 apply_globals(struct conf *c)
@@ -77,6 +81,7 @@ start_error(const char *fmt, ...)
 		log_msg(LOG_ERR, "%s", line);
 	else
 		fprintf(stderr, "%s\n", line);
+	reexec_failed(line);
 }
 
 /*
@@ -102,10 +107,6 @@ start_services(void)
 
 	if (check_sound(conf, err, sizeof(err)) < 0) {
 		start_error("%s", err);
-		return -1;
-	}
-	if (listeners_adopt_inherited() < 0) {
-		start_error("superd: inherited sockets: out of memory");
 		return -1;
 	}
 	if (reconf_apply(conf, NULL, err, sizeof(err)) < 0) {
@@ -209,19 +210,77 @@ stop_now(struct loop_timer *t)
 
 /* Stop accepting; connections get shutdown_timeout to finish. */
 static void
-begin_shutdown(void)
+stop_accepting(void)
 {
 	struct service *s;
 
-	if (stopping)
-		return;
 	stopping = service_stopping = 1;
-	notify("STOPPING=1");
-	log_msg(
-	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
 	LIST_FOREACH(s, &services, link)
 	service_unlisten(s);
 	loop_timer_set(&stop_timer, loop_now() + conf->shutdown_timeout);
+}
+
+static void
+begin_shutdown(void)
+{
+	if (stopping)
+		return;
+	notify("STOPPING=1");
+	log_msg(
+	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
+	stop_accepting();
+}
+
+/*
+ * The successor serves on the sockets (their files its own now): this
+ * process drains as at a stop, and systemd hears who the main pid is.
+ */
+static void
+upgraded(pid_t pid, const char *err)
+{
+	struct buf text = {0};
+
+	if (err != NULL) {
+		log_msg(LOG_ERR, "upgrade failed: %s", err);
+		buf_printf(&text, "upgrade failed: %s\n", err);
+		control_answer(-1, &text);
+		buf_free(&text);
+		return;
+	}
+	log_msg(LOG_NOTICE, "upgrade: pid %d serves; draining %ld connections",
+	    (int)pid, conn_count());
+	buf_printf(&text, "upgraded: pid %d serves, pid %d drains\n", (int)pid,
+	    (int)getpid());
+	control_answer(0, &text);
+	buf_free(&text);
+	notify("MAINPID=%d\nREADY=1\nSTATUS=upgraded: pid %d serves", (int)pid,
+	    (int)pid);
+	if (stopping)
+		return;
+	listeners_disown();
+	control_disown();
+	stop_accepting();
+}
+
+/* SIGUSR2, or superctl upgrade: 0 once the successor is starting. */
+static int
+begin_upgrade(struct buf *report)
+{
+	char err[256];
+
+	if (in_worker) {
+		return -1; /* the master's to do */
+	} else if (stopping) {
+		snprintf(err, sizeof(err), "superd is shutting down");
+	} else if (upgrade_under_way() ||
+		   upgrade_start(upgraded, err, sizeof(err)) == 0) {
+		log_msg(LOG_NOTICE, "upgrade: starting the binary anew");
+		return 0;
+	}
+	log_msg(LOG_ERR, "upgrade failed: %s", err);
+	if (report != NULL)
+		buf_printf(report, "upgrade failed: %s\n", err);
+	return -1;
 }
 
 /* SIGUSR1, or superctl reload-scripts: 0, or -1 when one failed. */
@@ -253,6 +312,8 @@ signal_io(struct loop_io *io, int events)
 			want_reap = 1;
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			want_stop = 1;
+		else if (si.ssi_signo == SIGUSR2)
+			want_upgrade = 1;
 		else if ((int)si.ssi_signo == LOOKUP_SIGNAL)
 			lconnect_resolved((void *)(uintptr_t)si.ssi_ptr);
 	}
@@ -270,6 +331,7 @@ open_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, LOOKUP_SIGNAL);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
@@ -319,6 +381,10 @@ idle(void)
 		want_reload = 0;
 		reload_scripts(NULL);
 	}
+	if (want_upgrade) {
+		want_upgrade = 0;
+		begin_upgrade(NULL);
+	}
 	control_run();
 	if (want_stop) {
 		want_stop = 0;
@@ -349,7 +415,15 @@ ctl_reload(struct buf *report)
 	return reread_config(&why);
 }
 
-static const struct ctlcmd_reloads reloads = {ctl_reload, reload_scripts};
+/* superctl upgrade: answered once the successor serves, or will not. */
+static int
+ctl_upgrade(struct buf *report)
+{
+	return begin_upgrade(report) < 0 ? -1 : CONTROL_LATER;
+}
+
+static const struct ctlcmd_reloads reloads = {
+    ctl_reload, reload_scripts, ctl_upgrade};
 
 static int
 open_control(void)
@@ -483,9 +557,13 @@ start(int background)
 		start_error("superd: exec spawner: %s", strerror(errno));
 		return -1;
 	}
+	if (listeners_adopt_inherited(reexec_successor()) < 0) {
+		start_error("superd: inherited sockets: out of memory");
+		return -1;
+	}
 	/* before the services: it serves once their ports accept */
 	if (open_control() < 0 || start_services() < 0 ||
-	    (background && detach() < 0))
+	    (background && !reexec_successor() && detach() < 0))
 		return -1;
 	/*
 	 * After the fork: an epoll watch on a signalfd wakes for the
@@ -509,10 +587,17 @@ run(int background)
 		return 1;
 	log_msg(LOG_NOTICE, "superd %s started, %d services", SUPERD_VERSION,
 	    conf->nsvcs);
-	if (in_worker)
+	if (in_worker) {
 		master_worker_serving();
-	else
+	} else if (reexec_successor()) {
+		if (reexec_serving() < 0) {
+			log_msg(LOG_ERR, "upgrade: the old process gave up "
+					 "on this one; stopping");
+			return 1;
+		}
+	} else {
 		ready();
+	}
 	loop_set_idle(idle);
 	loop_run();
 	log_msg(LOG_NOTICE, "superd stopped");
@@ -627,6 +712,7 @@ daemon_master(daemon_check_fn *check)
 	detach_done();
 	rc = master_run(
 	    conf->workers, conf->shutdown_timeout, run_worker, master_reread);
+	listeners_close_kept();
 	pidfile_remove();
 	return rc;
 }

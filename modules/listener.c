@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "acl.h"
@@ -100,7 +101,12 @@ listener_new(const char *addr, int port, int proto, int fd)
 	return l;
 }
 
-/* Sockets handed over by systemd, until a service takes them. */
+static void listener_unlink(const struct listener *l);
+
+/*
+ * Sockets handed over by systemd or a predecessor, until a service takes
+ * them; and a master's own, kept for its workers.
+ */
 static struct listener *inherited;
 
 static int
@@ -145,14 +151,28 @@ inherited_name(int fd, char *addr, size_t len, int *port)
 	return net_ntop(&a, addr, port) == NULL ? -1 : 0;
 }
 
+/* A predecessor's unix socket: its file is the successor's to remove. */
+static void
+own_file(struct listener *l)
+{
+	struct stat sb;
+
+	if (l->port == 0 && stat(l->addr, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		l->file.dev = sb.st_dev;
+		l->file.ino = sb.st_ino;
+	}
+}
+
 /*
  * Socket activation (sd_listen_fds(3)): descriptors 3 and up, when
  * LISTEN_PID is ours.  Each is matched to a service by address, port
- * and protocol (a unix socket by its path) when the services start.  -1
- * when there was no memory to keep one.
+ * and protocol (a unix socket by its path) when the services start.
+ * From a predecessor superd (own_files), the unix sockets' files are
+ * superd's own, removed when their services end.  -1 when there was no
+ * memory to keep one.
  */
 int
-listeners_adopt_inherited(void)
+listeners_adopt_inherited(int own_files)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	char addr[128]; /* an address, or a path of up to 107 bytes */
@@ -182,6 +202,8 @@ listeners_adopt_inherited(void)
 		    addr, port, type == SOCK_STREAM ? CONF_TCP : CONF_UDP, fd);
 		if (l == NULL)
 			return -1;
+		if (own_files)
+			own_file(l);
 		l->next = inherited;
 		inherited = l;
 	}
@@ -203,6 +225,29 @@ listeners_claim_inherited(const char *addr, int port, int proto)
 }
 
 /*
+ * The inherited stream socket at a unix path, taken off the list (the
+ * control socket a predecessor handed on): its descriptor, or -1.
+ */
+int
+listeners_take_inherited(const char *path)
+{
+	struct listener *l, **pl;
+	int fd;
+
+	for (pl = &inherited; (l = *pl) != NULL; pl = &l->next)
+		if (l->port == 0 && l->proto == CONF_TCP && !l->claimed &&
+		    strcmp(l->addr, path) == 0)
+			break;
+	if (l == NULL)
+		return -1;
+	*pl = l->next;
+	fd = l->io.fd;
+	free(l->addr);
+	free(l);
+	return fd;
+}
+
+/*
  * After start-up: an inherited socket no service took is an error.  A
  * worker takes the rest over and forgets the list; the master (keep)
  * holds them open for the workers it starts, each to claim them anew.
@@ -213,7 +258,9 @@ listeners_drop_inherited(int keep)
 	struct listener *l, **pl = &inherited;
 
 	while ((l = *pl) != NULL) {
-		if (!l->claimed && l->port == 0)
+		if (!l->claimed && l->shared)
+			listener_unlink(l); /* a service gone since */
+		else if (!l->claimed && l->port == 0)
 			log_msg(LOG_ERR,
 			    "inherited socket %s matches no service; closed",
 			    l->addr);
@@ -248,6 +295,37 @@ listener_open(const struct svc_conf *v, const char *addr, int proto,
 	return net_listen(addr, v->port, type, err, len);
 }
 
+/*
+ * An upgrade's: the descriptor of every socket superd listens on, and of
+ * those a master keeps for its workers; how many, up to max.
+ */
+int
+listeners_fds(int *fds, int max)
+{
+	struct listener *l;
+	int n = 0;
+
+	LIST_FOREACH(l, &live, live)
+	if (n < max)
+		fds[n++] = l->io.fd;
+	for (l = inherited; l != NULL; l = l->next)
+		if (n < max)
+			fds[n++] = l->io.fd;
+	return n;
+}
+
+/* A successor has the sockets: their files are no longer ours to remove. */
+void
+listeners_disown(void)
+{
+	struct listener *l;
+
+	LIST_FOREACH(l, &live, live)
+	l->file.ino = 0;
+	for (l = inherited; l != NULL; l = l->next)
+		l->file.ino = 0;
+}
+
 /* A unix socket's file goes with the socket superd made it for. */
 static void
 listener_unlink(const struct listener *l)
@@ -267,7 +345,8 @@ listener_add(const struct svc_conf *v, const char *addr, int proto,
 	if (old != NULL) {
 		old->claimed = 1;
 		fd = old->io.fd;
-		file = old->file;
+		if (!old->shared) /* a master's socket's file is the master's */
+			file = old->file;
 	} else if ((fd = listener_open(v, addr, proto, &file, err, len)) < 0) {
 		return -1;
 	}
@@ -319,6 +398,55 @@ listeners_prepare(
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A master's, after listeners_prepare: the sockets kept open for the
+ * workers to share (each claims them as inherited ones, so that an
+ * upgrade can hand the very sockets on), their files the master's.
+ */
+void
+listeners_keep(struct listener *l)
+{
+	char buf[NET_ADDRSTRLEN], *canon;
+	struct listener *next;
+
+	for (; l; l = next) {
+		next = l->next;
+		if (l->from) {
+			l->from->claimed = 0;
+			l->from->shared = 1;
+			free(l->addr);
+			free(l);
+			continue;
+		}
+		/* found again as an inherited socket is: by canonical name */
+		if (l->port != 0 &&
+		    (canon = strdup(net_canon(l->addr, buf))) != NULL) {
+			free(l->addr);
+			l->addr = canon;
+		}
+		l->shared = 1;
+		l->claimed = 0;
+		l->next = inherited;
+		inherited = l;
+	}
+}
+
+/* A master's end: what it kept closed, the files it made removed. */
+void
+listeners_close_kept(void)
+{
+	struct listener *l;
+
+	while ((l = inherited) != NULL) {
+		inherited = l->next;
+		close(l->io.fd);
+		if (l->shared)
+			listener_unlink(l);
+		free(l->addr);
+		free(l);
+	}
 }
 
 /* Undoes listeners_prepare: new sockets closed, old ones unclaimed. */

@@ -38,7 +38,8 @@ struct listener {
 	struct unixsock_attr attr; /* a unix socket's file: as it should be */
 	struct unixsock_id file;   /* and which it is, when superd made it */
 	int claimed;		   /* a reload hands its socket on */
-	int held;		   /* a program has the socket: not watched */
+	int shared; /* a master's, for its workers: its file the master's */
+	int held;   /* a program has the socket: not watched */
 	struct loop_timer release; /* held until then (a paused service) */
 	union net_addr local;	   /* as bound */
 	struct listener *from; /* while prepared: the listener it takes over */
@@ -57,8 +58,13 @@ void listener_hold(struct listener *l);
 void listener_release_at(struct listener *l, double when);
 void listener_release_fd(int fd);
 
-int listeners_adopt_inherited(void);
+int listeners_adopt_inherited(int own_files);
 int listeners_claim_inherited(const char *addr, int port, int proto);
 void listeners_drop_inherited(int keep);
+void listeners_keep(struct listener *list);
+void listeners_close_kept(void);
+int listeners_take_inherited(const char *path);
+int listeners_fds(int *fds, int max);
+void listeners_disown(void);
 
 #endif

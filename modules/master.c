@@ -1,28 +1,34 @@
 /*
- * master.c - workers = N.  The master binds nothing and runs no Lua: it
- * forks the workers (each its own loop, Lua states and SO_REUSEPORT
- * listeners), restarts one that dies (backing off while it keeps dying
+ * master.c - workers = N.  The master runs no Lua: it keeps the listening
+ * sockets open for the workers it forks (each its own loop and Lua
+ * states), restarts one that dies (backing off while it keeps dying
  * young), hands SIGHUP and SIGUSR1 on to all, and on SIGTERM lets them
- * drain and exits when the last has.  It waits in poll on a signalfd and
- * a pipe: each worker writes its number there once its listeners and
- * scripts are up (a signal could not reach a root master from a worker
- * that gave root up), and systemd hears READY=1 when all have.
+ * drain and exits when the last has.  On SIGUSR2 it starts the binary
+ * anew with the sockets, and once the new master's workers serve, its
+ * own drain.  It waits in poll on a signalfd and a pipe: each worker
+ * writes its number there once its listeners and scripts are up (a
+ * signal could not reach a root master from a worker that gave root up),
+ * and systemd hears READY=1 when all have.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "listener.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "reexec.h"
 #include "stats.h"
+#include "upgrade.h"
 
 #define YOUNG 5.0 /* a worker that dies sooner was not well */
 #define MAX_BACKOFF 30.0
@@ -37,6 +43,11 @@ static struct worker workers[STATS_WORKERS + 1];
 static int nworkers;
 static int serving_pipe[2] = {-1, -1}; /* workers write their number */
 static int my_index;		       /* in a worker: its number */
+static int upgrade_fd = -1; /* the successor's pipe, while it starts */
+static struct upgrade_news news;
+
+/* next_signal's word that the successor serves: the workers drain. */
+#define UPGRADED (-1)
 
 static double
 now(void)
@@ -94,7 +105,11 @@ serving(int *told)
 		n += workers[i].serving;
 	if (n == nworkers && !*told) {
 		*told = 1;
-		notify_ready("serving with all workers");
+		if (!reexec_successor())
+			notify_ready("serving with all workers");
+		else if (reexec_serving() < 0)
+			log_msg(LOG_ERR, "master: upgrade: the old master gave "
+					 "up on this one");
 	}
 }
 
@@ -170,17 +185,62 @@ next_wake(double deadline)
 	return t > 3600 ? 3600000 : (int)(t * 1000) + 1;
 }
 
-/* The next signal within ms, or 0; what the workers said meanwhile. */
+/* SIGUSR2: the binary anew, handed every socket the master keeps. */
+static void
+upgrade(int stopping)
+{
+	char err[256];
+
+	if (stopping || upgrade_fd >= 0)
+		return;
+	memset(&news, 0, sizeof(news));
+	if ((upgrade_fd = upgrade_launch(err, sizeof(err))) < 0)
+		log_msg(LOG_ERR, "master: upgrade failed: %s", err);
+	else
+		log_msg(
+		    LOG_NOTICE, "master: upgrade: starting the binary anew");
+}
+
+/* What the successor said: UPGRADED once it serves, else 0. */
+static int
+upgrade_news(void)
+{
+	int rc = upgrade_news_read(&news, upgrade_fd);
+
+	if (rc == UPGRADE_WAIT)
+		return 0;
+	close(upgrade_fd);
+	upgrade_fd = -1;
+	if (rc == UPGRADE_FAILED) {
+		log_msg(LOG_ERR, "master: upgrade failed: %s", news.why);
+		return 0;
+	}
+	log_msg(LOG_NOTICE, "master: upgrade: pid %d serves; the workers drain",
+	    (int)news.pid);
+	notify("MAINPID=%d\nREADY=1\nSTATUS=upgraded: pid %d serves",
+	    (int)news.pid, (int)news.pid);
+	listeners_disown();
+	return UPGRADED;
+}
+
+/*
+ * The next signal within ms, or 0; what the workers said meanwhile; or
+ * UPGRADED.
+ */
 static int
 next_signal(int sigfd, int ms, int *told)
 {
-	struct pollfd p[2] = {{sigfd, POLLIN, 0}, {serving_pipe[0], POLLIN, 0}};
+	struct pollfd p[3] = {{sigfd, POLLIN, 0}, {serving_pipe[0], POLLIN, 0},
+	    {upgrade_fd, POLLIN, 0}};
 	struct signalfd_siginfo si;
 
-	if (poll(p, 2, ms) <= 0)
+	if (poll(p, upgrade_fd >= 0 ? 3 : 2, ms) <= 0)
 		return 0;
 	if (p[1].revents & POLLIN)
 		serving(told);
+	if (upgrade_fd >= 0 && (p[2].revents & (POLLIN | POLLHUP)) &&
+	    upgrade_news() == UPGRADED)
+		return UPGRADED;
 	if ((p[0].revents & POLLIN) &&
 	    read(sigfd, &si, sizeof(si)) == sizeof(si))
 		return (int)si.ssi_signo;
@@ -210,6 +270,7 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -229,6 +290,12 @@ master_run(int n, double grace, master_worker_fn *fn, master_hup_fn *hup)
 			if (sig == SIGHUP && hup)
 				grace = hup();
 			forward(sig);
+		} else if (sig == SIGUSR2) {
+			upgrade(stopping);
+		} else if (sig == UPGRADED && !stopping) {
+			stopping = 1;
+			deadline = now() + grace + 5;
+			forward(SIGTERM);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			notify("STOPPING=1");

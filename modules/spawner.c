@@ -10,7 +10,9 @@
  * removes, for the event loop, the file of a unix socket that the loop
  * made while it was root, in a directory only root may write; and opens,
  * for a SIGHUP's renewal, a certificate or key file of a TLS service
- * that only root may read, handing the loop the open descriptor.
+ * that only root may read, handing the loop the open descriptor.  And, for
+ * a binary upgrade, it starts superd's own binary anew (reexec.c) as root
+ * with the listening sockets the loop hands it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include "devnull.h"
 #include "log.h"
 #include "loop.h"
+#include "reexec.h"
 #include "spawner.h"
 #include "tlspem.h"
 
@@ -40,7 +43,12 @@ enum {
 	SP_UNLINK,
 	SP_OPEN,
 	SP_OPENED,
+	SP_PASS,      /* a descriptor for the upgrade: status says which */
+	SP_UPGRADE,   /* the pipe to the successor: start it */
+	SP_UPGRADING, /* the answer: pid 0, or -errno */
 };
+
+#define SP_PASS_SOCKET (-1) /* else a standard descriptor, 0 to 2 */
 
 struct sp_msg {
 	int type;
@@ -121,6 +129,9 @@ struct spawner {
 	pid_t *kids;
 	int nkids, capkids;
 	char *control; /* the control socket start made: SIGHUP keeps it */
+	int passed[REEXEC_MAX_FDS]; /* SP_PASS's sockets, till SP_UPGRADE */
+	int npassed;
+	int stdio[3];
 };
 
 static const struct svc_conf *
@@ -299,6 +310,51 @@ do_open(struct spawner *sp, struct sp_msg *m)
 }
 
 static void
+drop_passed(struct spawner *sp)
+{
+	int i;
+
+	for (i = 0; i < sp->npassed; i++)
+		close(sp->passed[i]);
+	for (i = 0; i < 3; i++)
+		if (sp->stdio[i] >= 0)
+			close(sp->stdio[i]);
+	sp->npassed = 0;
+	sp->stdio[0] = sp->stdio[1] = sp->stdio[2] = -1;
+}
+
+/* One more descriptor for the upgrade: a listening socket or stdio. */
+static void
+do_pass(struct spawner *sp, const struct sp_msg *m, int fd)
+{
+	if (fd < 0)
+		return;
+	if (m->status >= 0 && m->status < 3 && sp->stdio[m->status] < 0)
+		sp->stdio[m->status] = fd;
+	else if (m->status == SP_PASS_SOCKET && sp->npassed < REEXEC_MAX_FDS)
+		sp->passed[sp->npassed++] = fd;
+	else
+		close(fd);
+}
+
+/* The successor, started as root with what was passed; all dropped. */
+static void
+do_upgrade(struct spawner *sp, struct sp_msg *m, int fd)
+{
+	m->type = SP_UPGRADING;
+	if (fd < 0 || sp->stdio[0] < 0 || sp->stdio[1] < 0 || sp->stdio[2] < 0)
+		m->pid = -EINVAL;
+	else if (reexec_start(sp->stdio, sp->passed, sp->npassed, fd) < 0)
+		m->pid = -errno;
+	else
+		m->pid = 0;
+	if (fd >= 0)
+		close(fd);
+	drop_passed(sp);
+	send_msg(sp->sock, m, -1);
+}
+
+static void
 reap(struct spawner *sp)
 {
 	struct signalfd_siginfo si;
@@ -328,6 +384,10 @@ request(struct spawner *sp)
 		return rc < 0 && errno == EPROTO ? 1 : rc;
 	if (m.type == SP_EXEC)
 		do_exec(sp, &m, fd);
+	else if (m.type == SP_PASS)
+		do_pass(sp, &m, fd);
+	else if (m.type == SP_UPGRADE)
+		do_upgrade(sp, &m, fd);
 	else if (fd >= 0)
 		close(fd);
 	if (m.type == SP_KILL)
@@ -366,7 +426,8 @@ isolate(int s)
 static void
 spawner_main(int s, struct conf *c, spawner_run_fn *run)
 {
-	struct spawner sp = {3, -1, c, run, NULL, 0, 0, NULL};
+	struct spawner sp = {
+	    .sock = 3, .sigfd = -1, .c = c, .run = run, .stdio = {-1, -1, -1}};
 	struct pollfd p[2];
 
 	if ((sp.sigfd = isolate(s)) < 0 ||
@@ -559,6 +620,44 @@ spawner_open(const char *path)
 		return -1;
 	}
 	return got;
+}
+
+static int
+pass(int fd, int slot)
+{
+	struct sp_msg m = {.type = SP_PASS, .status = slot};
+
+	return send_msg(sock, &m, fd);
+}
+
+/*
+ * superd's binary started anew by the spawner, as root, with the loop's
+ * standard descriptors, the n sockets fds and the pipe's end ready (the
+ * spawner's copies are closed once it has started).  0, or -1 with errno.
+ */
+int
+spawner_upgrade(const int *fds, int n, int ready)
+{
+	struct sp_msg m = {.type = SP_UPGRADE};
+	int i, got;
+
+	if (sock < 0) {
+		errno = ENOEXEC;
+		return -1;
+	}
+	for (i = 0; i < 3; i++)
+		if (pass(i, i) < 0)
+			return -1;
+	for (i = 0; i < n; i++)
+		if (pass(fds[i], SP_PASS_SOCKET) < 0)
+			return -1;
+	if (send_msg(sock, &m, ready) < 0 || answer(SP_UPGRADING, &m, &got) < 0)
+		return -1;
+	if (m.pid < 0) {
+		errno = -m.pid;
+		return -1;
+	}
+	return 0;
 }
 
 /* Closed: the spawner sees the end of its socket and exits. */

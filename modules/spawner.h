@@ -29,6 +29,7 @@ int spawner_kill(pid_t pid, int sig);
 int spawner_reload(void);
 int spawner_unlink(const char *path, const struct unixsock_id *id);
 int spawner_open(const char *path);
+int spawner_upgrade(const int *fds, int n, int ready);
 void spawner_stop(void);
 
 #endif
