@@ -5,11 +5,13 @@
 #include <cmocka.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "fix.h"
+#include "proc.h"
 #include "sock.h"
 
 /* Refused: superd accepted and closed with nothing written (recv is 0). */
@@ -142,4 +144,28 @@ fix_error_line(struct fix *f, int port, char *out, size_t len)
 	if (sd_log_lines_wait(&f->d, needle, NULL, 1, 5000) < 1)
 		fail_msg("no error logged for port %d", port);
 	sd_log_line(&f->d, needle, out, len);
+}
+
+static const char *
+ctl_binary(void)
+{
+	const char *b = getenv("SUPERCTL");
+
+	return b && *b ? b : "./superctl";
+}
+
+int
+sd_superctl(struct superd *d, char *out, size_t len, const char **args)
+{
+	char *argv[16], path[256];
+	int i = 0, rc;
+
+	argv[i++] = (char *)ctl_binary();
+	for (; *args && i < 15; args++)
+		argv[i++] = (char *)*args;
+	argv[i] = NULL;
+	snprintf(path, sizeof(path), "%s/ctl.out", d->dir);
+	rc = run_for(argv, path, 45000);
+	read_text(path, out, len);
+	return rc;
 }

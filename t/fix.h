@@ -50,4 +50,11 @@ void assert_healthy(struct fix *f);
 /* The error line logged for a client port of service "test". */
 void fix_error_line(struct fix *f, int port, char *out, size_t len);
 
+/*
+ * The built superctl ($SUPERCTL, or ./superctl beside ./superd) with args
+ * (NULL-terminated), run to its end: its exit status, its stdout and
+ * stderr in out.
+ */
+int sd_superctl(struct superd *d, char *out, size_t len, const char **args);
+
 #endif

@@ -34,32 +34,6 @@ sock_path(struct superd *d, char *out, size_t len)
 	snprintf(out, len, "%s/control.sock", d->dir);
 }
 
-/* superctl's path: $SUPERCTL, or ./superctl beside ./superd. */
-static const char *
-ctl_binary(void)
-{
-	const char *b = getenv("SUPERCTL");
-
-	return b && *b ? b : "./superctl";
-}
-
-/* superctl with args (NULL-terminated), its stdout and stderr in out. */
-static int
-superctl(struct superd *d, char *out, size_t len, const char **args)
-{
-	char *argv[16], path[256];
-	int i = 0, rc;
-
-	argv[i++] = (char *)ctl_binary();
-	for (; *args && i < 15; args++)
-		argv[i++] = (char *)*args;
-	argv[i] = NULL;
-	snprintf(path, sizeof(path), "%s/ctl.out", d->dir);
-	rc = run_for(argv, path, 15000);
-	read_text(path, out, len);
-	return rc;
-}
-
 /* superctl -s SOCKET with up to three words: its exit status. */
 static int
 ctl(struct superd *d, char *out, size_t len, const char *a, const char *b,
@@ -69,7 +43,7 @@ ctl(struct superd *d, char *out, size_t len, const char *a, const char *b,
 	const char *args[] = {"-s", sock, a, b, c, NULL};
 
 	sock_path(d, sock, sizeof(sock));
-	return superctl(d, out, len, args);
+	return sd_superctl(d, out, len, args);
 }
 
 /*
@@ -495,14 +469,14 @@ test_c_finds_the_socket_in_the_configuration(void **state)
 	char out[8192], other[256];
 
 	start_ctl(d, "");
-	assert_int_equal(superctl(d, out, sizeof(out), args), 0);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), args), 0);
 	assert_has(out, "echo serving ");
 
 	/* a configuration without control says so: exit 2 */
 	snprintf(other, sizeof(other), "%s/other.conf", d->dir);
 	sd_write(d, "other.conf", "services = ();\n");
 	args[1] = other;
-	assert_int_equal(superctl(d, out, sizeof(out), args), 2);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), args), 2);
 	assert_has(out, "no control socket set");
 	assert_int_equal(sd_stop(d), 0);
 }
@@ -516,12 +490,12 @@ test_no_socket_or_a_bad_command_line_exits_2(void **state)
 	const char *extra[] = {"-s", "/x", "kick", NULL};
 	char out[8192];
 
-	assert_int_equal(superctl(d, out, sizeof(out), missing), 2);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), missing), 2);
 	assert_has(out, "superctl: /nonexistent/control: No such file");
-	assert_int_equal(superctl(d, out, sizeof(out), bad), 2);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), bad), 2);
 	assert_has(out, "unknown command \"frob\"");
 	assert_has(out, "usage: superctl");
-	assert_int_equal(superctl(d, out, sizeof(out), extra), 2);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), extra), 2);
 	assert_has(out, "kick: wrong number of arguments");
 }
 

@@ -156,27 +156,13 @@ start(struct up *u)
 	assert_int_equal(wait_port(u->port, 5000), 0);
 }
 
-/* superctl upgrade, from the built ./superctl beside ./superd. */
+/* superctl upgrade: its exit status, what it printed in out. */
 static int
 ctl_upgrade(struct up *u, char *out, size_t len)
 {
-	const char *b = getenv("SUPERCTL");
-	char *argv[] = {(char *)(b && *b ? b : "./superctl"), "-s", u->ctl,
-	    "upgrade", NULL};
-	char path[300];
-	int fd, status;
-	pid_t pid;
-	ssize_t n;
+	const char *args[] = {"-s", u->ctl, "upgrade", NULL};
 
-	snprintf(path, sizeof(path), "%s/ctl.out", u->d.dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	assert_true(fd >= 0);
-	pid = proc_spawn(argv, fd);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	n = pread(fd, out, len - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return sd_superctl(&u->d, out, len, args);
 }
 
 /* The pid that serves once the old one has said so: not the old one. */
