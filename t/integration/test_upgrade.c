@@ -385,6 +385,24 @@ test_master_upgrades_its_workers_under_load(void **state)
 	assert_true(sd_log_count(&u->d, "master: 2 workers started") >= 2);
 }
 
+/*
+ * superctl upgrade fails (its reason in out) and changes nothing: the
+ * same process serves, logged why, and names itself in the pid file.
+ */
+static void
+upgrade_refused(struct up *u, char *out, size_t len, const char *after)
+{
+	pid_t old = u->d.pid;
+
+	assert_int_equal(ctl_upgrade(u, out, len), 1);
+	assert_non_null(strstr(out, "upgrade failed: "));
+	assert_int_equal(sd_log_count(&u->d, "upgrade failed: "), 1);
+	assert_alive(&u->d, after);
+	assert_int_equal(pid_in_file(u), old);
+	assert_true(served(connect_ok(u->port)));
+	assert_true(unix_echo(u->unix_));
+}
+
 static void
 test_broken_binary_changes_nothing(void **state)
 {
@@ -395,13 +413,7 @@ test_broken_binary_changes_nothing(void **state)
 	start(u);
 	old = u->d.pid;
 	break_binary(u);
-	assert_int_equal(ctl_upgrade(u, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "upgrade failed: "));
-	assert_int_equal(sd_log_count(&u->d, "upgrade failed: "), 1);
-	assert_alive(&u->d, "a broken binary");
-	assert_int_equal(pid_in_file(u), old);
-	assert_true(served(connect_ok(u->port)));
-	assert_true(unix_echo(u->unix_));
+	upgrade_refused(u, out, sizeof(out), "a broken binary");
 	/* the files are still the serving process's, and it upgrades later */
 	copy_binary(u->orig, u->bin);
 	assert_int_equal(ctl_upgrade(u, out, sizeof(out)), 0);
@@ -414,17 +426,12 @@ test_bad_configuration_at_upgrade_changes_nothing(void **state)
 {
 	struct up *u = *state;
 	char out[1024];
-	pid_t old;
 
 	start(u);
-	old = u->d.pid;
 	sd_write(&u->d, "superd.conf", "services = ( { name = 1; } );\n");
-	assert_int_equal(ctl_upgrade(u, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "upgrade failed: "));
+	upgrade_refused(
+	    u, out, sizeof(out), "an upgrade refused by its configuration");
 	assert_non_null(strstr(out, "superd.conf:1"));
-	assert_alive(&u->d, "an upgrade refused by its configuration");
-	assert_int_equal(pid_in_file(u), old);
-	assert_true(served(connect_ok(u->port)));
 }
 
 int
