@@ -165,7 +165,7 @@ bench/ref_tls: bench/ref_tls.c
 # superd against the hand-written reference server, in one run; QUICK=1 for a short one.
 bench: deps
 	$(MAKE) superd bench/loadgen bench/ref bench/ref_tls
-	QUICK=$(QUICK) sh bench/run.sh
+	QUICK=$(QUICK) BENCH_ONLY=$(BENCH_ONLY) sh bench/run.sh
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
