@@ -171,7 +171,7 @@ bench/ref_tls: bench/ref_tls.c
 # superd against the hand-written reference server, in one run; QUICK=1 for a short one.
 bench: deps
 	$(MAKE) superd bench/loadgen bench/ref bench/ref_tls
-	QUICK=$(QUICK) sh bench/run.sh
+	QUICK=$(QUICK) BENCH_ONLY=$(BENCH_ONLY) sh bench/run.sh
 
 FUZZ_DEBS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
@@ -252,12 +252,14 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/superd
 
 # The integration tests with superd under valgrind's memcheck.
-# (the timing-free ones: memcheck runs superd some twenty times slower).
-VALGRIND_TESTS ?= t/bin/test_smoke t/bin/test_lifecycle t/bin/test_churn
+# (the timing-free ones: memcheck runs superd some twenty times slower;
+# test_tls's bounds on time are stretched TLS_SLOW times).
+VALGRIND_TESTS ?= t/bin/test_smoke t/bin/test_lifecycle t/bin/test_churn \
+    t/bin/test_tls
 valgrind: deps
 	$(MAKE) deps DEBS=valgrind
 	$(MAKE) superd $(VALGRIND_TESTS)
-	CHURN=3000 sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
+	CHURN=3000 TLS_SLOW=10 sh t/run.sh t/valgrind.sh $(VALGRIND_TESTS)
 
 # The Debian package, built in a copy under build/deb (dpkg-buildpackage
 # writes beside the source tree) from the files git knows, untracked ones

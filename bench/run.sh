@@ -11,7 +11,8 @@
 # TLS connections instead of 10,000, and run 1.5 s of handshakes instead
 # of 3.
 # SUPERD=path measures that superd binary instead of ./superd (an older
-# build, for a before and after).
+# build, for a before and after).  BENCH_ONLY=tls runs the TLS rows
+# alone.
 #
 # `make bench` runs it after building superd, bench/loadgen and bench/ref.
 
@@ -414,6 +415,8 @@ idle_test()
 say "ports: ref $R_ECHO/$R_QOTD/$R_CHAT, superd $S_ECHO/$S_QOTD/$S_CHAT/$S_EXEC"
 say "$PINNING; $REPS run(s) of ${SECS}s per row, chat $CHAT_REPS of ${CHAT_SECS}s, churn $CHURN; log in $TMP"
 
+# BENCH_ONLY=tls: the TLS rows alone (the main servers start, and wait).
+if [ "${BENCH_ONLY:-}" != tls ]; then
 idle_test ref "$REF" "$R_ECHO"
 idle_test superd "$SUPERD" "$S_ECHO"
 row "memory per idle connection, $IDLE open (KiB above baseline)" \
@@ -563,6 +566,7 @@ churn ref "$REF" "$R_QOTD" "$REF_CHURN"
 churn superd "$SUPERD" "$S_QOTD" "$CHURN"
 row "RSS growth, 10,000 to $superd_churned QOTD connections (ref: to $ref_churned) (%)" \
     "$ref_drift" "$superd_drift" "max:10" "≤ 10%"
+fi
 
 # TLS: bench/ref_tls against a superd of its own serving the shipped
 # services/echo.lua over TLS 1.3, both fresh (the idle memory's baseline
@@ -679,6 +683,7 @@ function num(x) { return x + 0 }
 		met = ($3 ~ /^[0-9.]/ && num($3) <= c[2] + 0) ? "yes" : "**no**"
 	printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ratio, $5, met
 }' "$ROWS"
+[ "${BENCH_ONLY:-}" = tls ] && exit 0
 
 # workers = 2 against workers = 1: echo C=100 with two load generator
 # threads.  Neither server is pinned (two workers need both cores) and

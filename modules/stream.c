@@ -363,6 +363,9 @@ stream_handshake(struct stream *st)
 	if ((r = st->ops->handshake(st)) == 0)
 		return;
 	st->handshaking = 0;
+	/* what a plain recv knew of the kernel is stale: the handshake's
+	 * reads may have taken, and kept, the bytes after it */
+	st->drained = 0;
 	loop_timer_cancel(&st->idle);
 	st->ev->secured(st, r > 0 ? STREAM_SECURE_OK : STREAM_SECURE_BAD);
 }

@@ -4,8 +4,10 @@
  * stream, which waits for the next edge as it does for plain bytes.  A
  * recv reads records until the room is full or the kernel has no more,
  * so that no decrypted byte waits inside OpenSSL with no edge to come
- * for it.  Every call starts with an empty OpenSSL error queue: one
- * connection's error is never another's.
+ * for it; OpenSSL reads ahead, and a read that came back short tells
+ * that the kernel has no more without another.  Every call starts with
+ * an empty OpenSSL error queue: one connection's error is never
+ * another's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -44,6 +47,33 @@ would_block(SSL *ssl, int r)
 	return -1;
 }
 
+/*
+ * Set by the socket BIO's callback after each read it makes: the read
+ * came back with less than OpenSSL asked for (read-ahead asks for all
+ * the room its buffer has), so the kernel held no more just then.
+ */
+static int kernel_dry;
+
+static long
+note_read(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+    int ret, size_t *processed)
+{
+	(void)b;
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		kernel_dry = ret > 0 && *processed < len;
+	return ret;
+}
+
+/*
+ * Records until the room is full, OpenSSL says WANT_READ, or all it
+ * read from a kernel that had no more is decrypted and taken: a short
+ * return then says drained, as a short recv does on a plain socket, and
+ * edge-triggered epoll reports what comes next.  No SSL_read just to
+ * hear WANT_READ.
+ */
 static ssize_t
 tls_recv(struct stream *st, void *p, size_t n)
 {
@@ -52,11 +82,14 @@ tls_recv(struct stream *st, void *p, size_t n)
 	int k;
 
 	ERR_clear_error();
+	kernel_dry = 0;
 	while (got < n) {
 		k = SSL_read(st->ssl, (char *)p + got,
 		    n - got > INT_MAX ? INT_MAX : (int)(n - got));
 		if (k > 0) {
 			got += (size_t)k;
+			if (kernel_dry && !SSL_has_pending(st->ssl))
+				break;
 			continue;
 		}
 		r = would_block(st->ssl, k);
@@ -172,6 +205,10 @@ session_new(struct stream *st, struct tls_ctx *x)
 		ERR_clear_error();
 		return NULL;
 	}
+	/* a record, or several, in one read; note_read says when it was
+	 * all the kernel had */
+	SSL_set_read_ahead(ssl, 1);
+	BIO_set_callback_ex(SSL_get_rbio(ssl), note_read);
 	return ssl;
 }
 
