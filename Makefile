@@ -44,7 +44,7 @@ IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
 	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
-	modules/exec.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
+	modules/exec.c modules/relay.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 # superctl reads the configuration only for `control`: libconfig and the

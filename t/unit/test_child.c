@@ -32,7 +32,7 @@ test_child_env_holds_the_connection_then_settings_then_path(void **state)
 	setenv("T_SECRET", "no", 1);
 	peer_of(&peer, "192.0.2.7", 4711);
 	/* no socket: no TCPLOCAL* */
-	assert_int_equal(child_env_build(&e, &v, -1, &peer), 0);
+	assert_int_equal(child_env_build(&e, &v, -1, &peer, NULL), 0);
 	assert_int_equal(e.n, 7);
 	assert_string_equal(e.v[0], "PROTO=TCP");
 	assert_string_equal(e.v[1], "TCPREMOTEIP=192.0.2.7");
@@ -62,7 +62,7 @@ test_child_env_first_of_a_name_wins(void **state)
 	setenv("B", "passed", 1);
 	unsetenv("T_UNSET");
 	peer_of(&peer, "127.0.0.1", 1);
-	assert_int_equal(child_env_build(&e, &v, -1, &peer), 0);
+	assert_int_equal(child_env_build(&e, &v, -1, &peer, NULL), 0);
 	assert_int_equal(e.n, 5);
 	assert_string_equal(e.v[1], "TCPREMOTEIP=127.0.0.1");
 	assert_string_equal(e.v[3], "PATH=/bin");
