@@ -56,8 +56,8 @@ UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 # What every integration test links: a real superd, client sockets, processes,
-# superd -I put to use.
-TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c
+# superd -I put to use, the TLS tests' certificates.
+TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c t/tlsfix.c
 THDRS = t/client.h $(TLIB:.c=.h)
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
