@@ -61,7 +61,12 @@ tls_recv(struct stream *st, void *p, size_t n)
 		}
 		r = would_block(st->ssl, k);
 		if (got > 0) {
-			/* the end, or the error, is for the next call */
+			/*
+			 * The end, or the error, is for the next call, which
+			 * no edge will prompt: OpenSSL has read it already.
+			 */
+			if (r == 0 || errno != EAGAIN)
+				st->hup = 1;
 			return (ssize_t)got;
 		}
 		return r;
