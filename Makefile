@@ -50,7 +50,7 @@ IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \
 	modules/import_xval.c modules/import_fold.c modules/import_out.c
 LUAMODS = modules/daemon.c modules/serve.c modules/service.c modules/vm.c modules/task.c modules/conn.c modules/udp.c \
-	modules/exec.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
+	modules/exec.c modules/relay.c modules/reconf.c modules/ctlcmd.c modules/lconnect.c modules/ldgram.c modules/lsocket.c modules/ltls.c modules/lspawn.c modules/lsuperd.c modules/sandbox.c
 SRCS = superd.c $(PLAIN) $(IMPORT) $(LUAMODS)
 HDRS = $(wildcard modules/*.h)
 # superctl reads the configuration only for `control`: libconfig and the
@@ -62,8 +62,8 @@ UNIT = $(patsubst t/unit/%.c,t/bin/%,$(wildcard t/unit/test_*.c))
 ASAN_UNIT = $(patsubst t/unit/%.c,t/bin/asan/%,$(wildcard t/unit/test_*.c))
 INTEG = $(patsubst t/integration/%.c,t/bin/%,$(wildcard t/integration/test_*.c))
 # What every integration test links: a real superd, client sockets, processes,
-# superd -I put to use.
-TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c
+# superd -I put to use, the TLS tests' certificates.
+TLIB = t/sd.c t/sock.c t/proc.c t/fix.c t/imp.c t/tlsfix.c
 THDRS = t/client.h $(TLIB:.c=.h)
 
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -90,7 +90,8 @@ env_listen(struct child_env *e, const char *name)
 
 /* ucspi-unix's: who the client is (SO_PEERCRED), where it came in. */
 static int
-env_unix(struct child_env *e, int fd, const union net_addr *peer)
+env_unix(struct child_env *e, int fd, const union net_addr *peer,
+    const struct child_tls *tls)
 {
 	char pid[16], uid[16], gid[16], path[128];
 
@@ -102,28 +103,60 @@ env_unix(struct child_env *e, int fd, const union net_addr *peer)
 	    child_env_set(e, "UNIXREMOTEEUID", uid) < 0 ||
 	    child_env_set(e, "UNIXREMOTEEGID", gid) < 0)
 		return -1;
-	if (unixsock_path(fd, path, sizeof(path)) == 0 &&
-	    child_env_set(e, "UNIXLOCALPATH", path) < 0)
+	if (tls != NULL)
+		snprintf(path, sizeof(path), "%s", tls->local_path);
+	else if (unixsock_path(fd, path, sizeof(path)) < 0)
+		path[0] = '\0';
+	if (path[0] != '\0' && child_env_set(e, "UNIXLOCALPATH", path) < 0)
+		return -1;
+	return 0;
+}
+
+/* A variable of mod_ssl's, when the handshake gave it a value. */
+static int
+env_some(struct child_env *e, const char *name, const char *value)
+{
+	return value[0] == '\0' ? 0 : child_env_set(e, name, value);
+}
+
+/* mod_ssl's: what the handshake agreed, and the client's certificate. */
+static int
+env_tls(struct child_env *e, const struct child_tls *t)
+{
+	if (child_env_set(e, "PROTO", "SSL") < 0 ||
+	    env_some(e, "SSL_PROTOCOL", t->protocol) < 0 ||
+	    env_some(e, "SSL_CIPHER", t->cipher) < 0 ||
+	    env_some(e, "SSL_TLS_SNI", t->sni) < 0 ||
+	    env_some(e, "SSL_CLIENT_VERIFY", t->verify) < 0 ||
+	    env_some(e, "SSL_CLIENT_S_DN", t->subject) < 0 ||
+	    env_some(e, "SSL_CLIENT_I_DN", t->issuer) < 0)
 		return -1;
 	return 0;
 }
 
 /*
  * First: what the connection is (ucspi-tcp's variables: who the client is,
- * where it came in; ucspi-unix's on a unix socket), which no setting can
- * pretend otherwise.
+ * where it came in; ucspi-unix's on a unix socket; PROTO=SSL and mod_ssl's
+ * behind TLS), which no setting can pretend otherwise.
  */
 static int
-env_connection(struct child_env *e, int fd, const union net_addr *peer)
+env_connection(struct child_env *e, int fd, const union net_addr *peer,
+    const struct child_tls *tls)
 {
 	union net_addr local;
 
+	if (tls != NULL && env_tls(e, tls) < 0)
+		return -1;
 	if (peer->sa.sa_family == AF_UNIX)
-		return env_unix(e, fd, peer);
+		return env_unix(e, fd, peer, tls);
 	if (child_env_set(e, "PROTO", "TCP") < 0 ||
 	    env_addr(e, "TCPREMOTEIP", "TCPREMOTEPORT", peer) < 0)
 		return -1;
-	if (net_local(fd, &local) == 0 &&
+	if (tls != NULL)
+		local = tls->local;
+	else if (net_local(fd, &local) < 0)
+		local.sa.sa_family = AF_UNSPEC;
+	if (local.sa.sa_family != AF_UNSPEC &&
 	    env_addr(e, "TCPLOCALIP", "TCPLOCALPORT", &local) < 0)
 		return -1;
 	return 0;
@@ -158,10 +191,10 @@ env_passed(struct child_env *e, char *const *names)
 
 int
 child_env_build(struct child_env *e, const struct svc_conf *v, int fd,
-    const union net_addr *peer)
+    const union net_addr *peer, const struct child_tls *tls)
 {
 	memset(e, 0, sizeof(*e));
-	if ((peer != NULL ? env_connection(e, fd, peer)
+	if ((peer != NULL ? env_connection(e, fd, peer, tls)
 			  : env_listen(e, v->name)) < 0 ||
 	    env_entries(e, v->env) < 0 || env_passed(e, v->passenv) < 0 ||
 	    child_env_set(e, "PATH", CHILD_PATH) < 0) {
@@ -316,7 +349,7 @@ program_argv(const struct svc_conf *v)
  */
 void
 child_exec(const struct svc_conf *v, const char *user, const char *group,
-    int fd, const union net_addr *peer)
+    int fd, const union net_addr *peer, const struct child_tls *tls)
 {
 	char err[128], **argv;
 	struct child_env e;
@@ -325,7 +358,7 @@ child_exec(const struct svc_conf *v, const char *user, const char *group,
 
 	if (descriptors(fd, peer == NULL) < 0 ||
 	    (argv = program_argv(v)) == NULL ||
-	    child_env_build(&e, v, 0, peer) < 0)
+	    child_env_build(&e, v, 0, peer, tls) < 0)
 		_exit(126);
 	rc = priv_lookup(user, group, &p, err, sizeof(err));
 	if (rc < 0 || env_user(&e, rc == 0 && p.user ? getpwnam(p.user)

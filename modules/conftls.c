@@ -250,10 +250,10 @@ check_fit(struct tctx *x, const config_setting_t *s, const struct svc_conf *v)
 		return conf_blame(&x->w, s,
 		    "\"tls\" is for TCP and unix stream sockets: "
 		    "\"protocol\" must be \"tcp\"");
-	if (v->exec != NULL)
+	if (v->wait)
 		return conf_blame(&x->w, s,
-		    "\"tls\" on an exec service is not supported yet: "
-		    "serve it with a script");
+		    "\"tls\" does not apply to a wait service: its program "
+		    "takes the listening socket");
 	return 0;
 }
 
@@ -271,6 +271,10 @@ get_starttls(struct tctx *x, const config_setting_t *g, struct svc_conf *v)
 	if (v->starttls && v->tls == NULL)
 		return conf_blame(
 		    &x->w, s, "\"starttls\" needs a \"tls\" group");
+	if (v->starttls && v->exec != NULL)
+		return conf_blame(&x->w, s,
+		    "\"starttls\" is for Lua services: an exec service's "
+		    "TLS begins with the connection");
 	return 0;
 }
 

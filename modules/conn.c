@@ -100,13 +100,9 @@ conn_new(lua_State *L, const void *mt_key)
 static void
 conn_tls_note(const struct conn *c, char *out, size_t len)
 {
-	struct tls_info ti;
-
 	out[0] = '\0';
-	if (!log_enabled(LOG_INFO) || tls_info(&c->st, &ti) < 0)
-		return;
-	snprintf(out, len, " tls %s%s%s", ti.version, ti.sni ? " sni " : "",
-	    ti.sni ? ti.sni : "");
+	if (log_enabled(LOG_INFO))
+		tls_note(&c->st, out, len);
 }
 
 static void
@@ -671,19 +667,11 @@ conn_secured(struct stream *st, int how)
 	struct service *s = c->svc;
 	char peer[NET_PEERSTRLEN];
 
-	if (how == STREAM_SECURE_OK) {
-		s->stats->tls_handshakes++;
-		s->stats->tls_versions[tls_is_13(st)]++;
-	} else {
-		s->stats->tls_failures++;
-		s->stats->tls_failed_by[how == STREAM_SECURE_LATE
-					    ? TLS_FAIL_TIMEOUT
-					    : tls_failure_kind()]++;
+	tls_count(st, how, s->stats);
+	if (how != STREAM_SECURE_OK)
 		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
 		    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
-		    how == STREAM_SECURE_LATE ? "handshake_timeout"
-					      : tls_failure());
-	}
+		    tls_why(how));
 	arm_idle(c);
 	if (c->task != NULL || c->outbound) {
 		/* STARTTLS, superd.connect: a coroutine waits for the end */

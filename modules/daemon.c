@@ -33,6 +33,7 @@
 #include "priv.h"
 #include "reexec.h"
 #include "reconf.h"
+#include "relay.h"
 #include "serve.h"
 #include "service.h"
 #include "spawner.h"
@@ -204,6 +205,7 @@ stop_now(struct loop_timer *t)
 	/* fini still runs: the loop stops once the queue is empty. */
 	hard_stop = 1;
 	conn_end_all(WHY_SHUTDOWN);
+	relay_end_all();
 	exec_kill_all(SIGTERM);
 	loop_timer_set(&stop_timer, loop_now() + 1);
 }
@@ -393,6 +395,7 @@ idle(void)
 	task_run_queue();
 	stream_flush_queue();
 	udp_flush();
+	relay_collect();
 	reap_services();
 	if (stopping && !task_pending() &&
 	    (admit_open_total() == admit_outbound_total() ||
@@ -614,6 +617,8 @@ daemon_end(void)
 	struct service *s;
 
 	conn_end_all(WHY_SHUTDOWN);
+	relay_end_all();
+	relay_collect();
 	task_kill_all();
 	while ((s = LIST_FIRST(&services)) != NULL)
 		serve_free(s);

@@ -27,6 +27,8 @@ struct child {
 	double started;
 	struct loop_timer runtime; /* max_runtime, then KILL_GRACE */
 	int overtime;		   /* signals max_runtime has sent */
+	exec_end_fn *on_end;	   /* a relay's: it holds the admission */
+	void *ud;
 	struct child *next;
 };
 
@@ -73,7 +75,7 @@ exec_check(const struct svc_conf *v, const char *path, char *err, size_t len)
  */
 static void
 child_main(const struct conf *c, const struct svc_conf *v, int fd,
-    const union net_addr *peer)
+    const union net_addr *peer, const struct child_tls *tls)
 {
 	const char *user = v->user, *group = v->group;
 
@@ -81,7 +83,7 @@ child_main(const struct conf *c, const struct svc_conf *v, int fd,
 		user = exec_default_user(c);
 		group = c->group;
 	}
-	child_exec(v, user, group, fd, peer);
+	child_exec(v, user, group, fd, peer, tls);
 }
 
 /*
@@ -135,15 +137,16 @@ runtime_over(struct loop_timer *t)
  * NULL when it cannot start (logged).
  */
 static struct child *
-spawn(struct service *s, int fd, const union net_addr *peer)
+spawn(struct service *s, int fd, const union net_addr *peer,
+    const struct child_tls *tls)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	pid_t pid = -1;
 
 	if (c != NULL && spawner_active())
-		pid = spawner_exec(s->name, fd, peer);
+		pid = spawner_exec(s->name, fd, peer, tls);
 	else if (c != NULL && (pid = fork()) == 0)
-		child_main(s->owner, s->conf, fd, peer);
+		child_main(s->owner, s->conf, fd, peer, tls);
 	if (pid < 0) {
 		log_msg(LOG_ERR, "%s: cannot start %s: %m", s->name,
 		    s->conf->exec[0]);
@@ -167,7 +170,7 @@ spawn(struct service *s, int fd, const union net_addr *peer)
 void
 exec_start(struct service *s, int fd, const union net_addr *peer)
 {
-	struct child *c = spawn(s, fd, peer);
+	struct child *c = spawn(s, fd, peer, NULL);
 
 	close(fd);
 	if (c == NULL)
@@ -175,6 +178,33 @@ exec_start(struct service *s, int fd, const union net_addr *peer)
 	c->peer = *peer;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	s->stats->accepted++;
+}
+
+/*
+ * A TLS client's program on fd, its end of the relay's socket pair (fd
+ * stays the caller's): NULL when it cannot start (logged).  The relay,
+ * which holds the client's admission, hears of its end through fn.
+ */
+struct child *
+exec_relayed(struct service *s, int fd, const union net_addr *peer,
+    const struct child_tls *tls, exec_end_fn *fn, void *ud)
+{
+	struct child *c = spawn(s, fd, peer, tls);
+
+	if (c == NULL)
+		return NULL;
+	c->peer = *peer;
+	c->on_end = fn;
+	c->ud = ud;
+	return c;
+}
+
+/* Its relay has closed: the program holds the admission until it ends. */
+void
+exec_detach(struct child *c)
+{
+	c->on_end = NULL;
+	c->ud = NULL;
 }
 
 /*
@@ -213,7 +243,7 @@ exec_start_wait(struct service *s, struct listener *l)
 		listener_release_at(l, loop_now() + SERVICE_WAIT_PAUSE);
 		return;
 	}
-	if ((c = spawn(s, l->io.fd, NULL)) == NULL) {
+	if ((c = spawn(s, l->io.fd, NULL, NULL)) == NULL) {
 		listener_release_at(l, loop_now() + 1);
 		return;
 	}
@@ -255,7 +285,9 @@ ended(pid_t pid, int status)
 	nchildren--;
 	loop_timer_cancel(&c->runtime);
 	child_log(c, status);
-	if (c->listening >= 0) {
+	if (c->on_end != NULL) {
+		c->on_end(c->ud);
+	} else if (c->listening >= 0) {
 		admit_release(&c->svc->admit, NULL, ADMIT_PROGRAM);
 		listener_release_fd(c->listening);
 	} else {

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "exec.h"
 #include "listener.h"
+#include "relay.h"
 #include "serve.h"
 #include "service.h"
 #include "udp.h"
@@ -27,6 +28,8 @@ serve_accept(void *owner, int fd, const union net_addr *peer)
 	if (why != NULL) {
 		close(fd);
 		admit_refuse(&s->admit, "tcp", peer, why);
+	} else if (s->L == NULL && s->tls != NULL) {
+		relay_accept(s, fd, peer);
 	} else if (s->L == NULL) {
 		exec_start(s, fd, peer);
 	} else {

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "conftls.h"
 #include "devnull.h"
 #include "log.h"
@@ -55,7 +56,9 @@ struct sp_msg {
 	pid_t pid;     /* STARTED, OPENED (-errno when refused), EXITED, KILL */
 	int status;    /* EXITED: waitpid's; KILL: the signal */
 	int listening; /* EXEC: the descriptor is a listening socket */
+	int relayed;   /* EXEC: superd's TLS relay, tls says what it agreed */
 	union net_addr peer;
+	struct child_tls tls;
 	char service[64];
 	char path[PATH_MAX];	 /* UNLINK: a unix socket's; OPEN: a TLS file */
 	struct unixsock_id file; /* UNLINK: the one the loop made */
@@ -185,7 +188,8 @@ start_child(struct spawner *sp, const struct svc_conf *v, int fd,
 	close(sp->sigfd);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
-	sp->run(sp->c, v, fd, m->listening ? NULL : &m->peer);
+	sp->run(sp->c, v, fd, m->listening ? NULL : &m->peer,
+	    m->relayed ? &m->tls : NULL);
 	_exit(127);
 }
 
@@ -531,12 +535,14 @@ answer(int want, struct sp_msg *m, int *fd)
 }
 
 /*
- * The program of exec service `service` on fd (a connection from peer;
- * the listening socket itself when peer is NULL): its pid, or -1 with
- * errno (EPERM: the spawner knows no such exec service).
+ * The program of exec service `service` on fd (a connection from peer,
+ * through superd's TLS relay when tls is not NULL; the listening socket
+ * itself when peer is NULL): its pid, or -1 with errno (EPERM: the
+ * spawner knows no such exec service).
  */
 pid_t
-spawner_exec(const char *service, int fd, const union net_addr *peer)
+spawner_exec(const char *service, int fd, const union net_addr *peer,
+    const struct child_tls *tls)
 {
 	struct sp_msg m = {.type = SP_EXEC, .listening = peer == NULL};
 	int got;
@@ -547,6 +553,10 @@ spawner_exec(const char *service, int fd, const union net_addr *peer)
 	}
 	if (peer != NULL)
 		m.peer = *peer;
+	if (tls != NULL) {
+		m.relayed = 1;
+		m.tls = *tls;
+	}
 	strncpy(m.service, service, sizeof(m.service) - 1);
 	if (send_msg(sock, &m, fd) < 0)
 		return -1;

@@ -94,7 +94,12 @@ tls_recv(struct stream *st, void *p, size_t n)
 		}
 		r = would_block(st->ssl, k);
 		if (got > 0) {
-			/* the end, or the error, is for the next call */
+			/*
+			 * The end, or the error, is for the next call, which
+			 * no edge will prompt: OpenSSL has read it already.
+			 */
+			if (r == 0 || errno != EAGAIN)
+				st->hup = 1;
 			return (ssize_t)got;
 		}
 		return r;
@@ -306,6 +311,7 @@ tls_info(const struct stream *st, struct tls_info *out)
 	}
 	out->resumed = SSL_session_reused(st->ssl);
 	if ((peer = SSL_get0_peer_certificate(st->ssl)) != NULL) {
+		out->peer = 1;
 		name_text(X509_get_subject_name(peer), out->subject,
 		    sizeof(out->subject));
 		name_text(X509_get_issuer_name(peer), out->issuer,
@@ -316,10 +322,44 @@ tls_info(const struct stream *st, struct tls_info *out)
 	return 0;
 }
 
+/* " tls TLSv1.3 sni NAME" for the log line of a stream whose handshake
+ * is done, else "". */
+void
+tls_note(const struct stream *st, char *out, size_t len)
+{
+	struct tls_info ti;
+
+	out[0] = '\0';
+	if (tls_info(st, &ti) == 0)
+		snprintf(out, len, " tls %s%s%s", ti.version,
+		    ti.sni ? " sni " : "", ti.sni ? ti.sni : "");
+}
+
 const char *
 tls_failure(void)
 {
 	return failure;
+}
+
+/* A handshake's end (STREAM_SECURE_*) in its service's counters. */
+void
+tls_count(const struct stream *st, int how, struct service_stats *stats)
+{
+	if (how == STREAM_SECURE_OK) {
+		stats->tls_handshakes++;
+		stats->tls_versions[tls_is_13(st)]++;
+		return;
+	}
+	stats->tls_failures++;
+	stats->tls_failed_by[how == STREAM_SECURE_LATE ? TLS_FAIL_TIMEOUT
+						       : tls_failure_kind()]++;
+}
+
+/* Why a handshake that ended so failed, for the log line. */
+const char *
+tls_why(int how)
+{
+	return how == STREAM_SECURE_LATE ? "handshake_timeout" : tls_failure();
 }
 
 int

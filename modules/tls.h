@@ -22,6 +22,7 @@ struct tls_info {
 	const char *sni; /* the server name the client asked for, or NULL */
 	char alpn[256];	 /* the protocol agreed, or "" */
 	char subject[256], issuer[256]; /* the client's certificate, or "" */
+	int peer;			/* the client sent a certificate */
 	int verified;			/* a client certificate that passed */
 	int resumed;
 };
@@ -41,6 +42,7 @@ int tls_attach_client(struct stream *st, struct tls_ctx *x,
     double timeout);
 /* 0 with *out filled on a TLS stream whose handshake is done; else -1. */
 int tls_info(const struct stream *st, struct tls_info *out);
+void tls_note(const struct stream *st, char *out, size_t len);
 /* Why the last handshake failed, for the log line, and its kind. */
 const char *tls_failure(void);
 #define TLS_FAIL_PROTOCOL 0    /* not TLS, or TLS gone wrong */
@@ -49,6 +51,9 @@ const char *tls_failure(void);
 #define TLS_FAIL_TIMEOUT 3     /* handshake_timeout (the owner's to say) */
 int tls_failure_kind(void);
 extern const char *const tls_failure_kinds[]; /* their names */
+/* A handshake's end (STREAM_SECURE_*): counted, and why, for the log. */
+void tls_count(const struct stream *st, int how, struct service_stats *stats);
+const char *tls_why(int how);
 /* 1 for TLS 1.3, 0 for older, on a stream whose handshake is done. */
 int tls_is_13(const struct stream *st);
 

@@ -114,6 +114,18 @@ read_text(const char *path, char *out, size_t len)
 }
 
 void
+run_text(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+void
 assert_has(const char *s, const char *needle)
 {
 	if (strstr(s, needle) == NULL)

@@ -40,6 +40,8 @@ pid_t redis_start(const char *dir, int port, const char *password);
 int run_for(char *const argv[], const char *outpath, int ms);
 /* A file's text, NUL-terminated ("" when it cannot be read). */
 void read_text(const char *path, char *out, size_t len);
+/* What the shell command cmd prints, NUL-terminated. */
+void run_text(const char *cmd, char *out, size_t len);
 /* Fails the test unless needle is in s. */
 void assert_has(const char *s, const char *needle);
 

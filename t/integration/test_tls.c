@@ -19,29 +19,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "tlsfix.h"
 
 #define BIG 8192
-
-/* A CA, server certificates for localhost and b.example, a client's. */
-static const char pki_sh[] =
-    "set -e\n"
-    "key() { openssl genpkey -algorithm EC"
-    " -pkeyopt ec_paramgen_curve:P-256 -out \"$1\" 2>/dev/null; }\n"
-    "cert() { # name subject [ca]\n"
-    "  key $1.key\n"
-    "  openssl req -new -key $1.key -subj \"$2\" -out $1.csr\n"
-    "  printf 'subjectAltName=DNS:%s\\n' \"${2##*CN=}\" > $1.ext\n"
-    "  openssl x509 -req -in $1.csr -CA ${3:-ca}.pem -CAkey ${3:-ca}.key"
-    " -CAcreateserial -days 2 -extfile $1.ext -out $1.pem 2>/dev/null\n"
-    "}\n"
-    "key ca.key\n"
-    "openssl req -x509 -new -key ca.key -subj '/CN=superd test CA'"
-    " -days 2 -out ca.pem\n"
-    "cert localhost /CN=localhost\n"
-    "cert b.example /CN=b.example\n"
-    "cert client /CN=client\n"
-    "cert renewed '/O=renewed/CN=localhost'\n"
-    "printf 'not a certificate\\n' > bad.pem\n";
 
 /*
  * The client: python3 tls_client.py PORT [sni=NAME] [alpn=a,b] [cert=N]
@@ -140,25 +120,16 @@ static int
 tls_setup(void **state)
 {
 	struct superd *d;
-	char cmd[512];
 
 	if (sd_setup(state) != 0)
 		return -1;
 	d = *state;
-	sd_write(d, "pki.sh", "%s", pki_sh);
 	sd_write(d, "tls_client.py", "%s", client_py);
 	sd_write(d, "info.lua", "%s", info_lua);
 	sd_write(d, "smtp.lua", "%s", smtp_lua);
 	sd_write(d, "out.lua", "%s", out_lua);
 	sd_write(d, "inject.py", "%s", inject_py);
-	snprintf(
-	    cmd, sizeof(cmd), "cd '%s' && sh pki.sh > pki.log 2>&1", d->dir);
-	if (system(cmd) != 0) {
-		fprintf(stderr,
-		    "cannot make the certificates: see %s/pki.log\n", d->dir);
-		return -1;
-	}
-	return 0;
+	return tlsfix_pki(d);
 }
 
 /* service "t" running info.lua over TLS with the extra tls settings. */
@@ -176,19 +147,6 @@ start_tls(struct superd *d, const char *tls, const char *extra)
 	    port, tls, extra ? extra : "");
 	sd_started(d, port);
 	return port;
-}
-
-/* What cmd prints, NUL-terminated. */
-static void
-run_text(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n;
-
-	assert_non_null(p);
-	n = fread(out, 1, len - 1, p);
-	out[n] = '\0';
-	pclose(p);
 }
 
 /* The client's one line, with the given options (space-separated). */

@@ -32,7 +32,7 @@ test_child_env_holds_the_connection_then_settings_then_path(void **state)
 	setenv("T_SECRET", "no", 1);
 	peer_of(&peer, "192.0.2.7", 4711);
 	/* no socket: no TCPLOCAL* */
-	assert_int_equal(child_env_build(&e, &v, -1, &peer), 0);
+	assert_int_equal(child_env_build(&e, &v, -1, &peer, NULL), 0);
 	assert_int_equal(e.n, 7);
 	assert_string_equal(e.v[0], "PROTO=TCP");
 	assert_string_equal(e.v[1], "TCPREMOTEIP=192.0.2.7");
@@ -62,7 +62,7 @@ test_child_env_first_of_a_name_wins(void **state)
 	setenv("B", "passed", 1);
 	unsetenv("T_UNSET");
 	peer_of(&peer, "127.0.0.1", 1);
-	assert_int_equal(child_env_build(&e, &v, -1, &peer), 0);
+	assert_int_equal(child_env_build(&e, &v, -1, &peer, NULL), 0);
 	assert_int_equal(e.n, 5);
 	assert_string_equal(e.v[1], "TCPREMOTEIP=127.0.0.1");
 	assert_string_equal(e.v[3], "PATH=/bin");
@@ -76,6 +76,34 @@ test_child_env_first_of_a_name_wins(void **state)
 	child_env_free(&e);
 }
 
+/* Behind TLS: PROTO=SSL, mod_ssl's set ones, and the relay's local end. */
+static void
+test_child_env_behind_tls_says_ssl(void **state)
+{
+	struct svc_conf v = {0};
+	struct child_tls t = {.protocol = "TLSv1.3",
+	    .cipher = "TLS_AES_128_GCM_SHA256",
+	    .verify = "NONE"};
+	struct child_env e;
+	union net_addr peer;
+
+	(void)state;
+	peer_of(&peer, "192.0.2.7", 4711);
+	peer_of(&t.local, "127.0.0.1", 443);
+	assert_int_equal(child_env_build(&e, &v, -1, &peer, &t), 0);
+	assert_int_equal(e.n, 9);
+	assert_string_equal(e.v[0], "PROTO=SSL");
+	assert_string_equal(e.v[1], "SSL_PROTOCOL=TLSv1.3");
+	assert_string_equal(e.v[2], "SSL_CIPHER=TLS_AES_128_GCM_SHA256");
+	assert_string_equal(e.v[3], "SSL_CLIENT_VERIFY=NONE");
+	assert_string_equal(e.v[4], "TCPREMOTEIP=192.0.2.7");
+	assert_string_equal(e.v[5], "TCPREMOTEPORT=4711");
+	assert_string_equal(e.v[6], "TCPLOCALIP=127.0.0.1");
+	assert_string_equal(e.v[7], "TCPLOCALPORT=443");
+	assert_string_equal(e.v[8], "PATH=" CHILD_PATH);
+	child_env_free(&e);
+}
+
 int
 main(void)
 {
@@ -83,6 +111,7 @@ main(void)
 	    cmocka_unit_test(
 		test_child_env_holds_the_connection_then_settings_then_path),
 	    cmocka_unit_test(test_child_env_first_of_a_name_wins),
+	    cmocka_unit_test(test_child_env_behind_tls_says_ssl),
 	};
 	return cmocka_run_group_tests_name("child", tests, NULL, NULL);
 }

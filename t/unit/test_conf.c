@@ -649,9 +649,14 @@ test_tls_settings_refuse_what_cannot_work(void **state)
 	    2, "\"starttls\" needs a \"tls\" group");
 	expect_error(
 	    "services = ({ name = \"s\"; port = 1;\n"
-	    " exec = [\"/bin/cat\"];\n"
+	    " exec = [\"/bin/cat\"]; wait = true;\n"
 	    " tls = { certificate = \"a.pem\"; key = \"a.key\"; }; });\n",
-	    3, "\"tls\" on an exec service is not supported yet");
+	    3, "\"tls\" does not apply to a wait service");
+	expect_error(
+	    "services = ({ name = \"s\"; port = 1; exec = [\"/bin/cat\"];\n"
+	    " tls = { certificate = \"a.pem\"; key = \"a.key\"; };\n"
+	    " starttls = true; });\n",
+	    3, "\"starttls\" is for Lua services");
 }
 
 static void

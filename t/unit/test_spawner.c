@@ -32,12 +32,13 @@ static int ended_status;
 /* The program, in the spawner's child: names its service on fd. */
 static void
 run(const struct conf *c, const struct svc_conf *v, int fd,
-    const union net_addr *peer)
+    const union net_addr *peer, const struct child_tls *tls)
 {
 	char line[128];
 	int n;
 
 	(void)c;
+	(void)tls;
 	n = snprintf(line, sizeof(line), "%s %s\n", v->name,
 	    peer ? "client" : "listening");
 	if (write(fd, line, (size_t)n) < 0)
@@ -114,7 +115,7 @@ test_starts_an_exec_service_and_tells_its_end(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	pid = spawner_exec("prog", sv[0], &peer);
+	pid = spawner_exec("prog", sv[0], &peer, NULL);
 	close(sv[0]);
 	assert_true(pid > 0);
 	assert_true(read(sv[1], line, sizeof(line) - 1) > 0);
@@ -124,7 +125,7 @@ test_starts_an_exec_service_and_tells_its_end(void **state)
 	ended_pid = 0;
 	usleep(200000);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_true(spawner_exec("prog", sv[0], NULL) > 0);
+	assert_true(spawner_exec("prog", sv[0], NULL, NULL) > 0);
 	close(sv[0]);
 	close(sv[1]);
 	assert_int_equal(ended_pid, pid);
@@ -141,9 +142,9 @@ test_refuses_what_is_not_an_exec_service(void **state)
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	errno = 0;
-	assert_int_equal(spawner_exec("lua", sv[0], &peer), -1);
+	assert_int_equal(spawner_exec("lua", sv[0], &peer, NULL), -1);
 	assert_int_equal(errno, EPERM);
-	assert_int_equal(spawner_exec("nothing", sv[0], &peer), -1);
+	assert_int_equal(spawner_exec("nothing", sv[0], &peer, NULL), -1);
 	assert_int_equal(errno, EPERM);
 	close(sv[0]);
 	close(sv[1]);
