@@ -155,6 +155,46 @@ test_ready_reloading_and_stopping(void **state)
 	close(fd);
 }
 
+/*
+ * An upgrade: the old process names the new main pid once it serves, and
+ * the new one speaks for itself from then on (STOPPING=1 at its end).
+ */
+static void
+test_upgrade_names_the_new_main_pid(void **state)
+{
+	struct superd *d = *state;
+	char path[256], msg[1024];
+	int port = free_port(), fd, c;
+	long end = now_ms() + 10000;
+	pid_t next, from;
+
+	snprintf(path, sizeof(path), "%s/notify.sock", d->dir);
+	fd = notify_socket(path);
+	sd_conf(d, "shutdown_timeout = 1;", ECHO_SERVICE, port);
+	start_notified(d, path, port);
+	expect_from(d, fd, msg, sizeof(msg));
+	assert_has(msg, "READY=1\n");
+	sd_signal(d, SIGUSR2);
+	expect_from(d, fd, msg, sizeof(msg));
+	assert_has(msg, "READY=1\n");
+	assert_non_null(strstr(msg, "MAINPID="));
+	next = (pid_t)atol(strstr(msg, "MAINPID=") + strlen("MAINPID="));
+	assert_true(next > 0 && next != d->pid);
+	assert_true((c = tcp_connect(port)) >= 0);
+	close(c);
+	while (sd_alive(d) && now_ms() < end) /* it drains, then exits */
+		usleep(20000);
+	assert_false(sd_alive(d));
+	assert_int_equal(kill(next, SIGTERM), 0);
+	assert_true(notify_recv(fd, msg, sizeof(msg), 10000, &from) > 0);
+	assert_string_equal(msg, "STOPPING=1");
+	assert_int_equal(from, next);
+	for (end = now_ms() + 10000; kill(next, 0) == 0 && now_ms() < end;)
+		usleep(20000);
+	assert_int_not_equal(kill(next, 0), 0);
+	close(fd);
+}
+
 /* "@name": systemd's abstract-namespace form of the socket. */
 static void
 test_abstract_notify_socket(void **state)
@@ -231,6 +271,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_ready_reloading_and_stopping),
 	    T(test_abstract_notify_socket),
+	    T(test_upgrade_names_the_new_main_pid),
 	    T(test_workers_ready_comes_from_the_master_once),
 	    T(test_bad_notify_socket_is_logged_and_serves),
 	};
