@@ -16,6 +16,14 @@ static int stopping;
 static double now_cache;
 static loop_idle_fn *idle_fn;
 
+/*
+ * The round's events not yet dispatched: a callback may free the owner
+ * of one of them (a listener closed at a stop, a stream), so loop_del
+ * blanks its entries, as libuv does.
+ */
+static struct epoll_event ev[LOOP_BATCH];
+static int ev_next, ev_n;
+
 static struct loop_timer **heap;
 static int heap_len, heap_cap;
 /*
@@ -89,9 +97,14 @@ loop_mod(struct loop_io *io, int mask)
 void
 loop_del(struct loop_io *io)
 {
+	int i;
+
 	if (io->fd >= 0)
 		epoll_ctl(epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	io->mask = 0;
+	for (i = ev_next; i < ev_n; i++)
+		if (ev[i].data.ptr == io)
+			ev[i].data.ptr = NULL;
 }
 
 /* The timer heap: heap[0] is the nearest deadline. */
@@ -287,9 +300,8 @@ loop_set_idle(loop_idle_fn *fn)
 void
 loop_run(void)
 {
-	struct epoll_event ev[LOOP_BATCH];
 	struct loop_io *io;
-	int i, n, busy;
+	int n, busy;
 
 	stopping = 0;
 	while (!stopping) {
@@ -300,10 +312,12 @@ loop_run(void)
 		if (n < 0 && errno != EINTR)
 			log_msg(LOG_ERR, "epoll_wait: %m");
 		loop_update_time();
-		for (i = 0; i < n; i++) {
-			io = ev[i].data.ptr;
-			io->fn(io, events_of(ev[i].events));
+		for (ev_next = 0, ev_n = n; ev_next < ev_n;) {
+			io = ev[ev_next++].data.ptr;
+			if (io != NULL)
+				io->fn(io, events_of(ev[ev_next - 1].events));
 		}
+		ev_n = 0;
 		run_timers();
 	}
 }

@@ -1,9 +1,14 @@
-/* test_loop.c - timers fire in order, also when the heap cannot grow. */
+/*
+ * test_loop.c - timers fire in order, also when the heap cannot grow; a
+ * descriptor deleted during a round hears nothing more of it.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "loop.h"
 
@@ -110,6 +115,68 @@ test_a_timer_kept_aside_can_be_moved_and_cancelled(void **state)
 	assert_true(fired[NTIMERS - 2] == moved->when);
 }
 
+/* Two ready descriptors; whichever is called first frees the other. */
+struct owner {
+	struct loop_io io;
+	struct owner *other;
+	int calls;
+};
+
+static struct owner *pair[2];
+
+static void
+frees_the_other(struct loop_io *io, int events)
+{
+	struct owner *o = (struct owner *)io, *x = o->other;
+
+	(void)events;
+	o->calls++;
+	if (x != NULL) {
+		loop_del(&x->io);
+		close(x->io.fd);
+		pair[pair[0] == x ? 0 : 1] = NULL;
+		free(x);
+		o->other = NULL;
+	}
+	loop_stop();
+}
+
+static struct owner *
+ready_owner(int sv[2])
+{
+	struct owner *o = calloc(1, sizeof(*o));
+
+	assert_non_null(o);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	assert_int_equal(
+	    loop_add(&o->io, sv[0], LOOP_READ, frees_the_other), 0);
+	return o;
+}
+
+static void
+test_an_owner_freed_in_the_round_hears_nothing(void **state)
+{
+	int a[2], b[2], i, calls = 0;
+
+	(void)state;
+	pair[0] = ready_owner(a);
+	pair[1] = ready_owner(b);
+	pair[0]->other = pair[1];
+	pair[1]->other = pair[0];
+	loop_run(); /* one round: both were ready in it */
+	for (i = 0; i < 2; i++)
+		if (pair[i] != NULL) {
+			calls += pair[i]->calls;
+			loop_del(&pair[i]->io);
+			close(pair[i]->io.fd);
+			free(pair[i]);
+		}
+	assert_int_equal(calls, 1);
+	close(a[1]);
+	close(b[1]);
+}
+
 int
 main(void)
 {
@@ -121,6 +188,8 @@ main(void)
 		test_timers_kept_aside_join_the_heap_once_it_can_grow, setup),
 	    cmocka_unit_test_setup(
 		test_a_timer_kept_aside_can_be_moved_and_cancelled, setup),
+	    cmocka_unit_test_setup(
+		test_an_owner_freed_in_the_round_hears_nothing, setup),
 	};
 
 	if (loop_init() < 0)
