@@ -187,7 +187,7 @@ static int
 get_versions(struct tctx *x, const config_setting_t *g, struct tls_conf *t)
 {
 	static const char *const verify[] = {
-	    "none", "optional", "require", NULL};
+	    "none", "optional", "require", "optional_no_ca", NULL};
 	static const char *const versions[] = {"TLSv1.2", "TLSv1.3", NULL};
 	int v = 0;
 
@@ -196,7 +196,8 @@ get_versions(struct tctx *x, const config_setting_t *g, struct tls_conf *t)
 		return -1;
 	t->min_version = v == 0 ? TLS12 : TLS13;
 	return get_choice(x, g, "verify_client", verify,
-	    "\"none\", \"optional\" or \"require\"", &t->verify_client);
+	    "\"none\", \"optional\", \"require\" or \"optional_no_ca\"",
+	    &t->verify_client);
 }
 
 static int

@@ -10,6 +10,7 @@ struct svc_conf;
 #define TLS_VERIFY_NONE 0
 #define TLS_VERIFY_OPTIONAL 1
 #define TLS_VERIFY_REQUIRE 2
+#define TLS_VERIFY_ANY 3 /* asked for, any accepted: the script decides */
 
 /* A file the settings name, resolved, and the line that names it. */
 struct tls_file {

@@ -129,6 +129,18 @@ set_ciphers(SSL_CTX *ctx, const struct tls_conf *t, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * optional_no_ca: the chain's verdict is kept for SSL_get_verify_result
+ * (the script's verified, SSL_CLIENT_VERIFY=FAILED), the handshake goes on.
+ */
+static int
+accept_any(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
 static int
 set_clients(SSL_CTX *ctx, const struct tls_conf *t, char *err, size_t len)
 {
@@ -141,7 +153,8 @@ set_clients(SSL_CTX *ctx, const struct tls_conf *t, char *err, size_t len)
 	if (t->verify_client == TLS_VERIFY_REQUIRE)
 		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 	if (t->verify_client != TLS_VERIFY_NONE)
-		SSL_CTX_set_verify(ctx, mode, NULL);
+		SSL_CTX_set_verify(ctx, mode,
+		    t->verify_client == TLS_VERIFY_ANY ? accept_any : NULL);
 	return 0;
 }
 

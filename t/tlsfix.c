@@ -4,7 +4,10 @@
 
 #include "tlsfix.h"
 
-/* A CA, server certificates for localhost and b.example, a client's. */
+/*
+ * A CA, server certificates for localhost and b.example, a client's; a
+ * stranger's, self-signed.
+ */
 static const char pki_sh[] =
     "set -e\n"
     "key() { openssl genpkey -algorithm EC"
@@ -23,6 +26,9 @@ static const char pki_sh[] =
     "cert b.example /CN=b.example\n"
     "cert client /CN=client\n"
     "cert renewed '/O=renewed/CN=localhost'\n"
+    "key stranger.key\n"
+    "openssl req -x509 -new -key stranger.key -subj '/CN=stranger'"
+    " -days 2 -out stranger.pem\n"
     "printf 'not a certificate\\n' > bad.pem\n";
 
 int

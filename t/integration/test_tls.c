@@ -328,6 +328,30 @@ test_client_certificate_optional(void **state)
 	assert_has(out, "got hello TLSv1.3 localhost nil nil nil false");
 	client(d, port, "cert=client", out, sizeof(out));
 	assert_has(out, "CN=client CN=superd test CA true");
+	/* one the CA did not sign: refused */
+	client(d, port, "cert=stranger", out, sizeof(out));
+	assert_true(strstr(out, "got hello") == NULL);
+	assert_int_equal(sd_log_wait(d, "self-signed certificate", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* optional_no_ca: any certificate gets in; the script hears the verdict. */
+static void
+test_client_certificate_optional_no_ca(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG];
+	int port = start_tls(d,
+	    "client_ca = \"ca.pem\"; verify_client = \"optional_no_ca\";",
+	    NULL);
+
+	client(d, port, "cert=stranger", out, sizeof(out));
+	assert_has(out, "got hello TLSv1.3 localhost nil CN=stranger"
+			" CN=stranger false");
+	client(d, port, "cert=client", out, sizeof(out));
+	assert_has(out, "CN=client CN=superd test CA true");
+	client(d, port, "", out, sizeof(out));
+	assert_has(out, "got hello TLSv1.3 localhost nil nil nil false");
 	assert_int_equal(sd_stop(d), 0);
 }
 
@@ -712,6 +736,7 @@ main(void)
 	    T(test_alpn_in_the_servers_order),
 	    T(test_client_certificate_required),
 	    T(test_client_certificate_optional),
+	    T(test_client_certificate_optional_no_ca),
 	    T(test_bad_certificates_are_config_errors),
 	    T(test_bad_clients_cost_only_themselves),
 	    T(test_stalled_handshakes_time_out_and_delay_nobody),

@@ -171,6 +171,23 @@ test_program_gets_proto_ssl_and_mod_ssl_variables(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* optional_no_ca lets a certificate the CA did not sign in: FAILED. */
+static void
+test_program_hears_a_failed_client_certificate(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG];
+	int port = start(d, ENV_SH,
+	    "client_ca = \"ca.pem\"; verify_client = \"optional_no_ca\";",
+	    NULL);
+
+	client(d, port, "cert=stranger", out, sizeof(out));
+	assert_has(out, "Y=FAILED S=CN=stranger I=CN=stranger R=127.0.0.1");
+	client(d, port, "cert=client", out, sizeof(out));
+	assert_has(out, "Y=SUCCESS S=CN=client I=CN=superd test CA");
+	assert_int_equal(sd_stop(d), 0);
+}
+
 /* superd's RSS while a client is stalled, kB above what it was at first. */
 static void
 rss_growth(struct superd *d, int port, const char *opts, long *got_out,
@@ -330,6 +347,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_cat_echoes_through_tls13_and_tls12),
 	    T(test_program_gets_proto_ssl_and_mod_ssl_variables),
+	    T(test_program_hears_a_failed_client_certificate),
 	    T(test_back_pressure_both_ways),
 	    T(test_half_close_reaches_the_program),
 	    T(test_program_exit_closes_the_client_promptly),

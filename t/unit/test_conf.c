@@ -631,7 +631,9 @@ test_tls_settings_refuse_what_cannot_work(void **state)
 	    "", 2, "\"tls.verify_client\" needs a \"client_ca\"");
 	expect_tls_error("certificate = \"a.pem\"; key = \"a.key\";"
 			 " verify_client = \"maybe\"; client_ca = \"c.pem\";",
-	    "", 2, "must be \"none\", \"optional\" or \"require\"");
+	    "", 2,
+	    "must be \"none\", \"optional\", \"require\" or "
+	    "\"optional_no_ca\"");
 	expect_tls_error(
 	    "certificate = \"a.pem\"; key = \"a.key\"; handshake_timeout = 0;",
 	    "", 2, "\"tls.handshake_timeout\" must be seconds");
