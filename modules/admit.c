@@ -3,6 +3,7 @@
  * counts they are checked against, and the refusals, logged and counted
  * by reason.  One max_connections check serves every kind of socket.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "acl.h"
@@ -12,6 +13,24 @@
 
 /* Every service together, against the global max_connections. */
 static long total, outbound_total, max_total = 10000;
+static uint32_t last_id;
+
+/* superctl's name for a new client connection, a script's or a relay's. */
+uint32_t
+admit_new_id(void)
+{
+	/* after 2^32 - 1 of them, 0 is skipped: it names no connection */
+	if (++last_id == 0)
+		++last_id;
+	return last_id;
+}
+
+/* Clients open now, of every kind: not superd.connect's sockets. */
+long
+admit_clients_total(void)
+{
+	return total - outbound_total;
+}
 
 void
 admit_set_max_total(long max)

@@ -2,6 +2,8 @@
 #ifndef SUPERD_ADMIT_H
 #define SUPERD_ADMIT_H
 
+#include <stdint.h>
+
 #include "conf.h"
 #include "limit.h"
 #include "net.h"
@@ -46,5 +48,7 @@ void admit_refuse(struct admission *a, const char *proto,
 void admit_set_max_total(long max);
 long admit_open_total(void);
 long admit_outbound_total(void);
+long admit_clients_total(void);
+uint32_t admit_new_id(void);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "conn.h"
 #include "log.h"
 #include "service.h"
@@ -22,8 +23,6 @@ static void conn_unpress(struct conn *c);
 static void conn_close(struct conn *c);
 
 static LIST_HEAD(, conn) conns = LIST_HEAD_INITIALIZER(conns);
-static long nconns;
-static uint32_t last_id;
 
 static const char *const why_text[] = {
     "open",
@@ -45,12 +44,6 @@ const char *
 conn_why_text(enum conn_why why)
 {
 	return why_text[why];
-}
-
-long
-conn_count(void)
-{
-	return nconns;
 }
 
 /* Open connections, newest first; fn must not end any (the list moves). */
@@ -133,7 +126,6 @@ conn_close(struct conn *c)
 	stream_close(&c->st);
 	conn_unpress(c);
 	LIST_REMOVE(c, all);
-	nconns--;
 	task_unhold(&c->owned);
 	c->owner = NULL;
 	/* a reset seen while what main wrote was leaving */
@@ -412,9 +404,7 @@ conn_init(struct conn *c, struct service *s, int fd, const union net_addr *peer)
 	c->svc = s;
 	c->peer = *peer;
 	c->state = CONN_OPEN;
-	/* after 2^32 - 1 of them, 0 is skipped: it names no connection */
-	if ((c->id = ++last_id) == 0)
-		c->id = ++last_id;
+	c->id = admit_new_id();
 	c->timeout = s->conf->timeout;
 	c->started = loop_now();
 	loop_timer_init(&c->slow, slow_fired);
@@ -489,7 +479,6 @@ conn_accept(struct service *s, int fd, const union net_addr *peer, int proxied)
 	if (peer->sa.sa_family != AF_UNIX)
 		net_nodelay(fd);
 	LIST_INSERT_HEAD(&conns, a.c, all);
-	nconns++;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	a.c->counted = 1;
 	/* behind a proxy too: what is open was accepted, header or not */
@@ -545,7 +534,6 @@ conn_connect(lua_State *L, struct conn *c, struct service *s,
 	c->owner = owner;
 	task_hold(owner, &c->owned, owner_gone);
 	LIST_INSERT_HEAD(&conns, c, all);
-	nconns++;
 	admit_hold(&s->admit, to, ADMIT_OUTBOUND);
 	c->counted = 1;
 	if (stream_start(&c->st) < 0) {

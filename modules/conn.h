@@ -79,7 +79,6 @@ int conn_accept(
     struct service *s, int fd, const union net_addr *peer, int proxied);
 struct task *conn_spawn_main(lua_State *L, struct conn *c);
 void conn_end(struct conn *c, enum conn_why why);
-long conn_count(void);
 void conn_end_all(enum conn_why why);
 int conn_connect(lua_State *L, struct conn *c, struct service *s,
     struct task *owner, const union net_addr *to);

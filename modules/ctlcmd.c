@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "relay.h"
 #include "serve.h"
 #include "service.h"
 
@@ -151,38 +152,45 @@ struct listing {
 	int n; /* listed so far */
 };
 
+/* One client connection, a script's or an exec service's TLS relay. */
 static void
-conn_entry(struct conn *c, void *ud)
+entry(uint32_t id, const struct service *s, const union net_addr *addr,
+    double started, const struct stream *st, void *ud)
 {
 	struct listing *l = ud;
 	char peer[NET_PEERSTRLEN];
-	double age = loop_now() - c->started;
+	double age = loop_now() - started;
 
-	/* superd.connect's sockets are a script's, not clients */
-	if (c->outbound || (l->only != NULL && c->svc != l->only))
+	if (l->only != NULL && s != l->only)
 		return;
-	net_peer(&c->peer, "tcp", peer);
+	net_peer(addr, "tcp", peer);
 	if (!l->json) {
 		buf_printf(l->out,
 		    "%u %s %s age=%.3f bytes_in=%llu bytes_out=%llu "
 		    "tls=%s\n",
-		    c->id, c->svc->name, peer, age,
-		    (unsigned long long)c->st.bytes_in,
-		    (unsigned long long)c->st.bytes_out,
-		    c->st.ssl ? "true" : "false");
+		    id, s->name, peer, age, (unsigned long long)st->bytes_in,
+		    (unsigned long long)st->bytes_out,
+		    st->ssl ? "true" : "false");
 		return;
 	}
-	buf_printf(
-	    l->out, "%s{\"id\":%u,\"service\":", l->n ? ",\n" : "", c->id);
-	json_str(l->out, c->svc->name);
+	buf_printf(l->out, "%s{\"id\":%u,\"service\":", l->n ? ",\n" : "", id);
+	json_str(l->out, s->name);
 	buf_printf(l->out, ",\"peer\":");
 	json_str(l->out, peer);
 	buf_printf(l->out,
 	    ",\"age\":%.3f,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	    "\"tls\":%s}",
-	    age, (unsigned long long)c->st.bytes_in,
-	    (unsigned long long)c->st.bytes_out, c->st.ssl ? "true" : "false");
+	    age, (unsigned long long)st->bytes_in,
+	    (unsigned long long)st->bytes_out, st->ssl ? "true" : "false");
 	l->n++;
+}
+
+static void
+conn_entry(struct conn *c, void *ud)
+{
+	/* superd.connect's sockets are a script's, not clients */
+	if (!c->outbound)
+		entry(c->id, c->svc, &c->peer, c->started, &c->st, ud);
 }
 
 static int
@@ -196,30 +204,38 @@ cmd_connections(struct req *r, struct buf *out)
 		buf_printf(out, "[\n");
 	loop_update_time();
 	conn_foreach(conn_entry, &l);
+	relay_foreach(entry, &l);
 	if (r->json)
 		buf_printf(out, "%s]\n", l.n ? "\n" : "");
 	return 0;
 }
 
-/* Its fini runs, and its log line says "kicked". */
+/* Its fini runs (a relay's program sees the end), its log line says "kicked".
+ */
 static int
 cmd_kick(struct req *r, struct buf *out)
 {
 	char *end, peer[NET_PEERSTRLEN];
 	unsigned long id = strtoul(r->argv[1], &end, 10);
-	struct conn *c = NULL;
+	int valid = r->argv[1][0] >= '0' && r->argv[1][0] <= '9' &&
+		    *end == '\0' && id <= UINT32_MAX;
+	struct conn *c = valid ? conn_find((uint32_t)id) : NULL;
+	const struct service *s;
+	union net_addr addr;
 
-	if (r->argv[1][0] >= '0' && r->argv[1][0] <= '9' && *end == '\0' &&
-	    id <= UINT32_MAX)
-		c = conn_find((uint32_t)id);
-	if (c == NULL || c->outbound) {
-		buf_printf(out, "no connection %.64s\n", r->argv[1]);
-		return -1;
+	if (c != NULL && !c->outbound) {
+		buf_printf(out, "kicked %u: %s %s\n", c->id, c->svc->name,
+		    net_peer(&c->peer, "tcp", peer));
+		conn_end(c, WHY_KICKED);
+		return 0;
 	}
-	buf_printf(out, "kicked %u: %s %s\n", c->id, c->svc->name,
-	    net_peer(&c->peer, "tcp", peer));
-	conn_end(c, WHY_KICKED);
-	return 0;
+	if (valid && c == NULL && relay_kick((uint32_t)id, &s, &addr)) {
+		buf_printf(out, "kicked %lu: %s %s\n", id, s->name,
+		    net_peer(&addr, "tcp", peer));
+		return 0;
+	}
+	buf_printf(out, "no connection %.64s\n", r->argv[1]);
+	return -1;
 }
 
 /* Its listeners close; its connections carry on; SIGHUP keeps it so. */

@@ -228,8 +228,8 @@ begin_shutdown(void)
 	if (stopping)
 		return;
 	notify("STOPPING=1");
-	log_msg(
-	    LOG_NOTICE, "shutting down, %ld connections open", conn_count());
+	log_msg(LOG_NOTICE, "shutting down, %ld connections open",
+	    admit_clients_total());
 	stop_accepting();
 }
 
@@ -250,7 +250,7 @@ upgraded(pid_t pid, const char *err)
 		return;
 	}
 	log_msg(LOG_NOTICE, "upgrade: pid %d serves; draining %ld connections",
-	    (int)pid, conn_count());
+	    (int)pid, admit_clients_total());
 	buf_printf(&text, "upgraded: pid %d serves, pid %d drains\n", (int)pid,
 	    (int)getpid());
 	control_answer(0, &text);

@@ -21,6 +21,7 @@
 
 #include "child.h"
 #include "exec.h"
+#include "admit.h"
 #include "log.h"
 #include "relay.h"
 #include "service.h"
@@ -35,6 +36,7 @@ struct relay {
 	union net_addr peer;
 	struct child *child; /* the program, until it ends */
 	double started;
+	uint32_t id;	   /* superctl's name for it */
 	const char *why;   /* set once it has closed */
 	unsigned gone : 1; /* the program has ended */
 	LIST_ENTRY(relay) all;
@@ -46,13 +48,6 @@ struct relay {
 static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
 /* closed, freed after the loop's turn (relay_collect) */
 static LIST_HEAD(, relay) dead = LIST_HEAD_INITIALIZER(dead);
-static long nrelays;
-
-long
-relay_count(void)
-{
-	return nrelays;
-}
 
 static void
 relay_log(const struct relay *r, const char *tls)
@@ -88,7 +83,6 @@ relay_close(struct relay *r, const char *why)
 	stream_close(&r->prog);
 	LIST_REMOVE(r, all);
 	LIST_INSERT_HEAD(&dead, r, all);
-	nrelays--;
 	relay_log(r, tls);
 	if (r->child != NULL)
 		exec_detach(r->child);
@@ -318,8 +312,8 @@ relay_accept(struct service *s, int fd, const union net_addr *peer)
 	r->svc = s;
 	r->peer = *peer;
 	r->started = loop_now();
+	r->id = admit_new_id();
 	LIST_INSERT_HEAD(&relays, r, all);
-	nrelays++;
 	admit_hold(&s->admit, peer, ADMIT_CLIENT);
 	s->stats->accepted++;
 	if (peer->sa.sa_family != AF_UNIX)
@@ -333,6 +327,35 @@ relay_accept(struct service *s, int fd, const union net_addr *peer)
 	} else {
 		stream_handshake(&r->net);
 	}
+}
+
+/* superctl: each open relay in turn. */
+void
+relay_foreach(relay_visit_fn *fn, void *ud)
+{
+	struct relay *r;
+
+	LIST_FOREACH(r, &relays, all)
+	fn(r->id, r->svc, &r->peer, r->started, &r->net, ud);
+}
+
+/*
+ * superctl kick: the relay of that id closes, *s and *peer say whose it
+ * was; 0 when there is none.
+ */
+int
+relay_kick(uint32_t id, const struct service **s, union net_addr *peer)
+{
+	struct relay *r;
+
+	LIST_FOREACH(r, &relays, all)
+	if (r->id == id) {
+		*s = r->svc;
+		*peer = r->peer;
+		relay_close(r, "kicked");
+		return 1;
+	}
+	return 0;
 }
 
 /* Shutdown: every relay closes; its program sees the end and goes. */

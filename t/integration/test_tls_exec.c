@@ -21,21 +21,24 @@
 #define BIG 8192
 
 /*
- * python3 xc.py PORT [tls12] [sni=NAME] [cert=NAME] [send=TEXT]
+ * python3 xc.py PORT|PATH [tls12] [sni=NAME] [cert=NAME] [send=TEXT]
  * [sendn=N] [eof] [delay=S] [count]: sends, then (eof) a close_notify,
  * waits delay seconds, reads to the end: "got TEXT | END VERSION" or
  * "got N END" (count), END close_notify or eof; or "error ...".
  */
 static const char client_py[] =
     "import socket, ssl, sys, time\n"
-    "port = int(sys.argv[1])\n"
+    "at = sys.argv[1]\n"
     "opt = dict(a.split('=', 1) if '=' in a else (a, '') for a in "
     "sys.argv[2:])\n"
     "ctx = ssl.create_default_context(cafile='ca.pem')\n"
     "if 'tls12' in opt: ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
     "if 'cert' in opt: ctx.load_cert_chain(opt['cert'] + '.pem', opt['cert'] + "
     "'.key')\n"
-    "raw = socket.create_connection(('127.0.0.1', port), timeout=20)\n"
+    "if at.startswith('/'):\n"
+    "    raw = socket.socket(socket.AF_UNIX); raw.settimeout(20)\n"
+    "    raw.connect(at)\n"
+    "else: raw = socket.create_connection(('127.0.0.1', int(at)), timeout=20)\n"
     "inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()\n"
     "o = ctx.wrap_bio(inc, out, server_hostname=opt.get('sni', 'localhost'))\n"
     "def flush():\n"
@@ -97,7 +100,10 @@ setup(void **state)
 	return tlsfix_pki(d);
 }
 
-/* Exec service "x" running exec over TLS with the extra tls settings. */
+/*
+ * Exec service "x" running exec over TLS with the extra tls settings, and
+ * the extra settings of the service; superctl's socket at DIR/ctl.
+ */
 static int
 start(struct superd *d, const char *exec, const char *tls, const char *extra)
 {
@@ -105,11 +111,12 @@ start(struct superd *d, const char *exec, const char *tls, const char *extra)
 
 	sd_write(d, "superd.conf",
 	    "log_level = \"info\"; shutdown_timeout = 1;\n"
+	    "control = \"%s/ctl\";\n"
 	    "services = ({ name = \"x\"; port = %d; address = \"127.0.0.1\";\n"
 	    " exec = %s;\n"
 	    " tls = { certificate = \"localhost.pem\"; key = \"localhost.key\";"
 	    " %s };\n %s });\n",
-	    port, exec, tls ? tls : "", extra ? extra : "");
+	    d->dir, port, exec, tls ? tls : "", extra ? extra : "");
 	sd_started(d, port);
 	return port;
 }
@@ -309,6 +316,137 @@ test_failed_handshake_never_starts_the_program(void **state)
 	assert_int_equal(sd_stop(d), 0);
 }
 
+/* A client that handshakes and holds on for delay s, in the background. */
+static FILE *
+client_holding(struct superd *d, int port, int delay)
+{
+	char cmd[512];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && timeout 30 python3 xc.py %d delay=%d 2>&1", d->dir,
+	    port, delay);
+	assert_non_null(p = popen(cmd, "r"));
+	return p;
+}
+
+static void
+client_output(FILE *p, char *out, size_t len)
+{
+	size_t n = fread(out, 1, len - 1, p);
+
+	out[n] = '\0';
+	pclose(p);
+}
+
+/* superctl connections, until it lists a relay: its line. */
+static void
+listed(struct superd *d, char *out, size_t len)
+{
+	char ctl[300];
+	const char *args[] = {"-s", ctl, "connections", NULL};
+	long end = now_ms() + 5000;
+
+	snprintf(ctl, sizeof(ctl), "%s/ctl", d->dir);
+	do {
+		assert_int_equal(sd_superctl(d, out, len, args), 0);
+		if (strstr(out, " x tcp 127.0.0.1:") != NULL)
+			return;
+		usleep(50000);
+	} while (now_ms() < end);
+	fail_msg("no relay listed: %s", out);
+}
+
+/* superctl lists a relay as a connection, and kick ends it. */
+static void
+test_superctl_lists_and_kicks_a_relay(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG], line[BIG], ctl[300], id[16];
+	const char *args[] = {"-s", ctl, "kick", id, NULL};
+	int port = start(d, "[\"/bin/cat\"]", NULL, NULL);
+	FILE *p = client_holding(d, port, 2);
+
+	listed(d, line, sizeof(line));
+	assert_has(line, " tls=true");
+	snprintf(id, sizeof(id), "%u", (unsigned)strtoul(line, NULL, 10));
+	snprintf(ctl, sizeof(ctl), "%s/ctl", d->dir);
+	assert_int_equal(sd_superctl(d, out, sizeof(out), args), 0);
+	assert_has(out, "kicked ");
+	assert_has(out, ": x tcp 127.0.0.1:");
+	client_output(p, out, sizeof(out));
+	assert_has(out, "got  | close_notify TLSv1.3");
+	assert_int_equal(sd_log_wait(d, "bytes out, kicked", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* A relay open at a stop is counted, then ended after shutdown_timeout. */
+static void
+test_shutdown_counts_and_ends_a_relay(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG];
+	int port = start(d, "[\"/bin/cat\"]", NULL, NULL);
+	FILE *p = client_holding(d, port, 3);
+
+	listed(d, out, sizeof(out));
+	assert_int_equal(sd_stop(d), 0);
+	assert_int_equal(
+	    sd_log_count(d, "shutting down, 1 connections open"), 1);
+	assert_int_equal(sd_log_count(d, "bytes out, shutdown"), 1);
+	client_output(p, out, sizeof(out));
+	assert_has(out, "got  | close_notify TLSv1.3");
+}
+
+/* idle_timeout closes a relay that nothing crossed, with close_notify. */
+static void
+test_idle_relay_times_out(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG];
+	long t0 = now_ms();
+	int port = start(d, "[\"/bin/cat\"]", NULL, "idle_timeout = 1;");
+
+	client(d, port, "", out, sizeof(out));
+	assert_has(out, "got  | close_notify TLSv1.3");
+	assert_true(now_ms() - t0 >= 1000);
+	assert_true(now_ms() - t0 < 6000);
+	assert_int_equal(sd_log_wait(d, "0 bytes out, timeout", 1, 3000), 1);
+	assert_int_equal(sd_stop(d), 0);
+}
+
+/* TLS on a unix stream socket, as on TCP. */
+static void
+test_tls_on_a_unix_socket(void **state)
+{
+	struct superd *d = *state;
+	char out[BIG], cmd[512], line[BIG];
+	int port = free_port();
+
+	sd_write(d, "superd.conf",
+	    "log_level = \"info\";\n"
+	    "services = ({ name = \"u\"; path = \"%s/tls.sock\";\n"
+	    " exec = [\"/bin/sh\", \"-c\", \"echo P=$PROTO; exec cat\"];\n"
+	    " tls = { certificate = \"localhost.pem\"; key = \"localhost.key\";"
+	    " }; },\n"
+	    "{ name = \"t\"; port = %d; address = \"127.0.0.1\";"
+	    " exec = [\"/bin/cat\"]; });\n",
+	    d->dir, port);
+	sd_started(d, port);
+	snprintf(cmd, sizeof(cmd),
+	    "cd '%s' && timeout 30 python3 xc.py %s/tls.sock send=over eof "
+	    "2>&1",
+	    d->dir, d->dir);
+	run_text(cmd, out, sizeof(out));
+	assert_has(out, "got P=SSL\nover | close_notify TLSv1.3");
+	assert_int_equal(
+	    sd_log_wait_line(d, "bytes out, closed", line, sizeof(line), 3000),
+	    0);
+	assert_has(line, "u: unix uid ");
+	assert_has(line, " tls TLSv1.3 sni localhost: ");
+	assert_int_equal(sd_stop(d), 0);
+}
+
 static void
 expect_refused(struct superd *d, const char *settings, const char *words)
 {
@@ -352,6 +490,10 @@ main(void)
 	    T(test_half_close_reaches_the_program),
 	    T(test_program_exit_closes_the_client_promptly),
 	    T(test_failed_handshake_never_starts_the_program),
+	    T(test_superctl_lists_and_kicks_a_relay),
+	    T(test_shutdown_counts_and_ends_a_relay),
+	    T(test_idle_relay_times_out),
+	    T(test_tls_on_a_unix_socket),
 	    T(test_wait_and_starttls_with_tls_are_refused),
 	};
 
