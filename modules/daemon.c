@@ -255,13 +255,9 @@ upgraded(pid_t pid, const char *err)
 	    (int)getpid());
 	control_answer(0, &text);
 	buf_free(&text);
-	notify("MAINPID=%d\nREADY=1\nSTATUS=upgraded: pid %d serves", (int)pid,
-	    (int)pid);
-	if (stopping)
-		return;
-	listeners_disown();
-	control_disown();
-	stop_accepting();
+	upgrade_hand_over(pid);
+	if (!stopping)
+		stop_accepting();
 }
 
 /* SIGUSR2, or superctl upgrade: 0 once the successor is starting. */

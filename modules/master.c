@@ -217,9 +217,7 @@ upgrade_news(void)
 	}
 	log_msg(LOG_NOTICE, "master: upgrade: pid %d serves; the workers drain",
 	    (int)news.pid);
-	notify("MAINPID=%d\nREADY=1\nSTATUS=upgraded: pid %d serves",
-	    (int)news.pid, (int)news.pid);
-	listeners_disown();
+	upgrade_hand_over(news.pid);
 	return UPGRADED;
 }
 

@@ -16,6 +16,7 @@
 #include "control.h"
 #include "listener.h"
 #include "loop.h"
+#include "notify.h"
 #include "reexec.h"
 #include "spawner.h"
 #include "upgrade.h"
@@ -194,6 +195,19 @@ upgrade_start(upgrade_done_fn *fn, char *err, size_t len)
 	loop_timer_init(&late, too_late);
 	loop_timer_set(&late, loop_now() + REEXEC_TIMEOUT + UPGRADE_GRACE);
 	return 0;
+}
+
+/*
+ * The successor serves: systemd hears that it is the main process now,
+ * and the files of the sockets (unix ones, the control socket) are its.
+ */
+void
+upgrade_hand_over(pid_t successor)
+{
+	notify("MAINPID=%d\nREADY=1\nSTATUS=upgraded: pid %d serves",
+	    (int)successor, (int)successor);
+	listeners_disown();
+	control_disown();
 }
 
 int

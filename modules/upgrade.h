@@ -30,5 +30,6 @@ int upgrade_news_read(struct upgrade_news *n, int fd);
 
 int upgrade_start(upgrade_done_fn *done, char *err, size_t len);
 int upgrade_under_way(void);
+void upgrade_hand_over(pid_t successor);
 
 #endif
