@@ -103,20 +103,34 @@ start_notified(struct superd *d, const char *name, int port)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/*
+ * superd on port with the global settings, told DIR/notify.sock: the
+ * socket, its first message in msg.
+ */
+static int
+notified(struct superd *d, const char *globals, int port, char *msg, size_t len)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/notify.sock", d->dir);
+	fd = notify_socket(path);
+	sd_conf(d, globals, ECHO_SERVICE, port);
+	start_notified(d, path, port);
+	expect_from(d, fd, msg, len);
+	return fd;
+}
+
 static void
 test_ready_reloading_and_stopping(void **state)
 {
 	struct superd *d = *state;
-	char path[256], msg[1024], want[64];
+	char msg[1024], want[64];
 	unsigned long long before, sent;
 	int port = free_port(), fd, c;
 	const char *usec;
 
-	snprintf(path, sizeof(path), "%s/notify.sock", d->dir);
-	fd = notify_socket(path);
-	sd_conf(d, "shutdown_timeout = 1;", ECHO_SERVICE, port);
-	start_notified(d, path, port);
-	expect_from(d, fd, msg, sizeof(msg));
+	fd = notified(d, "shutdown_timeout = 1;", port, msg, sizeof(msg));
 	snprintf(want, sizeof(want), "READY=1\nMAINPID=%d\n", (int)d->pid);
 	assert_has(msg, want);
 	assert_has(msg, "STATUS=serving 1 services");
@@ -163,16 +177,12 @@ static void
 test_upgrade_names_the_new_main_pid(void **state)
 {
 	struct superd *d = *state;
-	char path[256], msg[1024];
+	char msg[1024];
 	int port = free_port(), fd, c;
 	long end = now_ms() + 10000;
 	pid_t next, from;
 
-	snprintf(path, sizeof(path), "%s/notify.sock", d->dir);
-	fd = notify_socket(path);
-	sd_conf(d, "shutdown_timeout = 1;", ECHO_SERVICE, port);
-	start_notified(d, path, port);
-	expect_from(d, fd, msg, sizeof(msg));
+	fd = notified(d, "shutdown_timeout = 1;", port, msg, sizeof(msg));
 	assert_has(msg, "READY=1\n");
 	sd_signal(d, SIGUSR2);
 	expect_from(d, fd, msg, sizeof(msg));
@@ -222,15 +232,12 @@ static void
 test_workers_ready_comes_from_the_master_once(void **state)
 {
 	struct superd *d = *state;
-	char path[256], msg[1024];
+	char msg[1024];
 	int port = free_port(), fd, c;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/notify.sock", d->dir);
-	fd = notify_socket(path);
-	sd_conf(d, "workers = 2; shutdown_timeout = 1;", ECHO_SERVICE, port);
-	start_notified(d, path, port);
-	expect_from(d, fd, msg, sizeof(msg));
+	fd = notified(
+	    d, "workers = 2; shutdown_timeout = 1;", port, msg, sizeof(msg));
 	assert_has(msg, "READY=1\n");
 	assert_has(msg, "STATUS=serving with all workers");
 	assert_int_equal(sd_log_wait(d, "started, 1 services", 2, 5000), 2);
