@@ -312,10 +312,10 @@ loop_run(void)
 		if (n < 0 && errno != EINTR)
 			log_msg(LOG_ERR, "epoll_wait: %m");
 		loop_update_time();
-		for (ev_next = 0, ev_n = n; ev_next < ev_n;) {
-			io = ev[ev_next++].data.ptr;
+		for (ev_next = 0, ev_n = n; ev_next < ev_n; ev_next++) {
+			io = ev[ev_next].data.ptr;
 			if (io != NULL)
-				io->fn(io, events_of(ev[ev_next - 1].events));
+				io->fn(io, events_of(ev[ev_next].events));
 		}
 		ev_n = 0;
 		run_timers();

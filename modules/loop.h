@@ -39,6 +39,7 @@ void loop_update_time(void);
 
 int loop_add(struct loop_io *io, int fd, int mask, loop_io_fn *fn);
 int loop_mod(struct loop_io *io, int mask);
+/* Also drops io's events still to come in this round: it may be freed. */
 void loop_del(struct loop_io *io);
 
 void loop_timer_init(struct loop_timer *t, loop_timer_fn *fn);

@@ -19,9 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "child.h"
 #include "exec.h"
-#include "admit.h"
 #include "log.h"
 #include "relay.h"
 #include "service.h"
