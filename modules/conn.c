@@ -106,11 +106,9 @@ conn_log(struct conn *c, const char *tls)
 	if (!log_enabled(LOG_INFO))
 		return;
 	loop_update_time(); /* it may end inside a long resume */
-	log_msg(LOG_INFO, "%s: %s%s: %.3fs, %llu bytes in, %llu bytes out, %s",
-	    c->svc->name,
+	stream_log_end(&c->st, c->svc->name,
 	    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer), tls,
-	    loop_now() - c->started, (unsigned long long)c->st.bytes_in,
-	    (unsigned long long)c->st.bytes_out, conn_why_text(c->why));
+	    c->started, conn_why_text(c->why));
 }
 
 static void

@@ -56,10 +56,8 @@ relay_log(const struct relay *r, const char *tls)
 
 	if (!log_enabled(LOG_INFO))
 		return;
-	log_msg(LOG_INFO, "%s: %s%s: %.3fs, %llu bytes in, %llu bytes out, %s",
-	    r->svc->name, net_peer(&r->peer, "tcp", peer), tls,
-	    loop_now() - r->started, (unsigned long long)r->net.bytes_in,
-	    (unsigned long long)r->net.bytes_out, r->why);
+	stream_log_end(&r->net, r->svc->name, net_peer(&r->peer, "tcp", peer),
+	    tls, r->started, r->why);
 }
 
 /*

@@ -343,6 +343,16 @@ stream_shutdown(struct stream *st, int rd, int wr)
 }
 
 void
+stream_log_end(const struct stream *st, const char *service, const char *peer,
+    const char *tls, double started, const char *why)
+{
+	log_msg(LOG_INFO, "%s: %s%s: %.3fs, %llu bytes in, %llu bytes out, %s",
+	    service, peer, tls, loop_now() - started,
+	    (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
+	    why);
+}
+
+void
 stream_idle_at(struct stream *st, double when)
 {
 	loop_timer_set(&st->idle, when);

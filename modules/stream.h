@@ -101,6 +101,12 @@ void stream_flush_queue(void);
 void stream_shutdown(struct stream *st, int rd, int wr);
 void stream_free_input(struct stream *st);
 void stream_idle_at(struct stream *st, double when);
+/*
+ * A client's connection's last log line, at info: "SERVICE: PEER TLS:
+ * SECONDS, N bytes in, M bytes out, WHY".
+ */
+void stream_log_end(const struct stream *st, const char *service,
+    const char *peer, const char *tls, double started, const char *why);
 void stream_handshake(struct stream *st);
 
 #define STREAM_PROXY_TIMEOUT 3.0 /* seconds for a PROXY header to arrive */
