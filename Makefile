@@ -45,6 +45,8 @@ PLAIN += modules/conftls.c modules/tlsctx.c modules/tlspem.c modules/tlsclient.c
 PLAIN += modules/control.c modules/json.c
 # The binary upgrade: starting the binary anew on the listening sockets.
 PLAIN += modules/reexec.c modules/upgrade.c
+# -d: the double fork, the starter told once the daemon serves.
+PLAIN += modules/detach.c
 # superd -I: inetd.conf and xinetd files to superd.conf; plain C too.
 IMPORT = modules/import.c modules/import_svc.c modules/import_prog.c \
 	modules/import_inetd.c modules/import_xinetd.c modules/import_xattr.c \

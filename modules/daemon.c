@@ -21,7 +21,7 @@
 #include "control.h"
 #include "ctlcmd.h"
 #include "daemon.h"
-#include "devnull.h"
+#include "detach.h"
 #include "exec.h"
 #include "lconnect.h"
 #include "listener.h"
@@ -491,52 +491,14 @@ drop_privileges(void)
 	return 0;
 }
 
-/*
- * -d: the classic double fork.  The first parent waits on a pipe until
- * the daemon says it serves (detach_done) and exits 0, or sees the pipe
- * close first and exits 1: an error after the fork (the pid file, the
- * privilege drop) still reaches the caller, on the stderr kept till then.
- */
-static int ready_fd = -1;
-
+/* detach(), its error said as start's are. */
 static int
-detach(void)
+detach_or_say(void)
 {
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		start_error("superd: -d: %s", strerror(errno));
-		return -1;
-	}
-	if (pid > 0) {
-		close(p[1]);
-		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
-	}
-	close(p[0]);
-	ready_fd = p[1];
-	setsid();
-	if ((pid = fork()) > 0)
-		_exit(0);
-	if (pid < 0 || chdir("/") < 0) {
-		start_error("superd: -d: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static void
-detach_done(void)
-{
-	if (ready_fd < 0)
-		return;
-	log_warn_unheard();
-	devnull_stdio();
-	if (write(ready_fd, "", 1) < 0)
-		log_msg(LOG_WARNING, "-d: the starting process is gone");
-	close(ready_fd);
-	ready_fd = -1;
+	if (detach() == 0)
+		return 0;
+	start_error("superd: -d: %s", strerror(errno));
+	return -1;
 }
 
 static int
@@ -562,7 +524,7 @@ start(int background)
 	}
 	/* before the services: it serves once their ports accept */
 	if (open_control() < 0 || start_services() < 0 ||
-	    (background && !reexec_successor() && detach() < 0))
+	    (background && !reexec_successor() && detach_or_say() < 0))
 		return -1;
 	/*
 	 * After the fork: an epoll watch on a signalfd wakes for the
@@ -708,7 +670,7 @@ daemon_master(daemon_check_fn *check)
 	master_check = check;
 	apply_globals(conf);
 	raise_nofile();
-	if ((detached && detach() < 0) || write_pidfile() < 0)
+	if ((detached && detach_or_say() < 0) || write_pidfile() < 0)
 		return 1;
 	detach_done();
 	rc = master_run(
