@@ -653,11 +653,8 @@ conn_secured(struct stream *st, int how)
 	struct service *s = c->svc;
 	char peer[NET_PEERSTRLEN];
 
-	tls_count(st, how, s->stats);
-	if (how != STREAM_SECURE_OK)
-		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
-		    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer),
-		    tls_why(how));
+	tls_handshake_end(st, how, s->stats, s->name,
+	    net_peer(&c->peer, c->outbound ? "tcp out" : "tcp", peer));
 	arm_idle(c);
 	if (c->task != NULL || c->outbound) {
 		/* STARTTLS, superd.connect: a coroutine waits for the end */

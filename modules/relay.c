@@ -269,10 +269,8 @@ net_secured(struct stream *st, int how)
 	struct service *s = r->svc;
 	char peer[NET_PEERSTRLEN];
 
-	tls_count(st, how, s->stats);
-	if (how != STREAM_SECURE_OK) {
-		log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", s->name,
-		    net_peer(&r->peer, "tcp", peer), tls_why(how));
+	if (!tls_handshake_end(
+		st, how, s->stats, s->name, net_peer(&r->peer, "tcp", peer))) {
 		relay_close(r, "TLS handshake failed");
 		return;
 	}

@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "log.h"
 #include "tls.h"
 #include "tlsctx.h"
 
@@ -342,24 +343,21 @@ tls_failure(void)
 }
 
 /* A handshake's end (STREAM_SECURE_*) in its service's counters. */
-void
-tls_count(const struct stream *st, int how, struct service_stats *stats)
+int
+tls_handshake_end(const struct stream *st, int how, struct service_stats *stats,
+    const char *service, const char *peer)
 {
 	if (how == STREAM_SECURE_OK) {
 		stats->tls_handshakes++;
 		stats->tls_versions[tls_is_13(st)]++;
-		return;
+		return 1;
 	}
 	stats->tls_failures++;
 	stats->tls_failed_by[how == STREAM_SECURE_LATE ? TLS_FAIL_TIMEOUT
 						       : tls_failure_kind()]++;
-}
-
-/* Why a handshake that ended so failed, for the log line. */
-const char *
-tls_why(int how)
-{
-	return how == STREAM_SECURE_LATE ? "handshake_timeout" : tls_failure();
+	log_msg(LOG_INFO, "%s: %s: TLS handshake failed: %s", service, peer,
+	    how == STREAM_SECURE_LATE ? "handshake_timeout" : tls_failure());
+	return 0;
 }
 
 int

@@ -51,9 +51,12 @@ const char *tls_failure(void);
 #define TLS_FAIL_TIMEOUT 3     /* handshake_timeout (the owner's to say) */
 int tls_failure_kind(void);
 extern const char *const tls_failure_kinds[]; /* their names */
-/* A handshake's end (STREAM_SECURE_*): counted, and why, for the log. */
-void tls_count(const struct stream *st, int how, struct service_stats *stats);
-const char *tls_why(int how);
+/*
+ * A handshake's end (STREAM_SECURE_*) counted, a failure logged as
+ * "SERVICE: PEER: TLS handshake failed: WHY"; 1 when it succeeded.
+ */
+int tls_handshake_end(const struct stream *st, int how,
+    struct service_stats *stats, const char *service, const char *peer);
 /* 1 for TLS 1.3, 0 for older, on a stream whose handshake is done. */
 int tls_is_13(const struct stream *st);
 
